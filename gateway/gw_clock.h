@@ -1,0 +1,16 @@
+/* gw_clock.h - the one clock of the gateway.
+ *
+ * Every part of the program asks this module for the time, so tests can move
+ * it (faketime intercepts clock_gettime; GW_CLOCK_OFFSET_S shifts it too). */
+#ifndef GW_CLOCK_H
+#define GW_CLOCK_H
+
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the Unix epoch, plus GW_CLOCK_OFFSET_S if set. */
+int64_t gw_clock_now_ms(void);
+
+/* Monotonic milliseconds, for deadlines and latencies (not shifted). */
+int64_t gw_clock_mono_ms(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* gw_format.h - parsing and formatting of money, dates and names.
+ *
+ * Pure functions, no allocation. The words around the numbers ("元",
+ * "yuan", "年") are texts in templates/, not here: these functions produce
+ * the numeric parts that the templates place. */
+#ifndef GW_FORMAT_H
+#define GW_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a yuan amount with at most two decimals ("100", "100.5",
+ * "1234.56", "0") into fen. Leading/trailing spaces are allowed; signs,
+ * exponents, thousands separators, three decimals, empty strings and values
+ * above 100,000,000 yuan are rejected.
+ * Returns 0 and sets *FEN, or -1 with a reason in ERR. */
+int gw_money_parse(const char *s, int64_t *fen, char *err, size_t errlen);
+
+/* Formats FEN (>= 0) as "100" when whole yuan, else "1234.56" (always two
+ * decimals: 10050 fen -> "100.50"). Returns the length written, or -1 if
+ * OUT is too small. */
+int gw_money_format(int64_t fen, char *out, size_t outlen);
+
+/* Validates "YYYY-MM-DD" as a real calendar date (leap years included,
+ * years 1900..2199). Returns 0 and fills *Y *M *D, or -1. */
+int gw_date_parse(const char *s, int *y, int *m, int *d);
+
+/* Masks a person's name for a household list: keeps the first character
+ * and, for names of three or more characters, the last; every other
+ * character becomes '*' ("张三" -> "张*", "王小明" -> "王*明",
+ * "欧阳小明" -> "欧**明"). Latin names mask each word after its first
+ * letter ("John Smith" -> "J*** S****"). Works on UTF-8 characters, never
+ * splits one. Always NUL-terminates OUT. */
+void gw_name_mask(const char *name, char *out, size_t outlen);
+
+#endif
