@@ -46,4 +46,21 @@ const char *gw_roster_error(const gw_roster *r);
 
 void gw_roster_free(gw_roster *r);
 
+/* ---- one participant's fields, shared with the http records backend ---- */
+
+/* Sets P to the empty participant: strings "", amounts -1 (paid 0),
+ * language "zh", year 0, not a member. */
+void gw_participant_init(gw_participant *p);
+
+/* Sets the field of P named by roster column COLUMN from its text VALUE,
+ * with the roster's rules (trimmed; phone normalised; amounts to fen;
+ * dates checked; language zh/en; yes/no). Returns 0, or -1 with
+ * "column: reason" in ERR (unknown column included). */
+int gw_roster_set_field(gw_participant *p, const char *column, const char *value,
+                        char *err, size_t errlen);
+
+/* Checks a filled participant as a whole (participant_id present and well
+ * formed). Returns 0, or -1 with a reason in ERR. */
+int gw_participant_check(const gw_participant *p, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,480 @@
+/* gw_admin.c - health, metrics, the ops page and the /v1 API; see gw_admin.h.
+ *
+ * A roster import streams the request body through the CSV parser and
+ * upserts each good row with one Lua call; at most IMPORT_HIGH calls are in
+ * flight at once, so a million-row file never sits in Redis' input buffer
+ * or in our memory twice. Rows are independent: a bad row is reported with
+ * its line and never stops the good ones. */
+#include "gw_admin.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "gw_clock.h"
+#include "gw_config.h"
+#include "gw_format.h"
+#include "gw_http.h"
+#include "gw_log.h"
+#include "gw_metrics.h"
+#include "gw_records.h"
+#include "gw_redis.h"
+#include "gw_roster.h"
+
+#define IMPORT_CHUNK (64 * 1024)
+#define IMPORT_HIGH 4096
+#define IMPORT_LOW 1024
+#define MAX_REJECTED_LISTED 10000
+#define READYZ_TIMEOUT_MS 1000
+
+struct gw_admin {
+    struct event_base *base;
+    const gw_config *cfg;
+    gw_redis *redis;
+    unsigned in_flight;
+};
+
+/* ---- auth ---- */
+
+static int token_ok(const gw_admin *a, struct evhttp_request *req)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+        return 0;
+    const char *given = h + 7, *want = a->cfg->admin_token;
+    size_t gl = strlen(given), wl = strlen(want);
+    unsigned char diff = (unsigned char)(gl != wl);
+    for (size_t i = 0; i < wl; i++)          /* constant time in the token's length */
+        diff |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+    return diff == 0;
+}
+
+static int require_auth(gw_admin *a, struct evhttp_request *req)
+{
+    if (token_ok(a, req))
+        return 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+    gw_http_error(req, 401, "unauthorized", "missing or wrong bearer token");
+    return 0;
+}
+
+/* ---- health ---- */
+
+static void handle_healthz(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    gw_http_reply(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+typedef struct readyz {
+    struct evhttp_request *req;
+    struct event *timer;
+    gw_admin *a;
+    int answered;
+    int outstanding;
+} readyz;
+
+static void readyz_done(readyz *r, int ok, const char *why)
+{
+    if (!r->answered) {
+        r->answered = 1;
+        event_del(r->timer);
+        if (ok)
+            gw_http_reply(r->req, 200, "text/plain; charset=utf-8", "ready\n", 6);
+        else
+            gw_http_error(r->req, 503, "not_ready", why);
+    }
+    if (r->outstanding == 0) {
+        event_free(r->timer);
+        free(r);
+    }
+}
+
+static void on_readyz_set(gw_redis *redis, redisReply *reply, void *arg)
+{
+    (void)redis;
+    readyz *r = arg;
+    r->outstanding--;
+    int ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+    readyz_done(r, ok, reply != NULL && reply->type == REDIS_REPLY_ERROR
+                           ? "redis refused a write" : "redis unreachable");
+}
+
+static void on_readyz_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    readyz_done(arg, 0, "redis did not answer in time");
+}
+
+static void handle_readyz(struct evhttp_request *req, void *arg)
+{
+    gw_admin *a = arg;
+    readyz *r = calloc(1, sizeof *r);
+    if (r == NULL || (r->timer = evtimer_new(a->base, on_readyz_timeout, r)) == NULL) {
+        free(r);
+        gw_http_error(req, 503, "not_ready", "out of memory");
+        return;
+    }
+    r->req = req;
+    r->a = a;
+    char now[24];
+    snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
+    const char *argv[] = {"SET", "gw:readyz", now, "PX", "10000"};
+    if (gw_redis_argv(a->redis, on_readyz_set, r, 5, argv, NULL) != 0) {
+        readyz_done(r, 0, "redis unreachable");
+        return;
+    }
+    r->outstanding++;
+    struct timeval tv = {0, READYZ_TIMEOUT_MS * 1000};
+    evtimer_add(r->timer, &tv);
+}
+
+static void handle_metrics(struct evhttp_request *req, void *arg)
+{
+    gw_admin *a = arg;
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        gw_http_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    gw_metrics_render(buf, gw_redis_up(a->redis));
+    size_t n = evbuffer_get_length(buf);
+    gw_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                  (const char *)evbuffer_pullup(buf, -1), n);
+    evbuffer_free(buf);
+}
+
+static void handle_status_page(struct evhttp_request *req, void *arg)
+{
+    gw_admin *a = arg;
+    if (strcmp(gw_http_path(req), "/") != 0) {
+        gw_http_error(req, 404, "not_found", "no such endpoint");
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        gw_http_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    int up = gw_redis_up(a->redis);
+    evbuffer_add_printf(buf,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"refresh\" content=\"5\"><title>gatewayd status</title>"
+        "<style>body{font:15px sans-serif;margin:2em;max-width:50em}"
+        ".ok{color:#070}.bad{color:#b00}td,th{padding:.2em 1em;text-align:left}"
+        "pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>"
+        "<h1>gatewayd %s</h1><table>"
+        "<tr><th>Redis</th><td class=\"%s\">%s</td></tr>"
+        "<tr><th>USSD service code</th><td>%s</td></tr>"
+        "<tr><th>Records backend</th><td>%s</td></tr>"
+        "<tr><th>Requests in flight</th><td>%zu</td></tr>"
+        "</table><h2>Metrics</h2><pre>",
+        GW_VERSION, up ? "ok" : "bad", up ? "up" : "DOWN: hops answer busy",
+        a->cfg->ussd_service_code, a->cfg->records_backend, gw_http_in_flight());
+    struct evbuffer *m = evbuffer_new();
+    if (m != NULL) {
+        gw_metrics_render(m, up);
+        size_t n = evbuffer_get_length(m);
+        const char *text = (const char *)evbuffer_pullup(m, -1);
+        for (size_t i = 0; i < n; i++) {   /* metric text has no markup but '<' in theory */
+            if (text[i] == '<')
+                evbuffer_add(buf, "&lt;", 4);
+            else if (text[i] == '&')
+                evbuffer_add(buf, "&amp;", 5);
+            else if (text[i] != '#' || (i > 0 && text[i - 1] != '\n'))
+                evbuffer_add(buf, text + i, 1);
+            else {                          /* skip HELP/TYPE comment lines */
+                while (i < n && text[i] != '\n')
+                    i++;
+            }
+        }
+        evbuffer_free(m);
+    }
+    evbuffer_add_printf(buf, "</pre></body></html>\n");
+    size_t n = evbuffer_get_length(buf);
+    gw_http_reply(req, 200, "text/html; charset=utf-8", (const char *)evbuffer_pullup(buf, -1), n);
+    evbuffer_free(buf);
+}
+
+/* ---- participants ---- */
+
+static json_t *money_json(int64_t fen)
+{
+    if (fen < 0)
+        return json_null();
+    char buf[32];
+    gw_money_format(fen, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *participant_json(const gw_participant *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "participant_id", json_string(p->id));
+    json_object_set_new(o, "phone", p->phone[0] ? json_string(p->phone) : json_null());
+    json_object_set_new(o, "name", json_string(p->name));
+    json_object_set_new(o, "id_last4_on_record", json_boolean(p->id_last4[0] != '\0'));
+    json_object_set_new(o, "township", json_string(p->township));
+    json_object_set_new(o, "village", json_string(p->village));
+    json_object_set_new(o, "language", json_string(p->language));
+    json_object_set_new(o, "contribution_year",
+                        p->contribution_year ? json_integer(p->contribution_year) : json_null());
+    json_object_set_new(o, "contribution_tier_yuan", money_json(p->contribution_tier_fen));
+    json_object_set_new(o, "contribution_paid_yuan", money_json(p->contribution_paid_fen));
+    json_object_set_new(o, "contribution_paid", json_boolean(p->contribution_paid_fen > 0));
+    json_object_set_new(o, "contribution_due",
+                        p->contribution_due[0] ? json_string(p->contribution_due) : json_null());
+    json_object_set_new(o, "account_balance_yuan", money_json(p->account_balance_fen));
+    json_object_set_new(o, "account_balance_fen", p->account_balance_fen >= 0
+                            ? json_integer(p->account_balance_fen) : json_null());
+    json_object_set_new(o, "pension_monthly_yuan", money_json(p->pension_monthly_fen));
+    json_object_set_new(o, "pension_last_paid",
+                        p->pension_last_paid[0] ? json_string(p->pension_last_paid) : json_null());
+    json_object_set_new(o, "mutual_aid_member", json_boolean(p->mutual_aid_member));
+    return o;
+}
+
+static void on_participant(int status, const gw_participant *list, size_t n, void *arg)
+{
+    struct evhttp_request *req = arg;
+    if (status != 0)
+        gw_http_error(req, 503, "redis_unavailable", "the roster store is not reachable");
+    else if (n == 0)
+        gw_http_error(req, 404, "not_found", "no participant with this id");
+    else
+        gw_http_reply_json(req, 200, participant_json(&list[0]));
+}
+
+static void handle_participant(struct evhttp_request *req, void *arg)
+{
+    gw_admin *a = arg;
+    if (!require_auth(a, req))
+        return;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        gw_http_error(req, 405, "method_not_allowed", "use GET");
+        return;
+    }
+    const char *raw = gw_http_path(req) + strlen("/v1/participants/");
+    char *id = evhttp_uridecode(raw, 0, NULL);
+    gw_participant probe;
+    gw_participant_init(&probe);
+    char err[160];
+    if (id == NULL || gw_roster_set_field(&probe, "participant_id", id, err, sizeof err) != 0) {
+        gw_http_error(req, 400, "bad_id", "participant id must be 1..63 of [A-Za-z0-9_.-]");
+    } else if (gw_store_get(a->redis, probe.id, on_participant, req) != 0) {
+        gw_http_error(req, 503, "redis_unavailable", "the roster store is not reachable");
+    }
+    free(id);
+}
+
+/* ---- roster import ---- */
+
+typedef struct import_job {
+    gw_admin *a;
+    struct evhttp_request *req;
+    gw_roster *parser;
+    const char *body;
+    size_t len, off;
+    size_t inflight;
+    int finished;           /* the whole body was fed */
+    int redis_failed;
+    int answered;
+    char parse_error[160];
+    size_t imported, updated, unchanged, nrejected;
+    json_t *rejected;
+} import_job;
+
+static void import_pump(import_job *job);
+
+static void import_answer(import_job *job)
+{
+    if (job->answered || job->inflight > 0 || !job->finished)
+        return;
+    job->answered = 1;
+    gw_admin *a = job->a;
+    gw_metrics_import("imported", job->imported);
+    gw_metrics_import("updated", job->updated);
+    gw_metrics_import("unchanged", job->unchanged);
+    gw_metrics_import("rejected", job->nrejected);
+    json_t *res = json_pack("{s:I, s:I, s:I, s:O, s:I}", "imported", (json_int_t)job->imported,
+                            "updated", (json_int_t)job->updated, "unchanged",
+                            (json_int_t)job->unchanged, "rejected", job->rejected,
+                            "rejected_count", (json_int_t)job->nrejected);
+    if (job->nrejected > MAX_REJECTED_LISTED)
+        json_object_set_new(res, "rejected_truncated", json_true());
+    if (job->redis_failed) {
+        json_object_set_new(res, "error", json_string("redis_unavailable"));
+        json_object_set_new(res, "message", json_string(
+            "Redis became unreachable during the import; rows counted above were written, "
+            "the rest were not. Import the same file again: it is idempotent."));
+        gw_http_reply_json(job->req, 503, res);
+    } else if (job->parse_error[0] != '\0') {
+        json_object_set_new(res, "error", json_string("bad_csv"));
+        json_object_set_new(res, "message", json_string(job->parse_error));
+        gw_http_reply_json(job->req, 400, res);
+    } else {
+        gw_http_reply_json(job->req, 200, res);
+    }
+    gw_info("admin", "roster import: %zu imported, %zu updated, %zu unchanged, %zu rejected",
+            job->imported, job->updated, job->unchanged, job->nrejected);
+    gw_roster_free(job->parser);
+    json_decref(job->rejected);
+    a->in_flight--;
+    free(job);
+}
+
+static void on_upserted(int result, void *arg)
+{
+    import_job *job = arg;
+    job->inflight--;
+    switch (result) {
+    case 1: job->imported++; break;
+    case 2: job->updated++; break;
+    case 0: job->unchanged++; break;
+    default: job->redis_failed = 1; break;
+    }
+    if (!job->finished && job->inflight < IMPORT_LOW)
+        import_pump(job);
+    else
+        import_answer(job);
+}
+
+static int on_row(const gw_participant *p, size_t line, void *arg)
+{
+    (void)line;
+    import_job *job = arg;
+    if (job->redis_failed || gw_store_upsert(job->a->redis, p, on_upserted, job) != 0) {
+        job->redis_failed = 1;
+        return 1;
+    }
+    job->inflight++;
+    return 0;
+}
+
+static void on_reject(size_t line, const char *reason, void *arg)
+{
+    import_job *job = arg;
+    job->nrejected++;
+    if (job->nrejected <= MAX_REJECTED_LISTED)
+        json_array_append_new(job->rejected,
+                              json_pack("{s:I, s:s}", "line", (json_int_t)line, "reason", reason));
+}
+
+static void import_pump(import_job *job)
+{
+    while (!job->finished && job->inflight < IMPORT_HIGH) {
+        if (job->off < job->len) {
+            size_t n = job->len - job->off;
+            if (n > IMPORT_CHUNK)
+                n = IMPORT_CHUNK;
+            if (gw_roster_feed(job->parser, job->body + job->off, n) != 0)
+                goto stop;
+            job->off += n;
+        } else {
+            if (gw_roster_finish(job->parser) != 0)
+                goto stop;
+            job->finished = 1;
+        }
+    }
+    import_answer(job);
+    return;
+stop:
+    if (!job->redis_failed)
+        snprintf(job->parse_error, sizeof job->parse_error, "%s", gw_roster_error(job->parser));
+    job->finished = 1;
+    import_answer(job);
+}
+
+static void handle_import(struct evhttp_request *req, void *arg)
+{
+    gw_admin *a = arg;
+    if (!require_auth(a, req))
+        return;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        gw_http_error(req, 405, "method_not_allowed", "use POST with a text/csv body");
+        return;
+    }
+    const char *ctype =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    if (ctype != NULL && strncmp(ctype, "text/csv", 8) != 0 &&
+        strncmp(ctype, "text/plain", 10) != 0 &&
+        strncmp(ctype, "application/octet-stream", 24) != 0) {
+        gw_http_error(req, 415, "unsupported_media_type", "send the roster as text/csv");
+        return;
+    }
+    if (!gw_redis_up(a->redis)) {
+        gw_http_error(req, 503, "redis_unavailable", "the roster store is not reachable");
+        return;
+    }
+    size_t len;
+    const char *body = gw_http_body(req, &len);
+    if (len == 0) {
+        gw_http_error(req, 400, "empty", "the roster is empty: send the CSV with its header row");
+        return;
+    }
+    import_job *job = calloc(1, sizeof *job);
+    if (job == NULL || (job->rejected = json_array()) == NULL ||
+        (job->parser = gw_roster_new(on_row, on_reject, job)) == NULL) {
+        if (job != NULL)
+            json_decref(job->rejected);
+        free(job);
+        gw_http_error(req, 503, "overloaded", "out of memory");
+        return;
+    }
+    job->a = a;
+    job->req = req;
+    job->body = body;
+    job->len = len;
+    a->in_flight++;
+    import_pump(job);
+}
+
+static void handle_v1_unknown(struct evhttp_request *req, void *arg)
+{
+    if (require_auth(arg, req))
+        gw_http_error(req, 404, "not_found", "no such endpoint");
+}
+
+/* ---- set-up ---- */
+
+gw_admin *gw_admin_new(struct event_base *base, const gw_config *cfg, gw_redis *redis)
+{
+    gw_admin *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    a->base = base;
+    a->cfg = cfg;
+    a->redis = redis;
+    return a;
+}
+
+int gw_admin_register(gw_admin *a, gw_http *admin)
+{
+    if (gw_http_route(admin, "/healthz", handle_healthz, a) != 0 ||
+        gw_http_route(admin, "/readyz", handle_readyz, a) != 0 ||
+        gw_http_route(admin, "/metrics", handle_metrics, a) != 0 ||
+        gw_http_route(admin, "/", handle_status_page, a) != 0 ||
+        gw_http_route(admin, "/v1/participants/import", handle_import, a) != 0 ||
+        gw_http_route(admin, "/v1/participants/", handle_participant, a) != 0 ||
+        gw_http_route(admin, "/v1/", handle_v1_unknown, a) != 0)
+        return -1;
+    return 0;
+}
+
+unsigned gw_admin_in_flight(const gw_admin *a)
+{
+    return a->in_flight;
+}
+
+void gw_admin_free(gw_admin *a)
+{
+    free(a);
+}

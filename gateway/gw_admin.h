@@ -1,0 +1,27 @@
+/* gw_admin.h - the admin listener's endpoints (SPEC.md, Admin API).
+ *
+ * Without auth: GET /healthz, /readyz (Redis reachable and writable),
+ * /metrics (Prometheus text), / (the ops status page). With
+ * "Authorization: Bearer TOKEN": the /v1 API. Runs on the daemon's loop. */
+#ifndef GW_ADMIN_H
+#define GW_ADMIN_H
+
+struct event_base;
+struct gw_config;
+struct gw_redis;
+struct gw_http;
+
+typedef struct gw_admin gw_admin;
+
+gw_admin *gw_admin_new(struct event_base *base, const struct gw_config *cfg,
+                       struct gw_redis *redis);
+
+/* Routes the admin endpoints on ADMIN. */
+int gw_admin_register(gw_admin *a, struct gw_http *admin);
+
+/* Requests still being worked on (imports), for draining. */
+unsigned gw_admin_in_flight(const gw_admin *a);
+
+void gw_admin_free(gw_admin *a);
+
+#endif

@@ -1,0 +1,220 @@
+/* gw_main.c - gatewayd: one libevent loop serving carriers and staff.
+ *
+ *   gatewayd --config FILE [--check-config]
+ *
+ * Start-up: load and check the config (a bad one exits 2 naming file, line
+ * and key), load the templates, bind both listeners, connect to Redis in
+ * the background (the daemon serves "busy" until Redis is up).
+ * SIGHUP reloads the templates (a broken set is refused, the old one kept).
+ * SIGTERM/SIGINT: stop accepting, let requests in flight finish (at most
+ * 10 s), exit 0. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "gw_admin.h"
+#include "gw_clock.h"
+#include "gw_config.h"
+#include "gw_http.h"
+#include "gw_log.h"
+#include "gw_records.h"
+#include "gw_redis.h"
+#include "gw_ussd.h"
+#include "prov_http.h"
+#include "tpl.h"
+
+#define DRAIN_MAX_MS 10000
+
+typedef struct daemon_state {
+    struct event_base *base;
+    gw_config *cfg;
+    tpl_set *tpl;
+    gw_redis *redis;
+    prov_http *http_client;
+    gw_records *records;
+    gw_ussd *ussd;
+    gw_admin *admin;
+    gw_http *carrier_http;
+    gw_http *admin_http;
+    struct event *drain_ev;
+    int64_t drain_started_ms;
+} daemon_state;
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: gatewayd --config FILE [--check-config]\n"
+                 "       gatewayd --version\n");
+}
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    daemon_state *d = arg;
+    tpl_set *fresh = NULL;
+    char err[512];
+    if (tpl_load(d->cfg->templates_dir, &fresh, err, sizeof err) != 0) {
+        gw_error("main", "SIGHUP: templates not reloaded, keeping the old ones: %s", err);
+        return;
+    }
+    tpl_free(d->tpl);
+    d->tpl = fresh;
+    gw_info("main", "SIGHUP: templates and menus reloaded from %s", d->cfg->templates_dir);
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    daemon_state *d = arg;
+    int64_t waited = gw_clock_mono_ms() - d->drain_started_ms;
+    size_t busy = gw_http_in_flight();
+    if (busy == 0 || waited >= DRAIN_MAX_MS) {
+        if (busy > 0)
+            gw_warn("main", "stopping with %zu requests unanswered after %d ms", busy,
+                    DRAIN_MAX_MS);
+        event_base_loopexit(d->base, NULL);
+    }
+}
+
+static void on_term(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    daemon_state *d = arg;
+    if (d->drain_ev != NULL)
+        return;
+    gw_info("main", "signal %d: draining (no new connections)", (int)fd);
+    gw_http_stop_accepting(d->carrier_http);
+    gw_http_stop_accepting(d->admin_http);
+    d->drain_started_ms = gw_clock_mono_ms();
+    d->drain_ev = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
+    struct timeval tv = {0, 20 * 1000};
+    event_add(d->drain_ev, &tv);
+    on_drain_tick(-1, 0, d);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("gatewayd %s\n", GW_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+
+    daemon_state d;
+    memset(&d, 0, sizeof d);
+    char err[1024];
+    d.cfg = gw_config_load(config_path, err, sizeof err);
+    if (d.cfg == NULL) {
+        fprintf(stderr, "gatewayd: %s\n", err);
+        return 2;
+    }
+    /* Local dates and times are the configured timezone's (Asia/Shanghai). */
+    setenv("TZ", d.cfg->reminders_timezone, 1);
+    tzset();
+    if (tpl_load(d.cfg->templates_dir, &d.tpl, err, sizeof err) != 0) {
+        fprintf(stderr, "gatewayd: %s\n", err);
+        gw_config_free(d.cfg);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: ok\n", config_path);
+        tpl_free(d.tpl);
+        gw_config_free(d.cfg);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 1;
+    d.base = event_base_new();
+    if (d.base == NULL) {
+        fprintf(stderr, "gatewayd: cannot create the event loop\n");
+        goto out;
+    }
+    d.carrier_http = gw_http_new(d.base, "carrier", d.cfg->http_listen.host,
+                                 d.cfg->http_listen.port, d.cfg->http_max_body, err, sizeof err);
+    if (d.carrier_http == NULL)
+        goto fail;
+    d.admin_http = gw_http_new(d.base, "admin", d.cfg->admin_listen.host,
+                               d.cfg->admin_listen.port, d.cfg->admin_max_body, err, sizeof err);
+    if (d.admin_http == NULL)
+        goto fail;
+
+    d.redis = gw_redis_new(d.base, d.cfg->redis_host, d.cfg->redis_port, d.cfg->redis_db,
+                           d.cfg->redis_password);
+    d.http_client = prov_http_new(d.base);
+    if (d.redis == NULL || d.http_client == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    gw_store_init(d.redis);
+    d.records = gw_records_new(d.cfg, d.redis, d.http_client);
+    d.ussd = gw_ussd_new(d.base, d.cfg, d.redis, d.records, &d.tpl);
+    d.admin = gw_admin_new(d.base, d.cfg, d.redis);
+    if (d.records == NULL || d.ussd == NULL || d.admin == NULL ||
+        gw_ussd_register(d.ussd, d.carrier_http) != 0 ||
+        gw_admin_register(d.admin, d.admin_http) != 0) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+
+    struct event *sig_term = evsignal_new(d.base, SIGTERM, on_term, &d);
+    struct event *sig_int = evsignal_new(d.base, SIGINT, on_term, &d);
+    struct event *sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    event_add(sig_term, NULL);
+    event_add(sig_int, NULL);
+    event_add(sig_hup, NULL);
+
+    gw_info("main", "gatewayd %s started (config %s, records %s, redis %s:%d)", GW_VERSION,
+            config_path, d.cfg->records_backend, d.cfg->redis_host, d.cfg->redis_port);
+    event_base_dispatch(d.base);
+    gw_info("main", "stopped");
+
+    event_free(sig_term);
+    event_free(sig_int);
+    event_free(sig_hup);
+    rc = 0;
+    goto out;
+
+fail:
+    fprintf(stderr, "gatewayd: %s\n", err);
+    rc = 1;
+out:
+    /* Order matters: freeing Redis and the HTTP client calls their pending
+     * callbacks, which may still answer requests on the listeners. */
+    gw_redis_free(d.redis);
+    prov_http_free(d.http_client);
+    gw_ussd_free(d.ussd);
+    gw_admin_free(d.admin);
+    gw_records_free(d.records);
+    gw_http_free(d.carrier_http);
+    gw_http_free(d.admin_http);
+    if (d.drain_ev != NULL)
+        event_free(d.drain_ev);
+    if (d.base != NULL)
+        event_base_free(d.base);
+    tpl_free(d.tpl);
+    gw_config_free(d.cfg);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* gw_metrics.c - counters and histograms in Prometheus text form. */
+#include "gw_metrics.h"
+
+#include <string.h>
+
+#include <event2/buffer.h>
+
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+static const char *outcome_names[GW_USSD_OUTCOME_COUNT] = {
+    "continue", "end", "busy", "unknown_phone", "duplicate", "bad_request",
+};
+
+static struct {
+    unsigned long long ussd[GW_DIALECT_COUNT][GW_USSD_OUTCOME_COUNT];
+    unsigned long long hist[NBUCKETS];
+    unsigned long long hist_count;
+    double hist_sum;
+    unsigned long long import[4];
+} m;
+
+static const char *import_names[4] = {"imported", "updated", "unchanged", "rejected"};
+
+const char *gw_dialect_name(enum gw_dialect d)
+{
+    return d == GW_DIALECT_AT ? "africastalking" : "hubtel";
+}
+
+void gw_metrics_ussd(enum gw_dialect d, enum gw_ussd_outcome outcome, double seconds)
+{
+    m.ussd[d][outcome]++;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        if (seconds <= buckets[i])
+            m.hist[i]++;
+    m.hist_count++;
+    m.hist_sum += seconds;
+}
+
+void gw_metrics_import(const char *result, size_t n)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(result, import_names[i]) == 0)
+            m.import[i] += n;
+}
+
+void gw_metrics_render(struct evbuffer *out, int redis_up)
+{
+    evbuffer_add_printf(out,
+        "# HELP gateway_build_info Version of the running gatewayd.\n"
+        "# TYPE gateway_build_info gauge\n"
+        "gateway_build_info{version=\"%s\"} 1\n"
+        "# HELP gateway_redis_up 1 when Redis is connected and answering.\n"
+        "# TYPE gateway_redis_up gauge\n"
+        "gateway_redis_up %d\n", GW_VERSION, redis_up ? 1 : 0);
+
+    evbuffer_add_printf(out,
+        "# HELP gateway_ussd_requests_total USSD hops answered, by dialect and outcome.\n"
+        "# TYPE gateway_ussd_requests_total counter\n");
+    for (int d = 0; d < GW_DIALECT_COUNT; d++)
+        for (int o = 0; o < GW_USSD_OUTCOME_COUNT; o++)
+            evbuffer_add_printf(out, "gateway_ussd_requests_total{dialect=\"%s\",outcome=\"%s\"} %llu\n",
+                                gw_dialect_name((enum gw_dialect)d), outcome_names[o], m.ussd[d][o]);
+
+    evbuffer_add_printf(out,
+        "# HELP gateway_ussd_response_seconds Time from a hop's arrival to its answer.\n"
+        "# TYPE gateway_ussd_response_seconds histogram\n");
+    for (size_t i = 0; i < NBUCKETS; i++)
+        evbuffer_add_printf(out, "gateway_ussd_response_seconds_bucket{le=\"%g\"} %llu\n",
+                            buckets[i], m.hist[i]);
+    evbuffer_add_printf(out,
+        "gateway_ussd_response_seconds_bucket{le=\"+Inf\"} %llu\n"
+        "gateway_ussd_response_seconds_sum %.6f\n"
+        "gateway_ussd_response_seconds_count %llu\n",
+        m.hist_count, m.hist_sum, m.hist_count);
+
+    evbuffer_add_printf(out,
+        "# HELP gateway_roster_rows_total Roster rows processed by imports, by result.\n"
+        "# TYPE gateway_roster_rows_total counter\n");
+    for (int i = 0; i < 4; i++)
+        evbuffer_add_printf(out, "gateway_roster_rows_total{result=\"%s\"} %llu\n",
+                            import_names[i], m.import[i]);
+}

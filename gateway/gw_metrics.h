@@ -1,0 +1,38 @@
+/* gw_metrics.h - the daemon's Prometheus metrics (SPEC.md, Metrics).
+ *
+ * Counters live in this process (each daemon is scraped on its own admin
+ * listener); gauges that mirror shared state are read when rendered.
+ * Runs on the daemon's loop; not thread safe. */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stddef.h>
+
+#include "gw_ussd_dialect.h"
+
+struct evbuffer;
+
+
+enum gw_ussd_outcome {
+    GW_USSD_CON,        /* the session goes on */
+    GW_USSD_END,        /* the session ended normally */
+    GW_USSD_BUSY,       /* Redis or the records backend was down or late */
+    GW_USSD_UNKNOWN,    /* the phone is not on the roster */
+    GW_USSD_DUPLICATE,  /* a carrier's repeated hop, answered from the session */
+    GW_USSD_BAD_REQUEST,
+    GW_USSD_OUTCOME_COUNT
+};
+
+const char *gw_dialect_name(enum gw_dialect d);
+
+/* Counts one USSD answer and its latency. */
+void gw_metrics_ussd(enum gw_dialect d, enum gw_ussd_outcome outcome, double seconds);
+
+/* Counts one roster row outcome: "imported", "updated", "unchanged", "rejected". */
+void gw_metrics_import(const char *result, size_t n);
+
+/* Appends the Prometheus text exposition to OUT. REDIS_UP is the current
+ * state of the Redis connection. */
+void gw_metrics_render(struct evbuffer *out, int redis_up);
+
+#endif

@@ -1,0 +1,215 @@
+/* gw_records_redis.c - participants kept in Redis: the roster store and the
+ * `redis` records backend.
+ *
+ * A participant is the hash gw:{p:ID} with short field names (see
+ * lua/participant_upsert.lua); amounts are integer fen as decimal strings,
+ * "-1" for empty. The Lua scripts keep the phone and place indexes in step
+ * with the hashes, so a reader never sees half an update. */
+#include "gw_records.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_log.h"
+#include "gw_redis.h"
+
+extern const char gw_lua_participant_upsert[];
+extern const char gw_lua_participants_by_phone[];
+
+#define NFIELDS 14
+
+static gw_redis_script *script_upsert;
+static gw_redis_script *script_by_phone;
+
+void gw_store_init(gw_redis *redis)
+{
+    script_upsert = gw_redis_script_add(redis, "participant_upsert", gw_lua_participant_upsert);
+    script_by_phone = gw_redis_script_add(redis, "participants_by_phone",
+                                          gw_lua_participants_by_phone);
+}
+
+/* ---- fields <-> struct ---- */
+
+static void copy_field(char *dst, size_t cap, const char *src, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static int64_t field_i64(const redisReply *v, int64_t dflt)
+{
+    if (v == NULL || v->type != REDIS_REPLY_STRING || v->len == 0)
+        return dflt;
+    char *end;
+    long long n = strtoll(v->str, &end, 10);
+    return *end == '\0' ? (int64_t)n : dflt;
+}
+
+#define STR_FIELD(dst, v)                                                   \
+    do {                                                                    \
+        if ((v) != NULL && (v)->type == REDIS_REPLY_STRING)                 \
+            copy_field((dst), sizeof(dst), (v)->str, (v)->len);             \
+    } while (0)
+
+/* Fills P from the 14 values at V (in the scripts' field order). */
+static void participant_from_values(gw_participant *p, const char *id, size_t idlen,
+                                    redisReply **v)
+{
+    memset(p, 0, sizeof *p);
+    copy_field(p->id, sizeof p->id, id, idlen);
+    STR_FIELD(p->phone, v[0]);
+    STR_FIELD(p->name, v[1]);
+    STR_FIELD(p->id_last4, v[2]);
+    STR_FIELD(p->township, v[3]);
+    STR_FIELD(p->village, v[4]);
+    STR_FIELD(p->language, v[5]);
+    if (p->language[0] == '\0')
+        memcpy(p->language, "zh", 3);
+    p->contribution_year = (int)field_i64(v[6], 0);
+    p->contribution_tier_fen = field_i64(v[7], -1);
+    p->contribution_paid_fen = field_i64(v[8], 0);
+    STR_FIELD(p->contribution_due, v[9]);
+    p->account_balance_fen = field_i64(v[10], -1);
+    p->pension_monthly_fen = field_i64(v[11], -1);
+    STR_FIELD(p->pension_last_paid, v[12]);
+    p->mutual_aid_member = field_i64(v[13], 0) == 1;
+}
+
+/* ---- upsert ---- */
+
+typedef struct upsert_ctx {
+    gw_store_upsert_cb *cb;
+    void *arg;
+} upsert_ctx;
+
+static void on_upsert(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    upsert_ctx *c = arg;
+    int result = -1;
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+        result = (int)reply->integer;
+    else if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        gw_error("store", "upsert: %s", reply->str);
+    c->cb(result, c->arg);
+    free(c);
+}
+
+int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb *cb, void *arg)
+{
+    char key[GW_PID_MAX + 16];
+    char yr[16], tier[24], paid[24], bal[24], pen[24];
+    snprintf(key, sizeof key, GW_KEY_PARTICIPANT, p->id);
+    snprintf(yr, sizeof yr, "%d", p->contribution_year);
+    snprintf(tier, sizeof tier, "%" PRId64, p->contribution_tier_fen);
+    snprintf(paid, sizeof paid, "%" PRId64, p->contribution_paid_fen);
+    snprintf(bal, sizeof bal, "%" PRId64, p->account_balance_fen);
+    snprintf(pen, sizeof pen, "%" PRId64, p->pension_monthly_fen);
+    const char *argv[2 + NFIELDS] = {
+        key, p->id, p->phone, p->name, p->id_last4, p->township, p->village, p->language,
+        yr, tier, paid, p->contribution_due, bal, pen, p->pension_last_paid,
+        p->mutual_aid_member ? "1" : "0",
+    };
+    upsert_ctx *c = malloc(sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->cb = cb;
+    c->arg = arg;
+    if (gw_redis_eval(redis, script_upsert, on_upsert, c, 1, 2 + NFIELDS, argv, NULL) != 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- look-ups ---- */
+
+typedef struct lookup_ctx {
+    gw_records_cb *cb;
+    void *arg;
+    char id[GW_PID_MAX];
+} lookup_ctx;
+
+static void on_by_phone(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    lookup_ctx *c = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements % (NFIELDS + 1) != 0) {
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+            gw_error("records", "by phone: %s", reply->str);
+        c->cb(-1, NULL, 0, c->arg);
+        free(c);
+        return;
+    }
+    size_t n = reply->elements / (NFIELDS + 1);
+    gw_participant stackbuf[4];
+    gw_participant *list = n <= 4 ? stackbuf : calloc(n, sizeof *list);
+    if (list == NULL) {
+        c->cb(-1, NULL, 0, c->arg);
+        free(c);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply **v = reply->element + i * (NFIELDS + 1);
+        participant_from_values(&list[i], v[0]->str, v[0]->len, v + 1);
+    }
+    c->cb(0, list, n, c->arg);
+    if (list != stackbuf)
+        free(list);
+    free(c);
+}
+
+int gw_records_redis_by_phone(gw_redis *redis, const char *e164, gw_records_cb *cb, void *arg)
+{
+    char key[GW_PHONE_MAX + 16];
+    snprintf(key, sizeof key, GW_KEY_PHONE, e164);
+    lookup_ctx *c = malloc(sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->cb = cb;
+    c->arg = arg;
+    const char *argv[1] = {key};
+    if (gw_redis_eval(redis, script_by_phone, on_by_phone, c, 1, 1, argv, NULL) != 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_get(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    lookup_ctx *c = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != NFIELDS) {
+        c->cb(-1, NULL, 0, c->arg);
+    } else if (reply->element[1]->type != REDIS_REPLY_STRING) {
+        c->cb(0, NULL, 0, c->arg);    /* no such participant */
+    } else {
+        gw_participant p;
+        participant_from_values(&p, c->id, strlen(c->id), reply->element);
+        c->cb(0, &p, 1, c->arg);
+    }
+    free(c);
+}
+
+int gw_store_get(gw_redis *redis, const char *id, gw_records_cb *cb, void *arg)
+{
+    lookup_ctx *c = malloc(sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    if (gw_redis_command(redis, on_get, c,
+                         "HMGET gw:{p:%s} ph nm id4 tw vl lg yr tier paid due bal pen plast aid",
+                         id) != 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,964 @@
+/* gw_ussd.c - the USSD engine; see gw_ussd.h.
+ *
+ * One `hop` object per carrier request. It holds the parsed request, what
+ * was loaded for it, and a count of outstanding asynchronous steps; it is
+ * freed when it has been answered and nothing is outstanding. Exactly one
+ * answer per request: the first of (the screen, the deadline's busy END).
+ *
+ * Session state (hash gw:{s:D:SESSION}, TTL session_ttl_s):
+ *   node   where the resident is (enum node)
+ *   page   the screen page shown (98 more / 0 back)
+ *   sel    the participant chosen on this phone
+ *   info   which information screen (contribution | balance | pension)
+ *   text   Africa's Talking: the cumulative text last seen
+ *   seq    Hubtel: the Sequence last seen
+ *   screen the last answer, 'C' or 'E' then its text (for repeated hops)
+ * Texts come only from templates; this file holds no words shown to people. */
+#include "gw_ussd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "gw_clock.h"
+#include "gw_config.h"
+#include "gw_format.h"
+#include "gw_http.h"
+#include "gw_log.h"
+#include "gw_metrics.h"
+#include "gw_phone.h"
+#include "gw_records.h"
+#include "gw_redis.h"
+#include "gw_ussd_dialect.h"
+#include "tpl.h"
+
+extern const char gw_lua_id_attempt[];
+
+#define ID_LOCK_MS (15 * 60 * 1000)
+#define ID_MAX_WRONG 3
+#define MAX_PEOPLE 16
+#define MAX_BODY 4096
+
+enum node { N_NEW, N_PERSON, N_MAIN, N_INFO, N_ASK_ID, N_LANG, N_DONE };
+
+static const char *const languages[] = {"zh", "en"};   /* language menu: 1, 2 */
+
+struct gw_ussd {
+    struct event_base *base;
+    const gw_config *cfg;
+    gw_redis *redis;
+    gw_records *records;
+    tpl_set *const *tpl;
+    gw_redis_script *id_attempt;
+    unsigned in_flight;
+};
+
+typedef struct session {
+    int found;
+    enum node node;
+    int page;
+    char sel[GW_PID_MAX];
+    char info[16];
+    char text[GW_INPUT_MAX];
+    long seq;
+    char *screen;             /* malloc'd, 'C'/'E' + text; NULL when none */
+} session;
+
+typedef struct hop {
+    gw_ussd *u;
+    struct evhttp_request *req;
+    gw_hop_req in;
+    char e164[GW_PHONE_MAX];
+    char key[GW_SESSION_MAX + 32];
+    int64_t started_ms;
+    struct event *deadline;
+    int outstanding;
+    int answered;
+    int loads;                /* first round trip: answers still expected */
+
+    session s;
+    char lang_pref[4];
+    int records_status;
+    gw_participant people[MAX_PEOPLE];
+    size_t npeople;
+
+    const char *input;        /* this hop's input, NULL on a new session */
+    char input_buf[GW_INPUT_MAX];
+    const char *prefix_key;   /* a one-line text shown above the next screen */
+    char left[8];             /* balance_wrong_id: attempts left */
+    int end;                  /* the answer ends the session */
+    enum gw_ussd_outcome outcome;
+    char *answer;             /* the screen text to send and save */
+} hop;
+
+/* ---- hop life ---- */
+
+static void hop_release(hop *h)
+{
+    if (!h->answered || h->outstanding > 0)
+        return;
+    if (h->deadline != NULL)
+        event_free(h->deadline);
+    free(h->s.screen);
+    free(h->answer);
+    h->u->in_flight--;
+    free(h);
+}
+
+static void hop_answer(hop *h, int end, const char *screen, enum gw_ussd_outcome outcome)
+{
+    if (h->answered)
+        return;
+    h->answered = 1;
+    evtimer_del(h->deadline);
+    size_t len;
+    const char *ctype;
+    char *body = gw_dialect_answer(h->in.dialect, end, screen, &len, &ctype);
+    if (body == NULL) {
+        gw_http_error(h->req, 500, "internal", "out of memory");
+    } else {
+        gw_http_reply(h->req, 200, ctype, body, len);
+        free(body);
+    }
+    double secs = (double)(gw_clock_mono_ms() - h->started_ms) / 1000.0;
+    gw_metrics_ussd(h->in.dialect, outcome, secs);
+}
+
+static const char *hop_lang(const hop *h);
+
+static void hop_busy(hop *h)
+{
+    if (h->answered)
+        return;
+    char *text = tpl_render(*h->u->tpl, hop_lang(h), "ussd.busy", NULL, 0);
+    hop_answer(h, 1, text != NULL ? text : "", GW_USSD_BUSY);
+    free(text);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hop *h = arg;
+    gw_warn("ussd", "hop deadline passed (session %s): answered busy", h->in.session);
+    hop_busy(h);
+    hop_release(h);
+}
+
+/* ---- the people on this phone ---- */
+
+static const gw_participant *selected(const hop *h)
+{
+    for (size_t i = 0; i < h->npeople; i++)
+        if (strcmp(h->people[i].id, h->s.sel) == 0)
+            return &h->people[i];
+    return NULL;
+}
+
+static const char *hop_lang(const hop *h)
+{
+    if (h->lang_pref[0] != '\0')
+        return h->lang_pref;
+    const gw_participant *p = selected(h);
+    if (p == NULL && h->npeople > 0)
+        p = &h->people[0];
+    return p != NULL && p->language[0] != '\0' ? p->language : "zh";
+}
+
+/* ---- rendering helpers ---- */
+
+typedef struct strbuf {
+    char buf[MAX_BODY];
+    size_t len;
+} strbuf;
+
+static void sb_add(strbuf *b, const char *s)
+{
+    if (s == NULL)
+        return;
+    size_t n = strlen(s);
+    if (b->len + n + 1 > sizeof b->buf)
+        n = sizeof b->buf - b->len - 1;
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void sb_line(strbuf *b, const char *s)
+{
+    if (b->len > 0)
+        sb_add(b, "\n");
+    sb_add(b, s);
+}
+
+/* Renders KEY and appends it as a line. */
+static void sb_text(strbuf *b, const hop *h, const char *key, const tpl_var *vars, size_t n)
+{
+    char *t = tpl_render(*h->u->tpl, hop_lang(h), key, vars, n);
+    sb_line(b, t);
+    free(t);
+}
+
+static void fmt_money(const hop *h, int64_t fen, char *out, size_t cap)
+{
+    char amount[32];
+    if (gw_money_format(fen < 0 ? 0 : fen, amount, sizeof amount) < 0)
+        amount[0] = '\0';
+    tpl_var v = {"amount", amount};
+    char *t = tpl_render(*h->u->tpl, hop_lang(h), "fmt.money", &v, 1);
+    snprintf(out, cap, "%s", t != NULL ? t : amount);
+    free(t);
+}
+
+static void fmt_date(const hop *h, const char *ymd, char *out, size_t cap)
+{
+    int y, m, d;
+    if (gw_date_parse(ymd, &y, &m, &d) != 0) {
+        snprintf(out, cap, "%s", ymd);
+        return;
+    }
+    char ys[8], ms[4], ds[4], mm[4], dd[4];
+    snprintf(ys, sizeof ys, "%d", y);
+    snprintf(ms, sizeof ms, "%d", m);
+    snprintf(ds, sizeof ds, "%d", d);
+    snprintf(mm, sizeof mm, "%02d", m);
+    snprintf(dd, sizeof dd, "%02d", d);
+    tpl_var v[] = {{"year", ys}, {"month", ms}, {"day", ds}, {"mm", mm}, {"dd", dd}};
+    char *t = tpl_render(*h->u->tpl, hop_lang(h), "fmt.date", v, 5);
+    snprintf(out, cap, "%s", t != NULL ? t : ymd);
+    free(t);
+}
+
+static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap)
+{
+    time_t secs = (time_t)(epoch_ms / 1000);
+    struct tm tm;
+    localtime_r(&secs, &tm);          /* TZ is the configured timezone */
+    char hh[4], mi[4];
+    snprintf(hh, sizeof hh, "%02d", tm.tm_hour);
+    snprintf(mi, sizeof mi, "%02d", tm.tm_min);
+    tpl_var v[] = {{"hh", hh}, {"mi", mi}};
+    char *t = tpl_render(*h->u->tpl, hop_lang(h), "fmt.time", v, 2);
+    snprintf(out, cap, "%s", t != NULL ? t : "");
+    free(t);
+}
+
+/* The information screens. */
+static void render_info(strbuf *b, const hop *h, const gw_participant *p)
+{
+    char a[64], c[64], d[64], year[8];
+    if (strcmp(h->s.info, "contribution") == 0) {
+        int y = p->contribution_year;
+        if (y == 0) {
+            time_t now = (time_t)(gw_clock_now_ms() / 1000);
+            struct tm tm;
+            localtime_r(&now, &tm);
+            y = tm.tm_year + 1900;
+        }
+        snprintf(year, sizeof year, "%d", y);
+        if (p->contribution_year == 0 || p->contribution_tier_fen < 0) {
+            tpl_var v[] = {{"year", year}};
+            sb_text(b, h, "ussd.contribution_none", v, 1);
+        } else if (p->contribution_paid_fen > 0) {
+            fmt_money(h, p->contribution_tier_fen, a, sizeof a);
+            fmt_money(h, p->contribution_paid_fen, c, sizeof c);
+            tpl_var v[] = {{"year", year}, {"tier", a}, {"paid", c}};
+            sb_text(b, h, "ussd.contribution_paid", v, 3);
+        } else {
+            fmt_money(h, p->contribution_tier_fen, a, sizeof a);
+            if (p->contribution_due[0] != '\0') {
+                fmt_date(h, p->contribution_due, d, sizeof d);
+                tpl_var v[] = {{"year", year}, {"tier", a}, {"due_amount", a}, {"due_date", d}};
+                sb_text(b, h, "ussd.contribution_unpaid", v, 4);
+            } else {
+                tpl_var v[] = {{"year", year}, {"tier", a}, {"due_amount", a}};
+                sb_text(b, h, "ussd.contribution_unpaid_nodate", v, 3);
+            }
+        }
+    } else if (strcmp(h->s.info, "balance") == 0) {
+        if (p->account_balance_fen < 0) {
+            sb_text(b, h, "ussd.balance_none", NULL, 0);
+        } else {
+            fmt_money(h, p->account_balance_fen, a, sizeof a);
+            tpl_var v[] = {{"balance", a}};
+            sb_text(b, h, "ussd.balance", v, 1);
+        }
+    } else {   /* pension */
+        if (p->pension_monthly_fen < 0) {
+            sb_text(b, h, "ussd.pension_none", NULL, 0);
+        } else {
+            fmt_money(h, p->pension_monthly_fen, a, sizeof a);
+            if (p->pension_last_paid[0] != '\0') {
+                fmt_date(h, p->pension_last_paid, d, sizeof d);
+                tpl_var v[] = {{"monthly", a}, {"last_paid", d}};
+                sb_text(b, h, "ussd.pension", v, 2);
+            } else {
+                tpl_var v[] = {{"monthly", a}};
+                sb_text(b, h, "ussd.pension_nodate", v, 1);
+            }
+        }
+    }
+}
+
+/* Builds the body of the current node's screen and whether "0 back" shows
+ * on its first page. */
+static void render_body(strbuf *b, hop *h, int *back_on_first)
+{
+    const gw_participant *p = selected(h);
+    *back_on_first = 0;
+    if (h->prefix_key != NULL) {
+        tpl_var v[] = {{"left", h->left}};
+        sb_text(b, h, h->prefix_key, v, 1);
+    }
+    switch (h->s.node) {
+    case N_PERSON:
+        sb_text(b, h, "ussd.choose_person", NULL, 0);
+        for (size_t i = 0; i < h->npeople; i++) {
+            char masked[GW_NAME_MAX], line[GW_NAME_MAX + 8];
+            gw_name_mask(h->people[i].name, masked, sizeof masked);
+            snprintf(line, sizeof line, "%zu %s", i + 1, masked);
+            sb_line(b, line);
+        }
+        break;
+    case N_MAIN: {
+        char masked[GW_NAME_MAX];
+        gw_name_mask(p != NULL ? p->name : "", masked, sizeof masked);
+        tpl_var v[] = {{"name", masked}};
+        sb_text(b, h, "ussd.main_title", v, 1);
+        const tpl_menu_item *items;
+        size_t n = tpl_menu(*h->u->tpl, "main", &items);
+        for (size_t i = 0; i < n; i++) {
+            char key[48], line[160];
+            snprintf(key, sizeof key, "menu.%s", items[i].action);
+            const char *label = tpl_text(*h->u->tpl, hop_lang(h), key);
+            snprintf(line, sizeof line, "%d %s", items[i].digit, label != NULL ? label : "");
+            sb_line(b, line);
+        }
+        *back_on_first = h->npeople > 1;
+        break;
+    }
+    case N_INFO:
+        if (p != NULL)
+            render_info(b, h, p);
+        *back_on_first = 1;
+        break;
+    case N_ASK_ID:
+        if (h->prefix_key == NULL)
+            sb_text(b, h, "ussd.balance_ask_id", NULL, 0);
+        *back_on_first = 1;
+        break;
+    case N_LANG:
+        sb_text(b, h, "ussd.language_choose", NULL, 0);
+        *back_on_first = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Renders the current node into h->answer (a CON screen, paged). Returns
+ * the number of pages. */
+static int render_screen(hop *h)
+{
+    strbuf b = {.len = 0};
+    b.buf[0] = '\0';
+    int back_on_first;
+    render_body(&b, h, &back_on_first);
+    const char *lang = hop_lang(h);
+    const char *more = tpl_text(*h->u->tpl, lang, "ussd.more");
+    const char *back = tpl_text(*h->u->tpl, lang, "ussd.back");
+    char *page = NULL;
+    int pages = tpl_page(b.buf, more, back, back_on_first, h->s.page, &page);
+    if (pages > 0 && h->s.page >= pages)
+        h->s.page = pages - 1;
+    free(h->answer);
+    h->answer = page;
+    return pages;
+}
+
+/* An END screen from one text. */
+static void end_with(hop *h, const char *key, const tpl_var *vars, size_t n,
+                     enum gw_ussd_outcome outcome)
+{
+    free(h->answer);
+    h->answer = tpl_render(*h->u->tpl, hop_lang(h), key, vars, n);
+    h->end = 1;
+    h->s.node = N_DONE;
+    h->outcome = outcome;
+}
+
+/* ---- saving and answering ---- */
+
+static void on_saved(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    hop *h = arg;
+    h->outstanding--;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        hop_busy(h);
+    else if (h->answer == NULL)
+        hop_busy(h);
+    else
+        hop_answer(h, h->end, h->answer, h->outcome);
+    hop_release(h);
+}
+
+static void save_and_answer(hop *h)
+{
+    if (h->answered)
+        return;
+    if (h->answer == NULL) {
+        hop_busy(h);
+        return;
+    }
+    size_t alen = strlen(h->answer);
+    char *screen = malloc(alen + 2);
+    if (screen == NULL) {
+        hop_busy(h);
+        return;
+    }
+    screen[0] = h->end ? 'E' : 'C';
+    memcpy(screen + 1, h->answer, alen + 1);
+    char node[8], page[8], seq[24], ttl[16];
+    snprintf(node, sizeof node, "%d", (int)h->s.node);
+    snprintf(page, sizeof page, "%d", h->s.page);
+    snprintf(seq, sizeof seq, "%ld", h->s.seq);
+    snprintf(ttl, sizeof ttl, "%d", h->u->cfg->ussd_session_ttl_s);
+    const char *argv[] = {"HSET", h->key, "node", node, "page", page, "sel", h->s.sel,
+                          "info", h->s.info, "text", h->s.text, "seq", seq,
+                          "screen", screen};
+    int rc = gw_redis_argv(h->u->redis, NULL, NULL, 16, argv, NULL);
+    free(screen);
+    const char *exp[] = {"EXPIRE", h->key, ttl};
+    if (rc == 0 && gw_redis_argv(h->u->redis, on_saved, h, 3, exp, NULL) == 0) {
+        h->outstanding++;
+        return;
+    }
+    hop_busy(h);
+}
+
+/* ---- the menu logic ---- */
+
+static int parse_choice(const char *s, int max)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 2)
+        return -1;
+    int n = 0;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        n = n * 10 + (*s - '0');
+    }
+    return n >= 1 && n <= max ? n : -1;
+}
+
+static void go(hop *h, enum node node)
+{
+    h->s.node = node;
+    h->s.page = 0;
+}
+
+static void after_lock_check(hop *h, int locked, int64_t until_ms);
+static void after_attempt(hop *h, long long result, long long value);
+
+static void on_lock_get(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    hop *h = arg;
+    h->outstanding--;
+    if (h->answered) {
+        hop_release(h);
+        return;
+    }
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        hop_busy(h);
+    } else {
+        int64_t until = 0;
+        if (reply->type == REDIS_REPLY_STRING)
+            until = strtoll(reply->str, NULL, 10);
+        after_lock_check(h, reply->type == REDIS_REPLY_STRING, until);
+    }
+    hop_release(h);
+}
+
+static void on_attempt(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    hop *h = arg;
+    h->outstanding--;
+    if (h->answered) {
+        hop_release(h);
+        return;
+    }
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER)
+        hop_busy(h);
+    else
+        after_attempt(h, reply->element[0]->integer, reply->element[1]->integer);
+    hop_release(h);
+}
+
+static void end_locked(hop *h, int64_t until_ms)
+{
+    char until[32];
+    fmt_time(h, until_ms, until, sizeof until);
+    tpl_var v[] = {{"until", until}};
+    end_with(h, "ussd.balance_locked", v, 1, GW_USSD_END);
+}
+
+static void after_lock_check(hop *h, int locked, int64_t until_ms)
+{
+    if (locked) {
+        end_locked(h, until_ms);
+    } else {
+        const gw_participant *p = selected(h);
+        if (p == NULL || p->id_last4[0] == '\0') {
+            /* No ID digits on record: nothing to check against, so no
+             * balance; say so above the main menu. */
+            go(h, N_MAIN);
+            h->prefix_key = "ussd.balance_none";
+        } else {
+            go(h, N_ASK_ID);
+        }
+        render_screen(h);
+    }
+    save_and_answer(h);
+}
+
+static void after_attempt(hop *h, long long result, long long value)
+{
+    if (result == 0) {                      /* right */
+        snprintf(h->s.info, sizeof h->s.info, "balance");
+        go(h, N_INFO);
+        render_screen(h);
+    } else if (result == 1 || result == 2) {    /* locked */
+        end_locked(h, (int64_t)value);
+    } else {                                /* wrong, not locked yet */
+        snprintf(h->left, sizeof h->left, "%lld", (long long)ID_MAX_WRONG - value);
+        h->prefix_key = "ussd.balance_wrong_id";
+        render_screen(h);
+    }
+    save_and_answer(h);
+}
+
+static void start_lock_check(hop *h)
+{
+    char key[GW_PID_MAX + 24];
+    snprintf(key, sizeof key, "gw:{p:%s}:idlock", h->s.sel);
+    const char *argv[] = {"GET", key};
+    if (gw_redis_argv(h->u->redis, on_lock_get, h, 2, argv, NULL) == 0)
+        h->outstanding++;
+    else
+        hop_busy(h);
+}
+
+static void start_attempt(hop *h, const gw_participant *p, const char *answer)
+{
+    char lock[GW_PID_MAX + 24], fail[GW_PID_MAX + 24], now[24], len[16], max[8];
+    snprintf(lock, sizeof lock, "gw:{p:%s}:idlock", p->id);
+    snprintf(fail, sizeof fail, "gw:{p:%s}:idfail", p->id);
+    snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
+    snprintf(len, sizeof len, "%d", ID_LOCK_MS);
+    snprintf(max, sizeof max, "%d", ID_MAX_WRONG);
+    int right = strlen(answer) == 4 && strcasecmp(answer, p->id_last4) == 0;
+    const char *argv[] = {lock, fail, right ? "1" : "0", now, len, max};
+    if (gw_redis_eval(h->u->redis, h->u->id_attempt, on_attempt, h, 2, 6, argv, NULL) == 0)
+        h->outstanding++;
+    else
+        hop_busy(h);
+}
+
+static void set_language(hop *h, const char *lang)
+{
+    char key[GW_PHONE_MAX + 24];
+    snprintf(key, sizeof key, "gw:{ph:%s}:lang", h->e164);
+    const char *argv[] = {"SET", key, lang};
+    gw_redis_argv(h->u->redis, NULL, NULL, 3, argv, NULL);  /* ordered before the save */
+    snprintf(h->lang_pref, sizeof h->lang_pref, "%s", lang);
+}
+
+/* Decides the next screen from the session and this hop's input. Either
+ * fills h->answer (then the caller saves and answers) or starts an
+ * asynchronous step that does so itself (returns 1). */
+static int decide(hop *h)
+{
+    const char *in = h->input;
+    h->outcome = GW_USSD_CON;
+
+    if (in == NULL) {                       /* a new session */
+        h->s.sel[0] = '\0';
+        if (h->npeople == 0) {
+            tpl_var v[] = {{"hotline", h->u->cfg->ussd_hotline}};
+            end_with(h, "ussd.unknown_phone", v, 1, GW_USSD_UNKNOWN);
+            return 0;
+        }
+        if (h->npeople == 1) {
+            snprintf(h->s.sel, sizeof h->s.sel, "%s", h->people[0].id);
+            go(h, N_MAIN);
+        } else {
+            go(h, N_PERSON);
+        }
+        render_screen(h);
+        return 0;
+    }
+
+    /* The roster may have changed under a running session. */
+    if (h->s.node != N_PERSON && h->s.node != N_DONE && selected(h) == NULL) {
+        h->input = NULL;
+        return decide(h);
+    }
+
+    if (h->s.node == N_DONE) {
+        end_with(h, "ussd.goodbye", NULL, 0, GW_USSD_END);
+        return 0;
+    }
+
+    /* Paging first: 98 more, 0 back a page. */
+    int pages = render_screen(h);
+    if (strcmp(in, "98") == 0 && h->s.page + 1 < pages) {
+        h->s.page++;
+        render_screen(h);
+        return 0;
+    }
+    if (strcmp(in, "0") == 0 && h->s.page > 0) {
+        h->s.page--;
+        render_screen(h);
+        return 0;
+    }
+
+    switch (h->s.node) {
+    case N_PERSON: {
+        int n = parse_choice(in, (int)h->npeople);
+        if (n > 0) {
+            snprintf(h->s.sel, sizeof h->s.sel, "%s", h->people[n - 1].id);
+            go(h, N_MAIN);
+            render_screen(h);
+            return 0;
+        }
+        break;
+    }
+    case N_MAIN: {
+        if (strcmp(in, "0") == 0 && h->npeople > 1) {
+            h->s.sel[0] = '\0';
+            go(h, N_PERSON);
+            render_screen(h);
+            return 0;
+        }
+        const tpl_menu_item *items;
+        size_t n = tpl_menu(*h->u->tpl, "main", &items);
+        int choice = parse_choice(in, 9);
+        for (size_t i = 0; choice > 0 && i < n; i++) {
+            if (items[i].digit != choice)
+                continue;
+            const char *action = items[i].action;
+            if (strcmp(action, "contribution") == 0 || strcmp(action, "pension") == 0) {
+                snprintf(h->s.info, sizeof h->s.info, "%s", action);
+                go(h, N_INFO);
+                render_screen(h);
+                return 0;
+            }
+            if (strcmp(action, "balance") == 0) {
+                start_lock_check(h);
+                return 1;
+            }
+            if (strcmp(action, "language") == 0) {
+                go(h, N_LANG);
+                render_screen(h);
+                return 0;
+            }
+        }
+        break;
+    }
+    case N_INFO:
+    case N_ASK_ID:
+    case N_LANG:
+        if (strcmp(in, "0") == 0) {
+            go(h, N_MAIN);
+            render_screen(h);
+            return 0;
+        }
+        if (h->s.node == N_ASK_ID) {
+            start_attempt(h, selected(h), in);
+            return 1;
+        }
+        if (h->s.node == N_LANG) {
+            int n = parse_choice(in, (int)(sizeof languages / sizeof languages[0]));
+            if (n > 0 && tpl_has_lang(*h->u->tpl, languages[n - 1])) {
+                set_language(h, languages[n - 1]);
+                go(h, N_MAIN);
+                h->prefix_key = "ussd.language_set";
+                render_screen(h);
+                return 0;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    h->prefix_key = "ussd.invalid";
+    render_screen(h);
+    return 0;
+}
+
+/* ---- the first round trip: session, language choice, participants ---- */
+
+static void loaded(hop *h)
+{
+    if (--h->loads > 0)
+        return;
+    if (h->answered)
+        return;
+    if (h->records_status != 0) {
+        hop_busy(h);
+        return;
+    }
+
+    /* Work out this hop's input, and answer repeated hops from the session. */
+    h->input = NULL;
+    int repeat = 0;
+    if (h->in.dialect == GW_DIALECT_AT) {
+        const char *t = h->in.text;
+        if (h->s.found) {
+            size_t pl = strlen(h->s.text);
+            if (strcmp(t, h->s.text) == 0)
+                repeat = 1;
+            else if (pl == 0)
+                h->input = t;
+            else if (strncmp(t, h->s.text, pl) == 0 && t[pl] == '*')
+                h->input = t + pl + 1;
+            else
+                h->input = strrchr(t, '*') != NULL ? strrchr(t, '*') + 1 : t;
+        }
+        snprintf(h->s.text, sizeof h->s.text, "%s", t);
+    } else {
+        if (h->s.found && h->in.sequence > 0 && h->in.sequence <= h->s.seq)
+            repeat = 1;
+        else if (h->s.found && h->in.type == GW_HOP_INPUT)
+            h->input = h->in.text;
+        if (h->in.sequence > 0)
+            h->s.seq = h->in.sequence;
+    }
+    if (!h->s.found)
+        h->s.node = N_NEW;
+
+    if (repeat && h->s.screen != NULL) {
+        hop_answer(h, h->s.screen[0] == 'E', h->s.screen + 1, GW_USSD_DUPLICATE);
+        return;
+    }
+    if (h->input != NULL) {
+        /* Inputs are short digits; trim the spaces some phones add. */
+        char *trimmed = h->input_buf;
+        const char *s = h->input;
+        while (*s == ' ')
+            s++;
+        size_t n = strlen(s);
+        while (n > 0 && s[n - 1] == ' ')
+            n--;
+        memcpy(trimmed, s, n);
+        trimmed[n] = '\0';
+        h->input = trimmed;
+    }
+    if (decide(h) == 0)
+        save_and_answer(h);
+}
+
+static void on_session(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    hop *h = arg;
+    h->outstanding--;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        h->records_status = -1;
+    } else {
+        for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+            const char *k = reply->element[i]->str;
+            const redisReply *v = reply->element[i + 1];
+            if (k == NULL || v->str == NULL)
+                continue;
+            h->s.found = 1;
+            if (strcmp(k, "node") == 0)
+                h->s.node = (enum node)strtol(v->str, NULL, 10);
+            else if (strcmp(k, "page") == 0)
+                h->s.page = (int)strtol(v->str, NULL, 10);
+            else if (strcmp(k, "sel") == 0)
+                snprintf(h->s.sel, sizeof h->s.sel, "%s", v->str);
+            else if (strcmp(k, "info") == 0)
+                snprintf(h->s.info, sizeof h->s.info, "%s", v->str);
+            else if (strcmp(k, "text") == 0)
+                snprintf(h->s.text, sizeof h->s.text, "%s", v->str);
+            else if (strcmp(k, "seq") == 0)
+                h->s.seq = strtol(v->str, NULL, 10);
+            else if (strcmp(k, "screen") == 0 && v->len > 0)
+                h->s.screen = strdup(v->str);
+        }
+        if (h->s.node < N_NEW || h->s.node > N_DONE || h->s.page < 0 || h->s.page > 100)
+            h->s.found = 0;   /* not ours or damaged: start over */
+    }
+    loaded(h);
+    hop_release(h);
+}
+
+static void on_lang(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    hop *h = arg;
+    h->outstanding--;
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING && reply->len < sizeof h->lang_pref)
+        snprintf(h->lang_pref, sizeof h->lang_pref, "%s", reply->str);
+    if (reply == NULL)
+        h->records_status = -1;
+    loaded(h);
+    hop_release(h);
+}
+
+static void on_people(int status, const gw_participant *list, size_t n, void *arg)
+{
+    hop *h = arg;
+    h->outstanding--;
+    if (status != 0) {
+        h->records_status = -1;
+    } else {
+        if (n > MAX_PEOPLE)
+            n = MAX_PEOPLE;
+        memcpy(h->people, list, n * sizeof *list);
+        h->npeople = n;
+    }
+    loaded(h);
+    hop_release(h);
+}
+
+/* ---- the carrier endpoints ---- */
+
+static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
+{
+    int64_t started = gw_clock_mono_ms();
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        gw_http_error(req, 405, "method_not_allowed", "use POST");
+        gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
+        return;
+    }
+    hop *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        gw_http_error(req, 503, "overloaded", "out of memory");
+        return;
+    }
+    h->u = u;
+    h->req = req;
+    h->started_ms = started;
+    size_t len;
+    const char *body = gw_http_body(req, &len);
+    char err[160];
+    int rc = d == GW_DIALECT_AT ? gw_dialect_parse_at(body, len, &h->in, err, sizeof err)
+                                : gw_dialect_parse_hubtel(body, len, &h->in, err, sizeof err);
+    if (rc != 0) {
+        gw_http_error(req, 400, "bad_request", err);
+        gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
+        free(h);
+        return;
+    }
+    u->in_flight++;
+    h->deadline = evtimer_new(u->base, on_deadline, h);
+    if (h->deadline == NULL) {
+        h->answered = 1;
+        gw_http_error(req, 503, "overloaded", "out of memory");
+        hop_release(h);
+        return;
+    }
+    struct timeval tv = {u->cfg->ussd_hop_deadline_ms / 1000,
+                         (u->cfg->ussd_hop_deadline_ms % 1000) * 1000};
+    evtimer_add(h->deadline, &tv);
+
+    char why[64];
+    if (gw_phone_normalize(h->in.phone, h->e164, sizeof h->e164, why, sizeof why) != 0) {
+        tpl_var v[] = {{"hotline", u->cfg->ussd_hotline}};
+        char *text = tpl_render(*u->tpl, "zh", "ussd.unknown_phone", v, 1);
+        hop_answer(h, 1, text != NULL ? text : "", GW_USSD_UNKNOWN);
+        free(text);
+        hop_release(h);
+        return;
+    }
+    if (h->in.type == GW_HOP_RELEASE) {          /* the phone hung up */
+        hop_answer(h, 1, "", GW_USSD_END);
+        hop_release(h);
+        return;
+    }
+
+    snprintf(h->key, sizeof h->key, "gw:{s:%s:%s}", d == GW_DIALECT_AT ? "at" : "hb",
+             h->in.session);
+    char langkey[GW_PHONE_MAX + 24];
+    snprintf(langkey, sizeof langkey, "gw:{ph:%s}:lang", h->e164);
+    const char *hget[] = {"HGETALL", h->key};
+    const char *lget[] = {"GET", langkey};
+    h->loads = 3;
+    int ok = gw_redis_argv(u->redis, on_session, h, 2, hget, NULL) == 0;
+    if (ok) {
+        h->outstanding++;
+        ok = gw_redis_argv(u->redis, on_lang, h, 2, lget, NULL) == 0;
+        if (ok) {
+            h->outstanding++;
+            ok = gw_records_by_phone(u->records, h->e164, on_people, h) == 0;
+            if (ok)
+                h->outstanding++;
+        }
+    }
+    if (!ok) {
+        /* Redis or the records backend is down: the resident hears it now. */
+        h->loads = 1000;
+        hop_busy(h);
+        hop_release(h);
+    }
+}
+
+static void handle_at(struct evhttp_request *req, void *arg)
+{
+    handle(arg, req, GW_DIALECT_AT);
+}
+
+static void handle_hubtel(struct evhttp_request *req, void *arg)
+{
+    handle(arg, req, GW_DIALECT_HUBTEL);
+}
+
+gw_ussd *gw_ussd_new(struct event_base *base, const gw_config *cfg, gw_redis *redis,
+                     gw_records *records, tpl_set *const *tpl)
+{
+    gw_ussd *u = calloc(1, sizeof *u);
+    if (u == NULL)
+        return NULL;
+    u->base = base;
+    u->cfg = cfg;
+    u->redis = redis;
+    u->records = records;
+    u->tpl = tpl;
+    u->id_attempt = gw_redis_script_add(redis, "id_attempt", gw_lua_id_attempt);
+    if (u->id_attempt == NULL) {
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+int gw_ussd_register(gw_ussd *u, struct gw_http *carrier)
+{
+    if (gw_http_route(carrier, "/ussd/africastalking", handle_at, u) != 0 ||
+        gw_http_route(carrier, "/ussd/hubtel", handle_hubtel, u) != 0)
+        return -1;
+    return 0;
+}
+
+unsigned gw_ussd_in_flight(const gw_ussd *u)
+{
+    return u->in_flight;
+}
+
+void gw_ussd_free(gw_ussd *u)
+{
+    free(u);
+}

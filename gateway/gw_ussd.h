@@ -1,0 +1,37 @@
+/* gw_ussd.h - the USSD engine: menus for residents over any dialect.
+ *
+ * A hop is a chain of callbacks with a deadline: load the session state,
+ * the phone's language choice and its participants (one round trip,
+ * pipelined), decide the next screen, save the state with its TTL, answer.
+ * If any step is late or Redis/records are down, the deadline answers an
+ * END "busy" screen within hop_deadline_ms. Session state lives in Redis
+ * (gw:{s:DIALECT:SESSION}), never in this process, so any daemon can
+ * answer any hop; a repeated hop is answered from the saved screen.
+ * Runs on the daemon's loop; not thread safe. */
+#ifndef GW_USSD_H
+#define GW_USSD_H
+
+struct event_base;
+struct gw_config;
+struct gw_redis;
+struct gw_records;
+struct gw_http;
+struct tpl_set;
+
+typedef struct gw_ussd gw_ussd;
+
+/* TPL points at the daemon's current template set; it may be swapped
+ * between hops (SIGHUP). Registers the id_attempt script on REDIS. */
+gw_ussd *gw_ussd_new(struct event_base *base, const struct gw_config *cfg,
+                     struct gw_redis *redis, struct gw_records *records,
+                     struct tpl_set *const *tpl);
+
+/* Routes POST /ussd/africastalking and /ussd/hubtel on CARRIER. */
+int gw_ussd_register(gw_ussd *u, struct gw_http *carrier);
+
+/* Hops still being worked on (for draining). */
+unsigned gw_ussd_in_flight(const gw_ussd *u);
+
+void gw_ussd_free(gw_ussd *u);
+
+#endif
