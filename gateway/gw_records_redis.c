@@ -147,6 +147,11 @@ static void on_by_phone(gw_redis *r, redisReply *reply, void *arg)
         return;
     }
     size_t n = reply->elements / (NFIELDS + 1);
+    if (n == 0) {
+        c->cb(0, NULL, 0, c->arg);
+        free(c);
+        return;
+    }
     gw_participant stackbuf[4];
     gw_participant *list = n <= 4 ? stackbuf : calloc(n, sizeof *list);
     if (list == NULL) {

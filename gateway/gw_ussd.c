@@ -13,6 +13,11 @@
  *   text   Africa's Talking: the cumulative text last seen
  *   seq    Hubtel: the Sequence last seen
  *   screen the last answer, 'C' or 'E' then its text (for repeated hops)
+ *   phone  the E.164 number the session belongs to (another number sending
+ *          the same session id starts afresh and sees nothing of it)
+ *   lang   the language in use
+ *   ppl    the participants of the phone, read once at the session's start
+ *          (records backends are asked once per session, not per hop)
  * Texts come only from templates; this file holds no words shown to people. */
 #include "gw_ussd.h"
 
@@ -68,6 +73,9 @@ typedef struct session {
     char text[GW_INPUT_MAX];
     long seq;
     char *screen;             /* malloc'd, 'C'/'E' + text; NULL when none */
+    char phone[GW_PHONE_MAX];
+    char lang[4];
+    int have_people;          /* ppl was present and decoded */
 } session;
 
 typedef struct hop {
@@ -85,13 +93,14 @@ typedef struct hop {
     session s;
     char lang_pref[4];
     int records_status;
-    gw_participant people[MAX_PEOPLE];
+    gw_participant *people;   /* malloc'd, sorted by id */
     size_t npeople;
+    int people_fresh;         /* read from the records backend by this hop */
 
     const char *input;        /* this hop's input, NULL on a new session */
     char input_buf[GW_INPUT_MAX];
     const char *prefix_key;   /* a one-line text shown above the next screen */
-    char left[8];             /* balance_wrong_id: attempts left */
+    char left[24];            /* balance_wrong_id: attempts left */
     int end;                  /* the answer ends the session */
     enum gw_ussd_outcome outcome;
     char *answer;             /* the screen text to send and save */
@@ -107,6 +116,7 @@ static void hop_release(hop *h)
         event_free(h->deadline);
     free(h->s.screen);
     free(h->answer);
+    free(h->people);
     h->u->in_flight--;
     free(h);
 }
@@ -169,6 +179,99 @@ static const char *hop_lang(const hop *h)
     if (p == NULL && h->npeople > 0)
         p = &h->people[0];
     return p != NULL && p->language[0] != '\0' ? p->language : "zh";
+}
+
+/* ---- the participants, kept in the session ---- */
+
+#define FS '\x1f'   /* between fields; the roster refuses control characters */
+#define RS '\x1e'   /* between participants */
+
+/* Encodes the people into a malloc'd string for the session's "ppl". */
+static char *people_encode(const hop *h)
+{
+    size_t cap = 64 + h->npeople * sizeof(gw_participant), len = 0;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < h->npeople; i++) {
+        const gw_participant *p = &h->people[i];
+        int n = snprintf(out + len, cap - len,
+                         "%s%s%c%s%c%s%c%s%c%s%c%d%c%" PRId64 "%c%" PRId64 "%c%s%c%" PRId64
+                         "%c%" PRId64 "%c%s%c%d",
+                         i > 0 ? "\x1e" : "", p->id, FS, p->phone, FS, p->name, FS,
+                         p->id_last4, FS, p->language, FS, p->contribution_year, FS,
+                         p->contribution_tier_fen, FS, p->contribution_paid_fen, FS,
+                         p->contribution_due, FS, p->account_balance_fen, FS,
+                         p->pension_monthly_fen, FS, p->pension_last_paid, FS,
+                         p->mutual_aid_member);
+        if (n < 0 || (size_t)n >= cap - len) {
+            free(out);
+            return NULL;
+        }
+        len += (size_t)n;
+    }
+    return out;
+}
+
+/* Copies the field at *S up to FS/RS/NUL into DST and moves *S past it. */
+static void take_field(const char **s, char *dst, size_t cap)
+{
+    size_t n = strcspn(*s, "\x1f\x1e");
+    size_t c = n < cap ? n : cap - 1;
+    memcpy(dst, *s, c);
+    dst[c] = '\0';
+    *s += n;
+    if (**s == FS)
+        (*s)++;
+}
+
+static int64_t take_i64(const char **s)
+{
+    char buf[24];
+    take_field(s, buf, sizeof buf);
+    return strtoll(buf, NULL, 10);
+}
+
+/* Decodes a session's "ppl". Returns 0, or -1 when it is damaged. */
+static int people_decode(hop *h, const char *s)
+{
+    size_t n = 1;
+    for (const char *c = s; *c != '\0'; c++)
+        n += *c == RS;
+    if (*s == '\0')
+        n = 0;
+    if (n > MAX_PEOPLE)
+        return -1;
+    gw_participant *list = n > 0 ? calloc(n, sizeof *list) : NULL;
+    if (n > 0 && list == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        gw_participant *p = &list[i];
+        take_field(&s, p->id, sizeof p->id);
+        take_field(&s, p->phone, sizeof p->phone);
+        take_field(&s, p->name, sizeof p->name);
+        take_field(&s, p->id_last4, sizeof p->id_last4);
+        take_field(&s, p->language, sizeof p->language);
+        p->contribution_year = (int)take_i64(&s);
+        p->contribution_tier_fen = take_i64(&s);
+        p->contribution_paid_fen = take_i64(&s);
+        take_field(&s, p->contribution_due, sizeof p->contribution_due);
+        p->account_balance_fen = take_i64(&s);
+        p->pension_monthly_fen = take_i64(&s);
+        take_field(&s, p->pension_last_paid, sizeof p->pension_last_paid);
+        p->mutual_aid_member = (int)take_i64(&s);
+        if (p->id[0] == '\0' || (*s != RS && *s != '\0')) {
+            free(list);
+            return -1;
+        }
+        if (*s == RS)
+            s++;
+    }
+    free(h->people);
+    h->people = list;
+    h->npeople = n;
+    return 0;
 }
 
 /* ---- rendering helpers ---- */
@@ -306,6 +409,44 @@ static void render_info(strbuf *b, const hop *h, const gw_participant *p)
     }
 }
 
+/* Masks "王小明" as "**明": only the last character shows. */
+static void mask_keep_last(const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name), last = n, o = 0;
+    while (last > 0 && ((unsigned char)name[last - 1] & 0xC0) == 0x80)
+        last--;
+    if (last > 0)
+        last--;                        /* the start of the last character */
+    for (size_t i = 0; i < last && o + 2 < cap; i++)
+        if (((unsigned char)name[i] & 0xC0) != 0x80)
+            out[o++] = '*';
+    size_t tail = n - last;
+    if (o + tail >= cap)
+        tail = 0;
+    memcpy(out + o, name + last, tail);
+    out[o + tail] = '\0';
+}
+
+/* The household list's names: the usual mask ("张*", "王*明"), or, when two
+ * people of one family would look the same (they share a surname), a mask
+ * that keeps the given name's last character instead ("*三", "**明"). */
+static void mask_household(const hop *h, char masked[][GW_NAME_MAX])
+{
+    int clash = 0;
+    for (size_t i = 0; i < h->npeople; i++) {
+        gw_name_mask(h->people[i].name, masked[i], GW_NAME_MAX);
+        for (size_t j = 0; j < i; j++)
+            clash |= strcmp(masked[i], masked[j]) == 0;
+    }
+    if (!clash)
+        return;
+    for (size_t i = 0; i < h->npeople; i++) {
+        int latin = ((unsigned char)h->people[i].name[0] & 0x80) == 0;
+        if (!latin)
+            mask_keep_last(h->people[i].name, masked[i], GW_NAME_MAX);
+    }
+}
+
 /* Builds the body of the current node's screen and whether "0 back" shows
  * on its first page. */
 static void render_body(strbuf *b, hop *h, int *back_on_first)
@@ -317,20 +458,29 @@ static void render_body(strbuf *b, hop *h, int *back_on_first)
         sb_text(b, h, h->prefix_key, v, 1);
     }
     switch (h->s.node) {
-    case N_PERSON:
-        sb_text(b, h, "ussd.choose_person", NULL, 0);
+    case N_PERSON: {
+        if (h->prefix_key == NULL)
+            sb_text(b, h, "ussd.choose_person", NULL, 0);
+        char masked[MAX_PEOPLE][GW_NAME_MAX];
+        mask_household(h, masked);
         for (size_t i = 0; i < h->npeople; i++) {
-            char masked[GW_NAME_MAX], line[GW_NAME_MAX + 8];
-            gw_name_mask(h->people[i].name, masked, sizeof masked);
-            snprintf(line, sizeof line, "%zu %s", i + 1, masked);
+            char line[GW_NAME_MAX + 24];
+            snprintf(line, sizeof line, "%zu %s", i + 1, masked[i]);
             sb_line(b, line);
         }
         break;
+    }
     case N_MAIN: {
-        char masked[GW_NAME_MAX];
-        gw_name_mask(p != NULL ? p->name : "", masked, sizeof masked);
+        /* The name as the household list showed it. */
+        char all[MAX_PEOPLE][GW_NAME_MAX];
+        const char *masked = "";
+        mask_household(h, all);
+        for (size_t i = 0; i < h->npeople; i++)
+            if (&h->people[i] == p)
+                masked = all[i];
         tpl_var v[] = {{"name", masked}};
-        sb_text(b, h, "ussd.main_title", v, 1);
+        if (h->prefix_key == NULL)      /* a notice line takes the greeting's place */
+            sb_text(b, h, "ussd.main_title", v, 1);
         const tpl_menu_item *items;
         size_t n = tpl_menu(*h->u->tpl, "main", &items);
         for (size_t i = 0; i < n; i++) {
@@ -430,11 +580,16 @@ static void save_and_answer(hop *h)
     snprintf(page, sizeof page, "%d", h->s.page);
     snprintf(seq, sizeof seq, "%ld", h->s.seq);
     snprintf(ttl, sizeof ttl, "%d", h->u->cfg->ussd_session_ttl_s);
+    char *ppl = h->people_fresh ? people_encode(h) : NULL;
     const char *argv[] = {"HSET", h->key, "node", node, "page", page, "sel", h->s.sel,
                           "info", h->s.info, "text", h->s.text, "seq", seq,
-                          "screen", screen};
-    int rc = gw_redis_argv(h->u->redis, NULL, NULL, 16, argv, NULL);
+                          "screen", screen, "phone", h->e164, "lang", h->lang_pref,
+                          "ppl", ppl};
+    int argc = ppl != NULL ? 22 : 20;
+    int rc = h->people_fresh && ppl == NULL
+                 ? -1 : gw_redis_argv(h->u->redis, NULL, NULL, argc, argv, NULL);
     free(screen);
+    free(ppl);
     const char *exp[] = {"EXPIRE", h->key, ttl};
     if (rc == 0 && gw_redis_argv(h->u->redis, on_saved, h, 3, exp, NULL) == 0) {
         h->outstanding++;
@@ -709,6 +864,11 @@ static int decide(hop *h)
 
 /* ---- the first round trip: session, language choice, participants ---- */
 
+static void on_lang(gw_redis *r, redisReply *reply, void *arg);
+static void on_people(int status, const gw_participant *list, size_t n, void *arg);
+static int fetch_people(hop *h);
+static void session_reset(hop *h);
+
 static void loaded(hop *h)
 {
     if (--h->loads > 0)
@@ -719,13 +879,26 @@ static void loaded(hop *h)
         hop_busy(h);
         return;
     }
+    if (h->s.found && strcmp(h->s.phone, h->e164) != 0) {
+        gw_warn("ussd", "session %s sent from another phone: starting afresh", h->in.session);
+        session_reset(h);
+    }
+    if (!h->people_fresh && (!h->s.found || !h->s.have_people)) {
+        if (fetch_people(h) != 0)
+            hop_busy(h);
+        return;
+    }
+    if (!h->people_fresh)
+        snprintf(h->lang_pref, sizeof h->lang_pref, "%s", h->s.lang);
 
     /* Work out this hop's input, and answer repeated hops from the session. */
     h->input = NULL;
     int repeat = 0;
     if (h->in.dialect == GW_DIALECT_AT) {
         const char *t = h->in.text;
-        if (h->s.found) {
+        if (h->s.found && t[0] == '\0' && h->s.text[0] != '\0') {
+            h->s.found = 0;                 /* the carrier began the session again */
+        } else if (h->s.found) {
             size_t pl = strlen(h->s.text);
             if (strcmp(t, h->s.text) == 0)
                 repeat = 1;
@@ -769,6 +942,39 @@ static void loaded(hop *h)
         save_and_answer(h);
 }
 
+/* Asks for the phone's language choice and its participants. Returns 0
+ * when both are on their way (loaded() runs when they are back). */
+static int fetch_people(hop *h)
+{
+    char langkey[GW_PHONE_MAX + 24];
+    snprintf(langkey, sizeof langkey, "gw:{ph:%s}:lang", h->e164);
+    const char *lget[] = {"GET", langkey};
+    h->loads += 2;
+    if (gw_redis_argv(h->u->redis, on_lang, h, 2, lget, NULL) != 0) {
+        h->loads = 1000;
+        return -1;
+    }
+    h->outstanding++;
+    if (gw_records_by_phone(h->u->records, h->e164, on_people, h) != 0) {
+        h->loads = 1000;
+        return -1;
+    }
+    h->outstanding++;
+    return 0;
+}
+
+/* Forgets a loaded session (damaged, or another phone's). */
+static void session_reset(hop *h)
+{
+    free(h->s.screen);
+    memset(&h->s, 0, sizeof h->s);
+    if (!h->people_fresh) {
+        free(h->people);
+        h->people = NULL;
+        h->npeople = 0;
+    }
+}
+
 static void on_session(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
@@ -797,9 +1003,15 @@ static void on_session(gw_redis *r, redisReply *reply, void *arg)
                 h->s.seq = strtol(v->str, NULL, 10);
             else if (strcmp(k, "screen") == 0 && v->len > 0)
                 h->s.screen = strdup(v->str);
+            else if (strcmp(k, "phone") == 0)
+                snprintf(h->s.phone, sizeof h->s.phone, "%s", v->str);
+            else if (strcmp(k, "lang") == 0)
+                snprintf(h->s.lang, sizeof h->s.lang, "%s", v->str);
+            else if (strcmp(k, "ppl") == 0 && !h->people_fresh)
+                h->s.have_people = people_decode(h, v->str) == 0;
         }
         if (h->s.node < N_NEW || h->s.node > N_DONE || h->s.page < 0 || h->s.page > 100)
-            h->s.found = 0;   /* not ours or damaged: start over */
+            session_reset(h);   /* damaged: start over */
     }
     loaded(h);
     hop_release(h);
@@ -827,8 +1039,16 @@ static void on_people(int status, const gw_participant *list, size_t n, void *ar
     } else {
         if (n > MAX_PEOPLE)
             n = MAX_PEOPLE;
-        memcpy(h->people, list, n * sizeof *list);
+        free(h->people);
+        h->people = n > 0 ? malloc(n * sizeof *list) : NULL;
+        if (n > 0 && h->people == NULL) {
+            h->records_status = -1;
+            n = 0;
+        } else if (n > 0) {
+            memcpy(h->people, list, n * sizeof *list);
+        }
         h->npeople = n;
+        h->people_fresh = 1;
     }
     loaded(h);
     hop_release(h);
@@ -892,28 +1112,24 @@ static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
 
     snprintf(h->key, sizeof h->key, "gw:{s:%s:%s}", d == GW_DIALECT_AT ? "at" : "hb",
              h->in.session);
-    char langkey[GW_PHONE_MAX + 24];
-    snprintf(langkey, sizeof langkey, "gw:{ph:%s}:lang", h->e164);
+    /* A first hop asks for the session and the phone's people at once (one
+     * round trip); later hops find the people in the session. */
+    int first = (d == GW_DIALECT_AT && h->in.text[0] == '\0') ||
+                (d == GW_DIALECT_HUBTEL && h->in.type == GW_HOP_BEGIN);
     const char *hget[] = {"HGETALL", h->key};
-    const char *lget[] = {"GET", langkey};
-    h->loads = 3;
+    h->loads = 1;
     int ok = gw_redis_argv(u->redis, on_session, h, 2, hget, NULL) == 0;
     if (ok) {
         h->outstanding++;
-        ok = gw_redis_argv(u->redis, on_lang, h, 2, lget, NULL) == 0;
-        if (ok) {
-            h->outstanding++;
-            ok = gw_records_by_phone(u->records, h->e164, on_people, h) == 0;
-            if (ok)
-                h->outstanding++;
-        }
+        if (first)
+            ok = fetch_people(h) == 0;
     }
     if (!ok) {
         /* Redis or the records backend is down: the resident hears it now. */
         h->loads = 1000;
         hop_busy(h);
-        hop_release(h);
     }
+    hop_release(h);
 }
 
 static void handle_at(struct evhttp_request *req, void *arg)
