@@ -75,7 +75,7 @@ typedef struct gw_config {
     int claims_critical_illness_days;  /* default 10 */
 
     char **calendar_files;      /* [calendar] files, NULL-terminated, may be empty */
-    char *templates_dir;        /* [templates] dir, default "templates" relative to the cwd */
+    char *templates_dir;        /* [templates] dir, default "templates/data" relative to the cwd */
 } gw_config;
 
 /* Loads PATH. Returns a new config, or NULL with "FILE:LINE: key: reason"

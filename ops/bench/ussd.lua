@@ -1,0 +1,102 @@
+-- ops/bench/ussd.lua - wrk script for ops/bench/ussd: Africa's Talking USSD hops.
+--
+-- Each wrk thread plays sessions of two hops: a first hop (text "") and then a
+-- main-menu choice, "1" (contribution status) and "3" (pension) in turn, so the hops
+-- are first / "1" / first / "3" / ... A session's second hop is sent only after at
+-- least GW_BENCH_LAG other requests (2 x connections), so its first hop has almost
+-- surely been answered on whichever connection carried it. Phones come from the file
+-- GW_BENCH_PHONES (one E.164 number a line, from ops/gen_roster.py --phones-out).
+-- done() prints one "GWBENCH key=value ..." line that ops/bench/ussd reads.
+-- Globals id (set by setup) and con, fin, bad are per thread, as wrk gives each
+-- thread its own Lua state.
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+   next_id = next_id + 1
+   thread:set("id", next_id)
+   table.insert(threads, thread)
+end
+
+local phones = {}
+local lag = 128
+local counter = 0
+local pending = {}          -- sessions waiting for their second hop: {session, phone, choice, at}
+local head, tail = 1, 0
+local choices = {"1", "3"}
+local started = 0
+con, fin, bad = 0, 0, 0     -- answers seen: CON, END, not 200 (read back by done)
+
+local function urlencode(s)
+   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+function init(args)
+   local path = os.getenv("GW_BENCH_PHONES") or "phones.txt"
+   local f = assert(io.open(path, "r"), "cannot open " .. path)
+   for line in f:lines() do
+      if #line > 0 then phones[#phones + 1] = urlencode(line) end
+   end
+   f:close()
+   assert(#phones > 0, "no phones in " .. path)
+   lag = tonumber(os.getenv("GW_BENCH_LAG") or "128")
+end
+
+local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+local service = urlencode("*120*12345#")
+
+local function hop(session, phone, text)
+   local body = "sessionId=" .. session .. "&serviceCode=" .. service .. "&phoneNumber=" ..
+      phone .. "&networkCode=46000&text=" .. text
+   return wrk.format("POST", nil, headers, body)
+end
+
+function request()
+   counter = counter + 1
+   if id == 1 and counter == 1 then
+      -- wrk calls request() once on the first thread to check it, and never sends it
+      return hop("verify", phones[1], "")
+   end
+   local p = pending[head]
+   if head <= tail and counter % 2 == 0 and counter - p.at >= lag then
+      pending[head] = nil
+      head = head + 1
+      return hop(p.session, p.phone, p.choice)
+   end
+   started = started + 1
+   local session = "b" .. id .. "-" .. started
+   -- a prime stride spreads the sessions over the whole phone list
+   local phone = phones[(started * 7919 + id * 104729) % #phones + 1]
+   tail = tail + 1
+   pending[tail] = {session = session, phone = phone, choice = choices[started % 2 + 1],
+                    at = counter}
+   return hop(session, phone, "")
+end
+
+function response(status, headers, body)
+   if status ~= 200 then
+      bad = bad + 1
+   elseif body:sub(1, 3) == "CON" then
+      con = con + 1
+   else
+      fin = fin + 1
+   end
+end
+
+function done(summary, latency, requests)
+   local c, e, b = 0, 0, 0
+   for _, t in ipairs(threads) do
+      c = c + t:get("con")
+      e = e + t:get("fin")
+      b = b + t:get("bad")
+   end
+   local secs = summary.duration / 1e6
+   io.write(string.format(
+      "GWBENCH requests=%d seconds=%.3f rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d " ..
+      "non2xx=%d connect_errors=%d read_errors=%d write_errors=%d timeouts=%d con=%d end=%d bad=%d\n",
+      summary.requests, secs, summary.requests / secs, latency:percentile(50),
+      latency:percentile(90), latency:percentile(99), latency.max, summary.errors.status,
+      summary.errors.connect, summary.errors.read, summary.errors.write,
+      summary.errors.timeout, c, e, b))
+end
