@@ -146,13 +146,9 @@ void gw_http_reply(struct evhttp_request *req, int status, const char *content_t
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", content_type);
     evhttp_add_header(out, "Cache-Control", "no-store");
-    struct evbuffer *buf = evbuffer_new();
-    if (buf != NULL)
-        evbuffer_add(buf, body, len);
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
     const char *reason = status == 200 ? "OK" : status == 202 ? "Accepted" : NULL;
-    evhttp_send_reply(req, status, reason, buf);
-    if (buf != NULL)
-        evbuffer_free(buf);
+    evhttp_send_reply(req, status, reason, NULL);
     if (in_flight > 0)
         in_flight--;
 }

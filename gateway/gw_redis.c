@@ -43,6 +43,8 @@ struct gw_redis {
     int backoff_ms;
     struct event *retry_ev;
     struct event *ping_ev;
+    struct event *flush_ev; /* writes queued commands at the end of this loop turn */
+    int flush_pending;
     int64_t ping_sent_ms;   /* 0 when no PING outstanding */
     size_t pending;
 
@@ -95,6 +97,27 @@ static void lost(gw_redis *r)
 
 /* ---- command plumbing ---- */
 
+/* Commands queued during one loop turn go out in one write when the turn's
+ * other callbacks are done, instead of waiting for the next epoll round to
+ * report the socket writable: one loop turn less per Redis round trip. */
+static void schedule_flush(gw_redis *r)
+{
+    if (!r->flush_pending) {
+        r->flush_pending = 1;
+        event_active(r->flush_ev, EV_TIMEOUT, 0);
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    gw_redis *r = arg;
+    r->flush_pending = 0;
+    if (r->ac != NULL && (r->ac->c.flags & REDIS_CONNECTED))
+        redisAsyncHandleWrite(r->ac);
+}
+
 static void cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     (void)ac;
@@ -122,6 +145,7 @@ static int send_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
         return -1;
     }
     r->pending++;
+    schedule_flush(r);
     return 0;
 }
 
@@ -150,6 +174,7 @@ int gw_redis_command(gw_redis *r, gw_redis_cb *cb, void *arg, const char *fmt, .
         return -1;
     }
     r->pending++;
+    schedule_flush(r);
     return 0;
 }
 
@@ -378,7 +403,8 @@ gw_redis *gw_redis_new(struct event_base *base, const char *host, int port, int 
     r->backoff_ms = BACKOFF_MIN_MS;
     r->retry_ev = evtimer_new(base, on_retry, r);
     r->ping_ev = event_new(base, -1, EV_PERSIST, on_ping_timer, r);
-    if (r->host == NULL || r->retry_ev == NULL || r->ping_ev == NULL ||
+    r->flush_ev = event_new(base, -1, 0, on_flush, r);
+    if (r->host == NULL || r->retry_ev == NULL || r->ping_ev == NULL || r->flush_ev == NULL ||
         (password != NULL && r->password == NULL)) {
         gw_redis_free(r);
         return NULL;
@@ -403,6 +429,8 @@ void gw_redis_free(gw_redis *r)
         event_free(r->retry_ev);
     if (r->ping_ev != NULL)
         event_free(r->ping_ev);
+    if (r->flush_ev != NULL)
+        event_free(r->flush_ev);
     while (r->scripts != NULL) {
         gw_redis_script *next = r->scripts->next;
         free(r->scripts);

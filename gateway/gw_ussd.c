@@ -5,7 +5,9 @@
  * freed when it has been answered and nothing is outstanding. Exactly one
  * answer per request: the first of (the screen, the deadline's busy END).
  *
- * Session state (hash gw:{s:D:SESSION}, TTL session_ttl_s):
+ * Session state (one string gw:{s:D:SESSION}, TTL session_ttl_s: the fields
+ * below in this order, each as "LENGTH:BYTES", after a "S1" version mark;
+ * one GET and one SET a hop, nothing to parse but lengths):
  *   node   where the resident is (enum node)
  *   page   the screen page shown (98 more / 0 back)
  *   sel    the participant chosen on this phone
@@ -29,6 +31,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 
 #include "gw_clock.h"
@@ -62,7 +65,11 @@ struct gw_ussd {
     tpl_set *const *tpl;
     gw_redis_script *id_attempt;
     unsigned in_flight;
+    struct hop *spare;        /* freed hops kept for reuse (they are large) */
+    unsigned nspare;
 };
+
+#define MAX_SPARE 256
 
 typedef struct session {
     int found;
@@ -76,16 +83,19 @@ typedef struct session {
     char phone[GW_PHONE_MAX];
     char lang[4];
     int have_people;          /* ppl was present and decoded */
+    char *ppl;                /* malloc'd, as loaded, saved again unchanged */
 } session;
 
 typedef struct hop {
     gw_ussd *u;
+    struct hop *next_spare;
     struct evhttp_request *req;
     gw_hop_req in;
     char e164[GW_PHONE_MAX];
     char key[GW_SESSION_MAX + 32];
     int64_t started_ms;
-    struct event *deadline;
+    struct event deadline;    /* assigned in place: no allocation per hop */
+    int deadline_set;
     int outstanding;
     int answered;
     int loads;                /* first round trip: answers still expected */
@@ -112,13 +122,33 @@ static void hop_release(hop *h)
 {
     if (!h->answered || h->outstanding > 0)
         return;
-    if (h->deadline != NULL)
-        event_free(h->deadline);
+    if (h->deadline_set)
+        evtimer_del(&h->deadline);
     free(h->s.screen);
+    free(h->s.ppl);
     free(h->answer);
     free(h->people);
-    h->u->in_flight--;
-    free(h);
+    gw_ussd *u = h->u;
+    u->in_flight--;
+    if (u->nspare < MAX_SPARE) {
+        h->next_spare = u->spare;
+        u->spare = h;
+        u->nspare++;
+    } else {
+        free(h);
+    }
+}
+
+static hop *hop_new(gw_ussd *u)
+{
+    hop *h = u->spare;
+    if (h != NULL) {
+        u->spare = h->next_spare;
+        u->nspare--;
+        memset(h, 0, sizeof *h);
+        return h;
+    }
+    return calloc(1, sizeof *h);
 }
 
 static void hop_answer(hop *h, int end, const char *screen, enum gw_ussd_outcome outcome)
@@ -126,7 +156,8 @@ static void hop_answer(hop *h, int end, const char *screen, enum gw_ussd_outcome
     if (h->answered)
         return;
     h->answered = 1;
-    evtimer_del(h->deadline);
+    if (h->deadline_set)
+        evtimer_del(&h->deadline);
     size_t len;
     const char *ctype;
     char *body = gw_dialect_answer(h->in.dialect, end, screen, &len, &ctype);
@@ -543,6 +574,81 @@ static void end_with(hop *h, const char *key, const tpl_var *vars, size_t n,
     h->outcome = outcome;
 }
 
+/* ---- the session as one string ---- */
+
+typedef struct field {
+    const char *p;
+    size_t n;
+} field;
+
+#define SESSION_FIELDS 10
+
+/* Encodes the fields as "S1" then "LEN:BYTES" each. Returns a malloc'd
+ * string and its length in *LEN, or NULL. */
+static char *session_encode(const field *f, size_t *len)
+{
+    size_t cap = 3;
+    for (int i = 0; i < SESSION_FIELDS; i++)
+        cap += f[i].n + 21;
+    char *out = malloc(cap), *w = out;
+    if (out == NULL)
+        return NULL;
+    memcpy(w, "S1", 2);
+    w += 2;
+    for (int i = 0; i < SESSION_FIELDS; i++) {
+        w += snprintf(w, 21, "%zu:", f[i].n);
+        memcpy(w, f[i].p, f[i].n);
+        w += f[i].n;
+    }
+    *w = '\0';
+    *len = (size_t)(w - out);
+    return out;
+}
+
+/* Splits a stored session into its fields (pointing into S). Returns 0, or
+ * -1 when it is not a session of this format. */
+static int session_split(const char *s, size_t len, field *f)
+{
+    const char *end = s + len;
+    if (len < 2 || memcmp(s, "S1", 2) != 0)
+        return -1;
+    s += 2;
+    for (int i = 0; i < SESSION_FIELDS; i++) {
+        size_t n = 0;
+        const char *c = s;
+        while (c < end && *c >= '0' && *c <= '9' && c - s < 10)
+            n = n * 10 + (size_t)(*c++ - '0');
+        if (c == s || c >= end || *c != ':' || n > (size_t)(end - c - 1))
+            return -1;
+        f[i].p = c + 1;
+        f[i].n = n;
+        s = c + 1 + n;
+    }
+    return s == end ? 0 : -1;
+}
+
+static void field_copy(const field *f, char *dst, size_t cap)
+{
+    size_t n = f->n < cap ? f->n : cap - 1;
+    memcpy(dst, f->p, n);
+    dst[n] = '\0';
+}
+
+static long field_long(const field *f)
+{
+    char buf[24];
+    field_copy(f, buf, sizeof buf);
+    return strtol(buf, NULL, 10);
+}
+
+static char *field_dup(const field *f)
+{
+    char *d = malloc(f->n + 1);
+    if (d != NULL)
+        field_copy(f, d, f->n + 1);
+    return d;
+}
+
 /* ---- saving and answering ---- */
 
 static void on_saved(gw_redis *r, redisReply *reply, void *arg)
@@ -581,17 +687,32 @@ static void save_and_answer(hop *h)
     snprintf(seq, sizeof seq, "%ld", h->s.seq);
     snprintf(ttl, sizeof ttl, "%d", h->u->cfg->ussd_session_ttl_s);
     char *ppl = h->people_fresh ? people_encode(h) : NULL;
-    const char *argv[] = {"HSET", h->key, "node", node, "page", page, "sel", h->s.sel,
-                          "info", h->s.info, "text", h->s.text, "seq", seq,
-                          "screen", screen, "phone", h->e164, "lang", h->lang_pref,
-                          "ppl", ppl};
-    int argc = ppl != NULL ? 22 : 20;
-    int rc = h->people_fresh && ppl == NULL
-                 ? -1 : gw_redis_argv(h->u->redis, NULL, NULL, argc, argv, NULL);
+    if (!h->people_fresh)
+        ppl = h->s.ppl, h->s.ppl = NULL;
+    if (ppl == NULL) {
+        free(screen);
+        hop_busy(h);
+        return;
+    }
+    field f[SESSION_FIELDS] = {
+        {node, strlen(node)}, {page, strlen(page)}, {seq, strlen(seq)},
+        {h->s.sel, strlen(h->s.sel)}, {h->s.info, strlen(h->s.info)},
+        {h->s.text, strlen(h->s.text)}, {h->e164, strlen(h->e164)},
+        {h->lang_pref, strlen(h->lang_pref)}, {screen, alen + 1}, {ppl, strlen(ppl)},
+    };
+    size_t vlen;
+    char *value = session_encode(f, &vlen);
     free(screen);
     free(ppl);
-    const char *exp[] = {"EXPIRE", h->key, ttl};
-    if (rc == 0 && gw_redis_argv(h->u->redis, on_saved, h, 3, exp, NULL) == 0) {
+    if (value == NULL) {
+        hop_busy(h);
+        return;
+    }
+    const char *argv[] = {"SET", h->key, value, "EX", ttl};
+    size_t argvlen[] = {3, strlen(h->key), vlen, 2, strlen(ttl)};
+    int rc = gw_redis_argv(h->u->redis, on_saved, h, 5, argv, argvlen);
+    free(value);
+    if (rc == 0) {
         h->outstanding++;
         return;
     }
@@ -967,6 +1088,7 @@ static int fetch_people(hop *h)
 static void session_reset(hop *h)
 {
     free(h->s.screen);
+    free(h->s.ppl);
     memset(&h->s, 0, sizeof h->s);
     if (!h->people_fresh) {
         free(h->people);
@@ -980,36 +1102,24 @@ static void on_session(gw_redis *r, redisReply *reply, void *arg)
     (void)r;
     hop *h = arg;
     h->outstanding--;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    field f[SESSION_FIELDS];
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         h->records_status = -1;
-    } else {
-        for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-            const char *k = reply->element[i]->str;
-            const redisReply *v = reply->element[i + 1];
-            if (k == NULL || v->str == NULL)
-                continue;
-            h->s.found = 1;
-            if (strcmp(k, "node") == 0)
-                h->s.node = (enum node)strtol(v->str, NULL, 10);
-            else if (strcmp(k, "page") == 0)
-                h->s.page = (int)strtol(v->str, NULL, 10);
-            else if (strcmp(k, "sel") == 0)
-                snprintf(h->s.sel, sizeof h->s.sel, "%s", v->str);
-            else if (strcmp(k, "info") == 0)
-                snprintf(h->s.info, sizeof h->s.info, "%s", v->str);
-            else if (strcmp(k, "text") == 0)
-                snprintf(h->s.text, sizeof h->s.text, "%s", v->str);
-            else if (strcmp(k, "seq") == 0)
-                h->s.seq = strtol(v->str, NULL, 10);
-            else if (strcmp(k, "screen") == 0 && v->len > 0)
-                h->s.screen = strdup(v->str);
-            else if (strcmp(k, "phone") == 0)
-                snprintf(h->s.phone, sizeof h->s.phone, "%s", v->str);
-            else if (strcmp(k, "lang") == 0)
-                snprintf(h->s.lang, sizeof h->s.lang, "%s", v->str);
-            else if (strcmp(k, "ppl") == 0 && !h->people_fresh)
-                h->s.have_people = people_decode(h, v->str) == 0;
-        }
+    } else if (reply->type == REDIS_REPLY_STRING &&
+               session_split(reply->str, reply->len, f) == 0) {
+        h->s.found = 1;
+        h->s.node = (enum node)field_long(&f[0]);
+        h->s.page = (int)field_long(&f[1]);
+        h->s.seq = field_long(&f[2]);
+        field_copy(&f[3], h->s.sel, sizeof h->s.sel);
+        field_copy(&f[4], h->s.info, sizeof h->s.info);
+        field_copy(&f[5], h->s.text, sizeof h->s.text);
+        field_copy(&f[6], h->s.phone, sizeof h->s.phone);
+        field_copy(&f[7], h->s.lang, sizeof h->s.lang);
+        h->s.screen = f[8].n > 1 ? field_dup(&f[8]) : NULL;
+        h->s.ppl = field_dup(&f[9]);
+        if (h->s.ppl != NULL && !h->people_fresh)
+            h->s.have_people = people_decode(h, h->s.ppl) == 0;
         if (h->s.node < N_NEW || h->s.node > N_DONE || h->s.page < 0 || h->s.page > 100)
             session_reset(h);   /* damaged: start over */
     }
@@ -1064,7 +1174,7 @@ static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
         gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
         return;
     }
-    hop *h = calloc(1, sizeof *h);
+    hop *h = hop_new(u);
     if (h == NULL) {
         gw_http_error(req, 503, "overloaded", "out of memory");
         return;
@@ -1080,20 +1190,17 @@ static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
     if (rc != 0) {
         gw_http_error(req, 400, "bad_request", err);
         gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
-        free(h);
-        return;
-    }
-    u->in_flight++;
-    h->deadline = evtimer_new(u->base, on_deadline, h);
-    if (h->deadline == NULL) {
         h->answered = 1;
-        gw_http_error(req, 503, "overloaded", "out of memory");
+        u->in_flight++;
         hop_release(h);
         return;
     }
+    u->in_flight++;
+    evtimer_assign(&h->deadline, u->base, on_deadline, h);
+    h->deadline_set = 1;
     struct timeval tv = {u->cfg->ussd_hop_deadline_ms / 1000,
                          (u->cfg->ussd_hop_deadline_ms % 1000) * 1000};
-    evtimer_add(h->deadline, &tv);
+    evtimer_add(&h->deadline, &tv);
 
     char why[64];
     if (gw_phone_normalize(h->in.phone, h->e164, sizeof h->e164, why, sizeof why) != 0) {
@@ -1116,7 +1223,7 @@ static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
      * round trip); later hops find the people in the session. */
     int first = (d == GW_DIALECT_AT && h->in.text[0] == '\0') ||
                 (d == GW_DIALECT_HUBTEL && h->in.type == GW_HOP_BEGIN);
-    const char *hget[] = {"HGETALL", h->key};
+    const char *hget[] = {"GET", h->key};
     h->loads = 1;
     int ok = gw_redis_argv(u->redis, on_session, h, 2, hget, NULL) == 0;
     if (ok) {
@@ -1176,5 +1283,12 @@ unsigned gw_ussd_in_flight(const gw_ussd *u)
 
 void gw_ussd_free(gw_ussd *u)
 {
+    if (u == NULL)
+        return;
+    while (u->spare != NULL) {
+        hop *next = u->spare->next_spare;
+        free(u->spare);
+        u->spare = next;
+    }
     free(u);
 }

@@ -26,6 +26,7 @@ local pending = {}          -- sessions waiting for their second hop: {session, 
 local head, tail = 1, 0
 local choices = {"1", "3"}
 local started = 0
+local run = tostring(os.time())   -- session ids differ from one run to the next
 con, fin, bad = 0, 0, 0     -- answers seen: CON, END, not 200 (read back by done)
 
 local function urlencode(s)
@@ -65,7 +66,7 @@ function request()
       return hop(p.session, p.phone, p.choice)
    end
    started = started + 1
-   local session = "b" .. id .. "-" .. started
+   local session = "b" .. run .. "-" .. id .. "-" .. started
    -- a prime stride spreads the sessions over the whole phone list
    local phone = phones[(started * 7919 + id * 104729) % #phones + 1]
    tail = tail + 1
