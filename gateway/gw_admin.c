@@ -14,8 +14,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/http.h>  /* evhttp_uridecode */
 #include <jansson.h>
 
 #include "gw_clock.h"
@@ -43,9 +42,9 @@ struct gw_admin {
 
 /* ---- auth ---- */
 
-static int token_ok(const gw_admin *a, struct evhttp_request *req)
+static int token_ok(const gw_admin *a, gw_http_req *req)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *h = gw_http_header(req, "Authorization");
     if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
         return 0;
     const char *given = h + 7, *want = a->cfg->admin_token;
@@ -56,25 +55,25 @@ static int token_ok(const gw_admin *a, struct evhttp_request *req)
     return diff == 0;
 }
 
-static int require_auth(gw_admin *a, struct evhttp_request *req)
+static int require_auth(gw_admin *a, gw_http_req *req)
 {
     if (token_ok(a, req))
         return 1;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+    gw_http_add_header(req, "WWW-Authenticate", "Bearer");
     gw_http_error(req, 401, "unauthorized", "missing or wrong bearer token");
     return 0;
 }
 
 /* ---- health ---- */
 
-static void handle_healthz(struct evhttp_request *req, void *arg)
+static void handle_healthz(gw_http_req *req, void *arg)
 {
     (void)arg;
     gw_http_reply(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
 }
 
 typedef struct readyz {
-    struct evhttp_request *req;
+    gw_http_req *req;
     struct event *timer;
     gw_admin *a;
     int answered;
@@ -114,7 +113,7 @@ static void on_readyz_timeout(evutil_socket_t fd, short what, void *arg)
     readyz_done(arg, 0, "redis did not answer in time");
 }
 
-static void handle_readyz(struct evhttp_request *req, void *arg)
+static void handle_readyz(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
     readyz *r = calloc(1, sizeof *r);
@@ -137,7 +136,7 @@ static void handle_readyz(struct evhttp_request *req, void *arg)
     evtimer_add(r->timer, &tv);
 }
 
-static void handle_metrics(struct evhttp_request *req, void *arg)
+static void handle_metrics(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
     struct evbuffer *buf = evbuffer_new();
@@ -152,7 +151,7 @@ static void handle_metrics(struct evhttp_request *req, void *arg)
     evbuffer_free(buf);
 }
 
-static void handle_status_page(struct evhttp_request *req, void *arg)
+static void handle_status_page(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
     if (strcmp(gw_http_path(req), "/") != 0) {
@@ -244,7 +243,7 @@ static json_t *participant_json(const gw_participant *p)
 
 static void on_participant(int status, const gw_participant *list, size_t n, void *arg)
 {
-    struct evhttp_request *req = arg;
+    gw_http_req *req = arg;
     if (status != 0)
         gw_http_error(req, 503, "redis_unavailable", "the roster store is not reachable");
     else if (n == 0)
@@ -253,12 +252,12 @@ static void on_participant(int status, const gw_participant *list, size_t n, voi
         gw_http_reply_json(req, 200, participant_json(&list[0]));
 }
 
-static void handle_participant(struct evhttp_request *req, void *arg)
+static void handle_participant(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
     if (!require_auth(a, req))
         return;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+    if (gw_http_method(req) != GW_HTTP_GET) {
         gw_http_error(req, 405, "method_not_allowed", "use GET");
         return;
     }
@@ -279,7 +278,7 @@ static void handle_participant(struct evhttp_request *req, void *arg)
 
 typedef struct import_job {
     gw_admin *a;
-    struct evhttp_request *req;
+    gw_http_req *req;
     gw_roster *parser;
     const char *body;
     size_t len, off;
@@ -393,17 +392,16 @@ stop:
     import_answer(job);
 }
 
-static void handle_import(struct evhttp_request *req, void *arg)
+static void handle_import(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
     if (!require_auth(a, req))
         return;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+    if (gw_http_method(req) != GW_HTTP_POST) {
         gw_http_error(req, 405, "method_not_allowed", "use POST with a text/csv body");
         return;
     }
-    const char *ctype =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    const char *ctype = gw_http_header(req, "Content-Type");
     if (ctype != NULL && strncmp(ctype, "text/csv", 8) != 0 &&
         strncmp(ctype, "text/plain", 10) != 0 &&
         strncmp(ctype, "application/octet-stream", 24) != 0) {
@@ -437,7 +435,7 @@ static void handle_import(struct evhttp_request *req, void *arg)
     import_pump(job);
 }
 
-static void handle_v1_unknown(struct evhttp_request *req, void *arg)
+static void handle_v1_unknown(gw_http_req *req, void *arg)
 {
     if (require_auth(arg, req))
         gw_http_error(req, 404, "not_found", "no such endpoint");

@@ -1,20 +1,48 @@
-/* gw_http.c - evhttp listeners, routing and reply helpers; see gw_http.h.
+/* gw_http.c - HTTP/1.1 listeners on the daemon's loop; see gw_http.h.
  *
- * Owns the evhttp objects and the route table of each listener. The
- * in-flight counter is process-wide: SIGTERM waits for it to reach zero. */
+ * Owns the listening sockets, the connections and the requests. A
+ * connection reads into http-parser, which calls back with the request's
+ * parts; when a message is complete the parser is paused, the request is
+ * dispatched to its route, and bytes that arrived behind it (pipelining)
+ * wait in `pending` until the answer is written. Answers are written to the
+ * socket at once; only a short write arms the write event.
+ *
+ * Invariants: a connection has at most one request being received or
+ * handled (`req`); a dispatched request is answered exactly once; when its
+ * connection dies first, the request is orphaned (req->c == NULL) and freed
+ * by its answer. */
 #include "gw_http.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/event_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <http_parser.h>
 
 #include "gw_log.h"
 
 #define MAX_ROUTES 32
+#define MAX_HEADERS 64
+#define MAX_RESP_HEADERS 8
+#define MAX_HEADER_BYTES (16 * 1024)
+#define MAX_URL_BYTES (8 * 1024)
+#define MAX_PENDING_BYTES (1024 * 1024)
+#define READ_CHUNK (64 * 1024)
+#define REQUEST_TIMEOUT_S 10
+#define IDLE_TIMEOUT_S 30
+#define MAX_CONNECTIONS 20000
 
 typedef struct route {
     char *path;
@@ -24,59 +52,703 @@ typedef struct route {
     void *arg;
 } route;
 
+typedef struct conn conn;
+
 struct gw_http {
     char *name;
-    struct evhttp *http;
-    struct evhttp_bound_socket *sock;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    size_t max_body;
     route routes[MAX_ROUTES];
     int nroutes;
+    conn *conns;                  /* every open connection */
+    size_t nconns;
+};
+
+typedef struct strbuf {
+    char *p;
+    size_t len, cap;
+} strbuf;
+
+typedef struct header {
+    char *name;
+    char *value;
+} header;
+
+struct gw_http_req {
+    conn *c;                      /* NULL once the connection is gone */
+    enum gw_http_method method;
+    strbuf url;
+    char *path;                   /* malloc'd, NUL-terminated */
+    char *query;
+    header headers[MAX_HEADERS];
+    int nheaders;
+    strbuf field, value;          /* the header being read */
+    int in_value;
+    size_t header_bytes;
+    strbuf body;
+    header resp[MAX_RESP_HEADERS];
+    int nresp;
+    int keep_alive;
+    int http10;                   /* HTTP/1.0: keep-alive must be said */
+    int head;                     /* HEAD: no body in the answer */
+};
+
+struct conn {
+    gw_http *h;
+    evutil_socket_t fd;
+    struct event rev, wev, timer, kick;
+    http_parser parser;
+    gw_http_req *req;             /* being received, or dispatched */
+    int dispatched;               /* req is with a handler */
+    int closing;                  /* close once `out` is written */
+    struct evbuffer *out;         /* answer bytes the socket did not take yet */
+    struct evbuffer *pending;     /* bytes received behind a dispatched request */
+    int error_status;             /* set by a parser callback to refuse the request */
+    int timing_request;           /* the timer runs the current request's 10 s */
+    conn *prev, *next;
 };
 
 static size_t in_flight;
+static http_parser_settings settings;
 
 size_t gw_http_in_flight(void)
 {
     return in_flight;
 }
 
-static void dispatch(struct evhttp_request *req, void *arg)
+/* ---- small buffers ---- */
+
+static int sb_append(strbuf *b, const char *p, size_t n, size_t limit)
 {
-    gw_http *h = arg;
-    in_flight++;
-    const char *path = gw_http_path(req);
-    if (path == NULL) {
-        gw_http_error(req, 400, "bad_request", "malformed request URI");
+    if (b->len + n > limit)
+        return -1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL)
+            return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static void sb_free(strbuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static void req_free(gw_http_req *r)
+{
+    if (r == NULL)
+        return;
+    sb_free(&r->url);
+    sb_free(&r->field);
+    sb_free(&r->value);
+    sb_free(&r->body);
+    free(r->path);
+    free(r->query);
+    for (int i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    for (int i = 0; i < r->nresp; i++) {
+        free(r->resp[i].name);
+        free(r->resp[i].value);
+    }
+    free(r);
+}
+
+/* ---- connections ---- */
+
+static void conn_close(conn *c)
+{
+    gw_http *h = c->h;
+    if (c->req != NULL) {
+        if (c->dispatched)
+            c->req->c = NULL;      /* the handler still owns it; its answer frees it */
+        else
+            req_free(c->req);
+    }
+    event_del(&c->rev);
+    event_del(&c->wev);
+    event_del(&c->timer);
+    event_del(&c->kick);
+    evutil_closesocket(c->fd);
+    evbuffer_free(c->out);
+    evbuffer_free(c->pending);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    h->nconns--;
+    free(c);
+}
+
+/* Idle connections get IDLE_TIMEOUT_S from their last answer; a request
+ * gets REQUEST_TIMEOUT_S from its first byte to its last, however slowly
+ * the bytes trickle in. */
+static void arm_timer(conn *c)
+{
+    if (c->dispatched) {
+        event_del(&c->timer);
+        c->timing_request = 0;
         return;
     }
-    size_t plen = strlen(path);
+    if (c->req != NULL && c->timing_request)
+        return;
+    c->timing_request = c->req != NULL;
+    struct timeval tv = {c->req != NULL ? REQUEST_TIMEOUT_S : IDLE_TIMEOUT_S, 0};
+    event_add(&c->timer, &tv);
+}
+
+/* Writes what `out` holds; arms the write event for the rest. Returns -1
+ * when the connection was closed. */
+static int conn_flush(conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                event_add(&c->wev, NULL);
+                return 0;
+            }
+            conn_close(c);
+            return -1;
+        }
+        if (n == 0)
+            break;
+    }
+    event_del(&c->wev);
+    if (c->closing) {
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+/* Queues one whole answer on C's output. */
+static void put_answer(conn *c, int status, const header *extra, int nextra,
+                       const char *ctype, const char *body, size_t len, int head,
+                       int keep_alive, int http10)
+{
+    evbuffer_add_printf(c->out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Cache-Control: no-store\r\n%s",
+                        status, reason_phrase(status), ctype, len,
+                        !keep_alive ? "Connection: close\r\n"
+                        : http10 ? "Connection: keep-alive\r\n" : "");
+    for (int i = 0; i < nextra; i++)
+        evbuffer_add_printf(c->out, "%s: %s\r\n", extra[i].name, extra[i].value);
+    evbuffer_add(c->out, "\r\n", 2);
+    if (!head)
+        evbuffer_add(c->out, body, len);
+}
+
+/* Refuses the request being received with STATUS and closes afterwards. */
+static void conn_refuse(conn *c, int status, const char *message)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}\n",
+                     status == 413 ? "too_large" : status == 431 ? "headers_too_large"
+                     : status == 414 ? "uri_too_long" : status == 408 ? "timeout"
+                     : "bad_request", message);
+    c->closing = 1;
+    put_answer(c, status, NULL, 0, "application/json", body, (size_t)n, 0, 0, 0);
+    if (c->req != NULL && !c->dispatched) {
+        req_free(c->req);
+        c->req = NULL;
+    }
+    event_del(&c->rev);
+    conn_flush(c);
+}
+
+static void dispatch(conn *c);
+static void conn_feed(conn *c, const char *data, size_t len);
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    conn *c = arg;
+    char buf[READ_CHUNK];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n == 0) {
+        /* The peer is done sending. A request in the handler's hands is
+         * answered into the void; otherwise there is nothing left to do. */
+        if (evbuffer_get_length(c->out) > 0 && !c->dispatched) {
+            c->closing = 1;
+            event_del(&c->rev);
+            conn_flush(c);
+        } else {
+            conn_close(c);
+        }
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_close(c);
+        return;
+    }
+    if (c->dispatched) {
+        /* Pipelined bytes wait their turn; past a limit, stop reading. */
+        evbuffer_add(c->pending, buf, (size_t)n);
+        if (evbuffer_get_length(c->pending) > MAX_PENDING_BYTES)
+            event_del(&c->rev);
+        return;
+    }
+    conn_feed(c, buf, (size_t)n);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_flush(arg);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn *c = arg;
+    if (c->dispatched)
+        return;
+    if (c->req != NULL)
+        conn_refuse(c, 408, "the request was not received in time");
+    else
+        conn_close(c);
+}
+
+/* Feeds bytes that arrived while a request was with its handler. */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn *c = arg;
+    size_t n = evbuffer_get_length(c->pending);
+    if (c->dispatched || c->closing)
+        return;
+    if (n == 0) {
+        event_add(&c->rev, NULL);
+        return;
+    }
+    char *data = malloc(n);
+    if (data == NULL) {
+        conn_close(c);
+        return;
+    }
+    evbuffer_remove(c->pending, data, n);
+    event_add(&c->rev, NULL);
+    conn_feed(c, data, n);
+    free(data);
+}
+
+static void conn_feed(conn *c, const char *data, size_t len)
+{
+    while (len > 0) {
+        size_t used = http_parser_execute(&c->parser, &settings, data, len);
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_PAUSED) {
+            /* A whole request: hand it over, keep what follows. */
+            if (used < len)
+                evbuffer_add(c->pending, data + used, len - used);
+            dispatch(c);
+            return;
+        }
+        if (e != HPE_OK || c->error_status != 0 || c->parser.upgrade) {
+            int status = c->error_status ? c->error_status : 400;
+            const char *why = c->error_status == 413 ? "the body is too large"
+                              : c->error_status == 431 ? "the headers are too large"
+                              : c->error_status == 414 ? "the URL is too long"
+                              : c->error_status == 503 ? "out of memory"
+                              : "malformed HTTP request";
+            conn_refuse(c, status, why);
+            return;
+        }
+        data += used;
+        len -= used;
+    }
+    arm_timer(c);
+}
+
+/* ---- http-parser callbacks ---- */
+
+static int on_message_begin(http_parser *p)
+{
+    conn *c = p->data;
+    c->req = calloc(1, sizeof *c->req);
+    if (c->req == NULL) {
+        c->error_status = 503;
+        return -1;
+    }
+    c->req->c = c;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    if (sb_append(&c->req->url, at, n, MAX_URL_BYTES) != 0) {
+        c->error_status = 414;
+        return -1;
+    }
+    return 0;
+}
+
+static int commit_header(conn *c)
+{
+    gw_http_req *r = c->req;
+    if (!r->in_value)
+        return 0;
+    r->in_value = 0;
+    if (r->nheaders == MAX_HEADERS) {
+        c->error_status = 431;
+        return -1;
+    }
+    header *hd = &r->headers[r->nheaders];
+    hd->name = r->field.p != NULL ? r->field.p : strdup("");
+    hd->value = r->value.p != NULL ? r->value.p : strdup("");
+    r->field.p = r->value.p = NULL;
+    r->field.len = r->field.cap = r->value.len = r->value.cap = 0;
+    if (hd->name == NULL || hd->value == NULL) {
+        free(hd->name);
+        free(hd->value);
+        c->error_status = 503;
+        return -1;
+    }
+    r->nheaders++;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    gw_http_req *r = c->req;
+    if (r->in_value && commit_header(c) != 0)
+        return -1;
+    r->header_bytes += n;
+    if (r->header_bytes > MAX_HEADER_BYTES || sb_append(&r->field, at, n, MAX_HEADER_BYTES) != 0) {
+        c->error_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    gw_http_req *r = c->req;
+    r->in_value = 1;
+    r->header_bytes += n;
+    if (r->header_bytes > MAX_HEADER_BYTES || sb_append(&r->value, at, n, MAX_HEADER_BYTES) != 0) {
+        c->error_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    conn *c = p->data;
+    gw_http_req *r = c->req;
+    if (commit_header(c) != 0)
+        return -1;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->h->max_body) {
+        c->error_status = 413;
+        return -1;
+    }
+    switch (p->method) {
+    case HTTP_GET: r->method = GW_HTTP_GET; break;
+    case HTTP_HEAD: r->method = GW_HTTP_HEAD; r->head = 1; break;
+    case HTTP_POST: r->method = GW_HTTP_POST; break;
+    default: r->method = GW_HTTP_OTHER; break;
+    }
+    const char *expect = gw_http_header(r, "Expect");
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && p->content_length > 0)
+        evbuffer_add_printf(c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    if (sb_append(&c->req->body, at, n, c->h->max_body) != 0) {
+        c->error_status = c->req->body.len + n > c->h->max_body ? 413 : 503;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    conn *c = p->data;
+    gw_http_req *r = c->req;
+    r->keep_alive = http_should_keep_alive(p);
+    r->http10 = p->http_major == 1 && p->http_minor == 0;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    const char *url = r->url.p != NULL ? r->url.p : "";
+    if (http_parser_parse_url(url, r->url.len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH))) {
+        c->error_status = 400;
+        return -1;
+    }
+    r->path = strndup(url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    r->query = (u.field_set & (1 << UF_QUERY))
+                   ? strndup(url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len)
+                   : strdup("");
+    if (r->body.p == NULL && sb_append(&r->body, "", 0, 1) != 0)
+        r->body.p = NULL;
+    if (r->path == NULL || r->query == NULL || r->body.p == NULL) {
+        c->error_status = 503;
+        return -1;
+    }
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* ---- dispatch and answers ---- */
+
+static void dispatch(conn *c)
+{
+    gw_http *h = c->h;
+    gw_http_req *r = c->req;
+    c->dispatched = 1;
+    in_flight++;
+    event_del(&c->timer);
+    if (evbuffer_get_length(c->out) > 0 && conn_flush(c) != 0)
+        return;                     /* a 100 Continue could not go: closed */
+    size_t plen = strlen(r->path);
     for (int i = 0; i < h->nroutes; i++) {
         route *rt = &h->routes[i];
-        if (rt->prefix ? (plen > rt->len && memcmp(path, rt->path, rt->len) == 0)
-                       : (plen == rt->len && memcmp(path, rt->path, plen) == 0)) {
-            rt->handler(req, rt->arg);
+        if (rt->prefix ? (plen > rt->len && memcmp(r->path, rt->path, rt->len) == 0)
+                       : (plen == rt->len && memcmp(r->path, rt->path, plen) == 0)) {
+            rt->handler(r, rt->arg);
             return;
         }
     }
-    gw_http_error(req, 404, "not_found", "no such endpoint");
+    gw_http_error(r, 404, "not_found", "no such endpoint");
+}
+
+void gw_http_reply(gw_http_req *r, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    if (in_flight > 0)
+        in_flight--;
+    conn *c = r->c;
+    if (c == NULL) {                /* the client went away */
+        req_free(r);
+        return;
+    }
+    int keep_alive = r->keep_alive && !c->closing;
+    put_answer(c, status, r->resp, r->nresp, content_type, body, len, r->head, keep_alive,
+               r->http10);
+    req_free(r);
+    c->req = NULL;
+    c->dispatched = 0;
+    if (!keep_alive)
+        c->closing = 1;
+    if (conn_flush(c) != 0)
+        return;
+    http_parser_pause(&c->parser, 0);
+    /* Bytes that came behind the request are parsed from the loop, not
+     * from inside the handler that answered. */
+    if (evbuffer_get_length(c->pending) > 0)
+        event_active(&c->kick, EV_TIMEOUT, 0);
+    else
+        event_add(&c->rev, NULL);
+    arm_timer(c);
+}
+
+void gw_http_reply_json(gw_http_req *r, int status, json_t *value)
+{
+    char *text = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    if (text == NULL) {
+        static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}\n";
+        gw_http_reply(r, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    size_t n = strlen(text);
+    text[n] = '\n';   /* the NUL's place: a newline ends the body */
+    gw_http_reply(r, status, "application/json; charset=utf-8", text, n + 1);
+    free(text);
+}
+
+void gw_http_error(gw_http_req *r, int status, const char *code, const char *message)
+{
+    gw_http_reply_json(r, status, json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+int gw_http_add_header(gw_http_req *r, const char *name, const char *value)
+{
+    if (r->nresp == MAX_RESP_HEADERS || strpbrk(name, "\r\n:") != NULL ||
+        strpbrk(value, "\r\n") != NULL)
+        return -1;
+    header *hd = &r->resp[r->nresp];
+    hd->name = strdup(name);
+    hd->value = strdup(value);
+    if (hd->name == NULL || hd->value == NULL) {
+        free(hd->name);
+        free(hd->value);
+        return -1;
+    }
+    r->nresp++;
+    return 0;
+}
+
+/* ---- request accessors ---- */
+
+enum gw_http_method gw_http_method(const gw_http_req *r)
+{
+    return r->method;
+}
+
+const char *gw_http_path(const gw_http_req *r)
+{
+    return r->path;
+}
+
+const char *gw_http_query(const gw_http_req *r)
+{
+    return r->query;
+}
+
+const char *gw_http_header(const gw_http_req *r, const char *name)
+{
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+const char *gw_http_body(const gw_http_req *r, size_t *len)
+{
+    if (len != NULL)
+        *len = r->body.len;
+    return r->body.p != NULL ? r->body.p : "";
+}
+
+/* ---- listener ---- */
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)salen;
+    gw_http *h = arg;
+    conn *c = h->nconns < MAX_CONNECTIONS ? calloc(1, sizeof *c) : NULL;
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->h = h;
+    c->fd = fd;
+    c->out = evbuffer_new();
+    c->pending = evbuffer_new();
+    if (c->out == NULL || c->pending == NULL) {
+        if (c->out)
+            evbuffer_free(c->out);
+        if (c->pending)
+            evbuffer_free(c->pending);
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    evutil_make_socket_nonblocking(fd);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    event_assign(&c->rev, h->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(&c->wev, h->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    event_assign(&c->timer, h->base, -1, 0, on_timer, c);
+    event_assign(&c->kick, h->base, -1, 0, on_kick, c);
+    c->next = h->conns;
+    if (h->conns != NULL)
+        h->conns->prev = c;
+    h->conns = c;
+    h->nconns++;
+    event_add(&c->rev, NULL);
+    arm_timer(c);
 }
 
 gw_http *gw_http_new(struct event_base *base, const char *name, const char *host, int port,
                      size_t max_body, char *err, size_t errlen)
 {
+    if (settings.on_message_begin == NULL) {
+        settings.on_message_begin = on_message_begin;
+        settings.on_url = on_url;
+        settings.on_header_field = on_header_field;
+        settings.on_header_value = on_header_value;
+        settings.on_headers_complete = on_headers_complete;
+        settings.on_body = on_body;
+        settings.on_message_complete = on_message_complete;
+    }
     gw_http *h = calloc(1, sizeof *h);
-    if (h == NULL || (h->name = strdup(name)) == NULL || (h->http = evhttp_new(base)) == NULL) {
+    if (h == NULL || (h->name = strdup(name)) == NULL) {
         snprintf(err, errlen, "%s: out of memory", name);
+        free(h);
+        return NULL;
+    }
+    h->base = base;
+    h->max_body = max_body;
+
+    struct sockaddr_storage ss;
+    int sslen = sizeof ss;
+    char addr[96];
+    snprintf(addr, sizeof addr, strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+             strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port);
+    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
+        snprintf(err, errlen, "%s: cannot listen on %s:%d: not a numeric address", name, host,
+                 port);
         gw_http_free(h);
         return NULL;
     }
-    evhttp_set_max_headers_size(h->http, 16 * 1024);
-    evhttp_set_max_body_size(h->http, (ev_ssize_t)max_body);
-    evhttp_set_timeout(h->http, 30);
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(h->http, dispatch, h);
-    h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
-    if (h->sock == NULL) {
-        snprintf(err, errlen, "%s: cannot listen on %s:%d", name, host, port);
+    h->listener = evconnlistener_new_bind(base, on_accept, h,
+                                          LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+                                              LEV_OPT_CLOSE_ON_EXEC,
+                                          1024, (struct sockaddr *)&ss, sslen);
+    if (h->listener == NULL) {
+        snprintf(err, errlen, "%s: cannot listen on %s:%d: %s", name, host, port,
+                 strerror(errno));
         gw_http_free(h);
         return NULL;
     }
@@ -88,8 +760,10 @@ void gw_http_free(gw_http *h)
 {
     if (h == NULL)
         return;
-    if (h->http != NULL)
-        evhttp_free(h->http);
+    if (h->listener != NULL)
+        evconnlistener_free(h->listener);
+    while (h->conns != NULL)
+        conn_close(h->conns);
     for (int i = 0; i < h->nroutes; i++)
         free(h->routes[i].path);
     free(h->name);
@@ -114,62 +788,8 @@ int gw_http_route(gw_http *h, const char *path, gw_http_handler *handler, void *
 
 void gw_http_stop_accepting(gw_http *h)
 {
-    if (h != NULL && h->sock != NULL) {
-        evhttp_del_accept_socket(h->http, h->sock);
-        h->sock = NULL;
+    if (h != NULL && h->listener != NULL) {
+        evconnlistener_free(h->listener);
+        h->listener = NULL;
     }
-}
-
-const char *gw_http_body(struct evhttp_request *req, size_t *len)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    /* Add a NUL after the data so parsers can treat it as a string, then
-     * drop it from the buffer's count again. */
-    evbuffer_add(in, "", 1);
-    const char *body = (const char *)evbuffer_pullup(in, -1);
-    evbuffer_drain(in, 0);
-    if (len != NULL)
-        *len = n;
-    return body != NULL ? body : "";
-}
-
-const char *gw_http_path(struct evhttp_request *req)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    return uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-}
-
-void gw_http_reply(struct evhttp_request *req, int status, const char *content_type,
-                   const char *body, size_t len)
-{
-    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    evhttp_add_header(out, "Content-Type", content_type);
-    evhttp_add_header(out, "Cache-Control", "no-store");
-    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    const char *reason = status == 200 ? "OK" : status == 202 ? "Accepted" : NULL;
-    evhttp_send_reply(req, status, reason, NULL);
-    if (in_flight > 0)
-        in_flight--;
-}
-
-void gw_http_reply_json(struct evhttp_request *req, int status, json_t *value)
-{
-    char *text = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
-    json_decref(value);
-    if (text == NULL) {
-        static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
-        gw_http_reply(req, 500, "application/json", oom, sizeof oom - 1);
-        return;
-    }
-    size_t n = strlen(text);
-    text[n] = '\n';   /* json_dumps leaves room for the NUL; a newline ends the body */
-    gw_http_reply(req, status, "application/json; charset=utf-8", text, n + 1);
-    free(text);
-}
-
-void gw_http_error(struct evhttp_request *req, int status, const char *code,
-                   const char *message)
-{
-    gw_http_reply_json(req, status, json_pack("{s:s, s:s}", "error", code, "message", message));
 }

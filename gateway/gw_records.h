@@ -54,6 +54,6 @@ int gw_store_get(struct gw_redis *redis, const char *id, gw_records_cb *cb, void
 
 /* Redis keys. */
 #define GW_KEY_PARTICIPANT "gw:{p:%s}"       /* hash */
-#define GW_KEY_PHONE "gw:{ph:%s}"            /* set of participant ids */
+#define GW_KEY_PHONE "gw:{ph:%s}"            /* hash: id -> the record's fields */
 
 #endif

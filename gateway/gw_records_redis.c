@@ -16,18 +16,14 @@
 #include "gw_redis.h"
 
 extern const char gw_lua_participant_upsert[];
-extern const char gw_lua_participants_by_phone[];
 
 #define NFIELDS 14
 
 static gw_redis_script *script_upsert;
-static gw_redis_script *script_by_phone;
 
 void gw_store_init(gw_redis *redis)
 {
     script_upsert = gw_redis_script_add(redis, "participant_upsert", gw_lua_participant_upsert);
-    script_by_phone = gw_redis_script_add(redis, "participants_by_phone",
-                                          gw_lua_participants_by_phone);
 }
 
 /* ---- fields <-> struct ---- */
@@ -42,10 +38,12 @@ static void copy_field(char *dst, size_t cap, const char *src, size_t len)
 
 static int64_t field_i64(const redisReply *v, int64_t dflt)
 {
-    if (v == NULL || v->type != REDIS_REPLY_STRING || v->len == 0)
+    char buf[24], *end;
+    if (v == NULL || v->type != REDIS_REPLY_STRING || v->len == 0 || v->len >= sizeof buf)
         return dflt;
-    char *end;
-    long long n = strtoll(v->str, &end, 10);
+    memcpy(buf, v->str, v->len);     /* values may point into a larger string */
+    buf[v->len] = '\0';
+    long long n = strtoll(buf, &end, 10);
     return *end == '\0' ? (int64_t)n : dflt;
 }
 
@@ -134,38 +132,68 @@ typedef struct lookup_ctx {
     char id[GW_PID_MAX];
 } lookup_ctx;
 
+static int by_participant_id(const void *a, const void *b)
+{
+    return strcmp(((const gw_participant *)a)->id, ((const gw_participant *)b)->id);
+}
+
+/* Splits one phone-index record ("f1\x1ff2...\x1ff14") into its fields as
+ * replies, so participant_from_values reads it like an HMGET answer. */
+static int split_record(const char *s, size_t len, redisReply *cells, redisReply **v)
+{
+    const char *end = s + len;
+    for (int i = 0; i < NFIELDS; i++) {
+        const char *sep = memchr(s, '\x1f', (size_t)(end - s));
+        if (sep == NULL)
+            sep = end;
+        if (i < NFIELDS - 1 && sep == end)
+            return -1;
+        cells[i].type = REDIS_REPLY_STRING;
+        cells[i].str = (char *)s;
+        cells[i].len = (size_t)(sep - s);
+        v[i] = &cells[i];
+        s = sep < end ? sep + 1 : end;
+    }
+    return 0;
+}
+
 static void on_by_phone(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     lookup_ctx *c = arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements % (NFIELDS + 1) != 0) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
         if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
             gw_error("records", "by phone: %s", reply->str);
         c->cb(-1, NULL, 0, c->arg);
         free(c);
         return;
     }
-    size_t n = reply->elements / (NFIELDS + 1);
+    size_t n = reply->elements / 2;
     if (n == 0) {
         c->cb(0, NULL, 0, c->arg);
         free(c);
         return;
     }
-    gw_participant stackbuf[4];
-    gw_participant *list = n <= 4 ? stackbuf : calloc(n, sizeof *list);
+    gw_participant *list = calloc(n, sizeof *list);
     if (list == NULL) {
         c->cb(-1, NULL, 0, c->arg);
         free(c);
         return;
     }
+    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        redisReply **v = reply->element + i * (NFIELDS + 1);
-        participant_from_values(&list[i], v[0]->str, v[0]->len, v + 1);
+        redisReply *id = reply->element[2 * i], *rec = reply->element[2 * i + 1];
+        redisReply cells[NFIELDS], *v[NFIELDS];
+        if (id->type != REDIS_REPLY_STRING || rec->type != REDIS_REPLY_STRING ||
+            split_record(rec->str, rec->len, cells, v) != 0) {
+            gw_error("records", "damaged phone index entry");
+            continue;
+        }
+        participant_from_values(&list[kept++], id->str, id->len, v);
     }
-    c->cb(0, list, n, c->arg);
-    if (list != stackbuf)
-        free(list);
+    qsort(list, kept, sizeof *list, by_participant_id);
+    c->cb(0, list, kept, c->arg);
+    free(list);
     free(c);
 }
 
@@ -178,8 +206,8 @@ int gw_records_redis_by_phone(gw_redis *redis, const char *e164, gw_records_cb *
         return -1;
     c->cb = cb;
     c->arg = arg;
-    const char *argv[1] = {key};
-    if (gw_redis_eval(redis, script_by_phone, on_by_phone, c, 1, 1, argv, NULL) != 0) {
+    const char *argv[2] = {"HGETALL", key};
+    if (gw_redis_argv(redis, on_by_phone, c, 2, argv, NULL) != 0) {
         free(c);
         return -1;
     }

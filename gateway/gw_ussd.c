@@ -32,7 +32,6 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/http.h>
 
 #include "gw_clock.h"
 #include "gw_config.h"
@@ -89,7 +88,7 @@ typedef struct session {
 typedef struct hop {
     gw_ussd *u;
     struct hop *next_spare;
-    struct evhttp_request *req;
+    gw_http_req *req;
     gw_hop_req in;
     char e164[GW_PHONE_MAX];
     char key[GW_SESSION_MAX + 32];
@@ -1166,10 +1165,10 @@ static void on_people(int status, const gw_participant *list, size_t n, void *ar
 
 /* ---- the carrier endpoints ---- */
 
-static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
+static void handle(gw_ussd *u, gw_http_req *req, enum gw_dialect d)
 {
     int64_t started = gw_clock_mono_ms();
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+    if (gw_http_method(req) != GW_HTTP_POST) {
         gw_http_error(req, 405, "method_not_allowed", "use POST");
         gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
         return;
@@ -1239,12 +1238,12 @@ static void handle(gw_ussd *u, struct evhttp_request *req, enum gw_dialect d)
     hop_release(h);
 }
 
-static void handle_at(struct evhttp_request *req, void *arg)
+static void handle_at(gw_http_req *req, void *arg)
 {
     handle(arg, req, GW_DIALECT_AT);
 }
 
-static void handle_hubtel(struct evhttp_request *req, void *arg)
+static void handle_hubtel(gw_http_req *req, void *arg)
 {
     handle(arg, req, GW_DIALECT_HUBTEL);
 }

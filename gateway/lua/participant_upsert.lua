@@ -1,9 +1,14 @@
 -- participant_upsert.lua: insert or update one participant of the roster.
 -- KEYS[1]  the participant hash gw:{p:ID}
 -- ARGV[1]  participant id; ARGV[2..15] the fields in the order of FIELDS.
--- Keeps the phone index (gw:{ph:E164}), the township and village indexes and
--- the set of all participants in step with the hash. Returns 1 when the
--- participant is new, 2 when a field changed, 0 when nothing changed.
+-- Keeps the phone index, the township and village indexes and the set of all
+-- participants in step with the hash. The phone index gw:{ph:E164} is a hash
+-- of participant id -> the same 14 fields joined by \31 (unit separator; the
+-- roster refuses control characters): a copy, so that a USSD session's start
+-- reads everyone on a phone with one HGETALL. This script is the only writer
+-- of participants; anything that changes one must go through it.
+-- Returns 1 when the participant is new, 2 when a field changed, 0 when
+-- nothing changed.
 local FIELDS = {'ph', 'nm', 'id4', 'tw', 'vl', 'lg', 'yr', 'tier', 'paid', 'due',
                 'bal', 'pen', 'plast', 'aid'}
 local key, id = KEYS[1], ARGV[1]
@@ -19,7 +24,7 @@ end
 local function place(tw, vl) return tw .. '\31' .. vl end
 if existed then
   if old[1] ~= ARGV[2] and old[1] ~= '' then
-    redis.call('SREM', 'gw:{ph:' .. old[1] .. '}', id)
+    redis.call('HDEL', 'gw:{ph:' .. old[1] .. '}', id)
   end
   if old[4] ~= ARGV[5] then redis.call('SREM', 'gw:idx:tw:' .. old[4], id) end
   if place(old[4], old[5]) ~= place(ARGV[5], ARGV[6]) then
@@ -32,7 +37,9 @@ for i = 1, #FIELDS do
   kv[#kv + 1] = ARGV[i + 1]
 end
 redis.call('HSET', key, unpack(kv))
-if ARGV[2] ~= '' then redis.call('SADD', 'gw:{ph:' .. ARGV[2] .. '}', id) end
+if ARGV[2] ~= '' then
+  redis.call('HSET', 'gw:{ph:' .. ARGV[2] .. '}', id, table.concat(ARGV, '\31', 2, #FIELDS + 1))
+end
 redis.call('SADD', 'gw:idx:tw:' .. ARGV[5], id)
 redis.call('SADD', 'gw:idx:vl:' .. place(ARGV[5], ARGV[6]), id)
 redis.call('SADD', 'gw:idx:all', id)
