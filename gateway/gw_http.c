@@ -264,20 +264,60 @@ static const char *reason_phrase(int status)
     }
 }
 
-/* Queues one whole answer on C's output. */
+/* Appends S to the header being built at *W, within END. */
+static void put(char **w, const char *end, const char *s, size_t n)
+{
+    if (n > (size_t)(end - *w))
+        n = (size_t)(end - *w);
+    memcpy(*w, s, n);
+    *w += n;
+}
+
+static void put_str(char **w, const char *end, const char *s)
+{
+    put(w, end, s, strlen(s));
+}
+
+static void put_uint(char **w, const char *end, size_t n)
+{
+    char tmp[24];
+    size_t len = 0;
+    do {
+        tmp[sizeof tmp - 1 - len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    put(w, end, tmp + sizeof tmp - len, len);
+}
+
+/* Queues one whole answer on C's output (built without printf: this runs
+ * for every hop). */
 static void put_answer(conn *c, int status, const header *extra, int nextra,
                        const char *ctype, const char *body, size_t len, int head,
                        int keep_alive, int http10)
 {
-    evbuffer_add_printf(c->out,
-                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                        "Cache-Control: no-store\r\n%s",
-                        status, reason_phrase(status), ctype, len,
-                        !keep_alive ? "Connection: close\r\n"
-                        : http10 ? "Connection: keep-alive\r\n" : "");
-    for (int i = 0; i < nextra; i++)
-        evbuffer_add_printf(c->out, "%s: %s\r\n", extra[i].name, extra[i].value);
-    evbuffer_add(c->out, "\r\n", 2);
+    char buf[2048], *w = buf;
+    const char *end = buf + sizeof buf;
+    put_str(&w, end, "HTTP/1.1 ");
+    put_uint(&w, end, (size_t)status);
+    put_str(&w, end, " ");
+    put_str(&w, end, reason_phrase(status));
+    put_str(&w, end, "\r\nContent-Type: ");
+    put_str(&w, end, ctype);
+    put_str(&w, end, "\r\nContent-Length: ");
+    put_uint(&w, end, len);
+    put_str(&w, end, "\r\nCache-Control: no-store\r\n");
+    if (!keep_alive)
+        put_str(&w, end, "Connection: close\r\n");
+    else if (http10)
+        put_str(&w, end, "Connection: keep-alive\r\n");
+    for (int i = 0; i < nextra; i++) {
+        put_str(&w, end, extra[i].name);
+        put_str(&w, end, ": ");
+        put_str(&w, end, extra[i].value);
+        put_str(&w, end, "\r\n");
+    }
+    put_str(&w, end, "\r\n");
+    evbuffer_add(c->out, buf, (size_t)(w - buf));
     if (!head)
         evbuffer_add(c->out, body, len);
 }

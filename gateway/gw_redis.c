@@ -118,6 +118,19 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
         redisAsyncHandleWrite(r->ac);
 }
 
+static size_t fmt_size(char *out, size_t n)
+{
+    char tmp[24];
+    size_t len = 0;
+    do {
+        tmp[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    for (size_t i = 0; i < len; i++)
+        out[i] = tmp[len - 1 - i];
+    return len;
+}
+
 static void cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     (void)ac;
@@ -140,7 +153,37 @@ static int send_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
     c->r = r;
     c->cb = cb;
     c->arg = arg;
-    if (redisAsyncCommandArgv(r->ac, cmd_reply, c, argc, argv, argvlen) != REDIS_OK) {
+    /* RESP is formatted here (hiredis' own formatter goes through a
+     * printf-like sdscatfmt per argument). */
+    size_t total = 16;
+    for (int i = 0; i < argc; i++)
+        total += (argvlen != NULL ? argvlen[i] : strlen(argv[i])) + 32;
+    char stackbuf[2048];
+    char *cmd = total <= sizeof stackbuf ? stackbuf : malloc(total);
+    if (cmd == NULL) {
+        free(c);
+        return -1;
+    }
+    size_t len = 0;
+    cmd[len++] = '*';
+    len += fmt_size(cmd + len, (size_t)argc);
+    cmd[len++] = '\r';
+    cmd[len++] = '\n';
+    for (int i = 0; i < argc; i++) {
+        size_t n = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
+        cmd[len++] = '$';
+        len += fmt_size(cmd + len, n);
+        cmd[len++] = '\r';
+        cmd[len++] = '\n';
+        memcpy(cmd + len, argv[i], n);
+        len += n;
+        cmd[len++] = '\r';
+        cmd[len++] = '\n';
+    }
+    int rc = redisAsyncFormattedCommand(r->ac, cmd_reply, c, cmd, len);
+    if (cmd != stackbuf)
+        free(cmd);
+    if (rc != REDIS_OK) {
         free(c);
         return -1;
     }

@@ -304,6 +304,26 @@ static int people_decode(hop *h, const char *s)
     return 0;
 }
 
+/* Writes N in decimal at OUT (room for 20 digits), returns the length. On
+ * the hop's path, where snprintf's generality costs more than the work. */
+static size_t fmt_uint(char *out, uint64_t n)
+{
+    char tmp[20];
+    size_t len = 0;
+    do {
+        tmp[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    for (size_t i = 0; i < len; i++)
+        out[i] = tmp[len - 1 - i];
+    return len;
+}
+
+static void fmt_uint_str(char *out, uint64_t n)
+{
+    out[fmt_uint(out, n)] = '\0';
+}
+
 /* ---- rendering helpers ---- */
 
 typedef struct strbuf {
@@ -514,11 +534,15 @@ static void render_body(strbuf *b, hop *h, int *back_on_first)
         const tpl_menu_item *items;
         size_t n = tpl_menu(*h->u->tpl, "main", &items);
         for (size_t i = 0; i < n; i++) {
-            char key[48], line[160];
-            snprintf(key, sizeof key, "menu.%s", items[i].action);
-            const char *label = tpl_text(*h->u->tpl, hop_lang(h), key);
-            snprintf(line, sizeof line, "%d %s", items[i].digit, label != NULL ? label : "");
-            sb_line(b, line);
+            char key[48] = "menu.", digit[24];
+            size_t al = strlen(items[i].action);
+            if (al + 6 > sizeof key)
+                continue;
+            memcpy(key + 5, items[i].action, al + 1);
+            fmt_uint_str(digit, (uint64_t)items[i].digit);
+            sb_line(b, digit);
+            sb_add(b, " ");
+            sb_add(b, tpl_text(*h->u->tpl, hop_lang(h), key));
         }
         *back_on_first = h->npeople > 1;
         break;
@@ -575,6 +599,7 @@ static void end_with(hop *h, const char *key, const tpl_var *vars, size_t n,
 
 /* ---- the session as one string ---- */
 
+
 typedef struct field {
     const char *p;
     size_t n;
@@ -595,7 +620,8 @@ static char *session_encode(const field *f, size_t *len)
     memcpy(w, "S1", 2);
     w += 2;
     for (int i = 0; i < SESSION_FIELDS; i++) {
-        w += snprintf(w, 21, "%zu:", f[i].n);
+        w += fmt_uint(w, f[i].n);
+        *w++ = ':';
         memcpy(w, f[i].p, f[i].n);
         w += f[i].n;
     }
@@ -680,11 +706,11 @@ static void save_and_answer(hop *h)
     }
     screen[0] = h->end ? 'E' : 'C';
     memcpy(screen + 1, h->answer, alen + 1);
-    char node[8], page[8], seq[24], ttl[16];
-    snprintf(node, sizeof node, "%d", (int)h->s.node);
-    snprintf(page, sizeof page, "%d", h->s.page);
-    snprintf(seq, sizeof seq, "%ld", h->s.seq);
-    snprintf(ttl, sizeof ttl, "%d", h->u->cfg->ussd_session_ttl_s);
+    char node[24], page[24], seq[24], ttl[24];
+    fmt_uint_str(node, (uint64_t)h->s.node);
+    fmt_uint_str(page, (uint64_t)h->s.page);
+    fmt_uint_str(seq, (uint64_t)(h->s.seq > 0 ? h->s.seq : 0));
+    fmt_uint_str(ttl, (uint64_t)h->u->cfg->ussd_session_ttl_s);
     char *ppl = h->people_fresh ? people_encode(h) : NULL;
     if (!h->people_fresh)
         ppl = h->s.ppl, h->s.ppl = NULL;
@@ -896,8 +922,7 @@ static int decide(hop *h)
     }
 
     /* Paging first: 98 more, 0 back a page. */
-    int pages = render_screen(h);
-    if (strcmp(in, "98") == 0 && h->s.page + 1 < pages) {
+    if (strcmp(in, "98") == 0 && h->s.page + 1 < render_screen(h)) {
         h->s.page++;
         render_screen(h);
         return 0;
