@@ -25,6 +25,8 @@
 
 #include <ini.h>
 
+#include "gw_config_internal.h"
+
 #define SECRET_MAX 65536      /* largest file: value */
 #define ZONEINFO "/usr/share/zoneinfo/"
 #define MAX_BODY_MIN 1024L
@@ -136,171 +138,6 @@ static int oom(loader *ld, const char *key)
     return fail(ld, ld->line, key, "out of memory");
 }
 
-/* ---- small parsers ---- */
-
-/* Parses the decimal integer S[0..LEN) into *OUT if it lies in MIN..MAX. */
-static bool parse_long(const char *s, size_t len, long min, long max, long *out)
-{
-    char buf[24];
-    if (len == 0 || len >= sizeof buf || !(isdigit((unsigned char)s[0]) || s[0] == '-'))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end;
-    errno = 0;
-    long v = strtol(buf, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Steps through a comma-separated list: the next item, blanks trimmed, in
- * *ITEM and *LEN; *P moves past it (NULL after the last). Returns false at the end. */
-static bool next_item(const char **p, const char **item, size_t *len)
-{
-    if (*p == NULL)
-        return false;
-    const char *s = *p, *comma = strchr(s, ',');
-    const char *e = comma != NULL ? comma : s + strlen(s);
-    *p = comma != NULL ? comma + 1 : NULL;
-    while (s < e && isblank((unsigned char)*s))
-        s++;
-    while (e > s && isblank((unsigned char)e[-1]))
-        e--;
-    *item = s;
-    *len = (size_t)(e - s);
-    return true;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s != '\0'; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
-static bool all_chars(const char *s, size_t len, const char *extra)
-{
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && strchr(extra, s[i]) == NULL)
-            return false;
-    return len > 0;
-}
-
-static bool is_http_url(const char *v)
-{
-    const char *rest = strncmp(v, "http://", 7) == 0 ? v + 7
-                       : strncmp(v, "https://", 8) == 0 ? v + 8 : NULL;
-    if (rest == NULL || *rest == '\0' || *rest == '/')
-        return false;
-    for (const char *c = v; *c != '\0'; c++)
-        if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c))
-            return false;
-    return true;
-}
-
-/* Parses "HOST[:PORT]" or "[V6][:PORT]" from S[0..LEN). NUMERIC: the host must
- * be an IPv4 address, a bracketed IPv6 address or localhost; otherwise a DNS
- * name is fine too. A missing port leaves *PORT alone unless PORT_REQUIRED.
- * Returns NULL, or why not. */
-static const char *parse_hostport(const char *s, size_t len, bool numeric, bool port_required,
-                                  char *host, size_t hostlen, int *port)
-{
-    const char *h = s, *he, *rest;
-    bool v6 = len > 0 && s[0] == '[';
-    if (v6) {
-        const char *close = memchr(s, ']', len);
-        if (close == NULL)
-            return "missing ] after the IPv6 address";
-        h = s + 1;
-        he = close;
-        rest = close + 1;
-    } else {
-        const char *colon = memchr(s, ':', len);
-        if (colon != NULL && memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) != NULL)
-            return "an IPv6 address needs brackets, e.g. [::1]:8080";
-        he = rest = colon != NULL ? colon : s + len;
-    }
-    size_t hl = (size_t)(he - h);
-    if (hl == 0)
-        return "the host is empty";
-    if (hl >= hostlen)
-        return "the host is too long";
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    unsigned char addr[16];
-    if (v6) {
-        if (inet_pton(AF_INET6, host, addr) != 1)
-            return "not an IPv6 address between the brackets";
-    } else if (numeric) {
-        if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, addr) != 1)
-            return "the host must be a numeric IPv4 address, [IPv6 address] or localhost";
-    } else if (!all_chars(host, hl, ".-_")) {
-        return "the host name has characters other than letters, digits, '.', '-' and '_'";
-    }
-    if (rest == s + len)
-        return port_required ? "a :PORT is required" : NULL;
-    long p;
-    if (*rest != ':')
-        return "unexpected text after the host";
-    if (!parse_long(rest + 1, len - (size_t)(rest + 1 - s), 1, 65535, &p))
-        return "the port must be an integer between 1 and 65535";
-    *port = (int)p;
-    return NULL;
-}
-
-/* Parses redis://[:PASSWORD@]HOST[:PORT][/DB] into CFG's redis_* fields. */
-static const char *parse_redis_url(const char *v, gw_config *cfg)
-{
-    if (strncmp(v, "redis://", 8) != 0)
-        return "only redis:// URLs are supported";
-    const char *rest = v + 8, *at = strrchr(rest, '@');
-    char *password = NULL;
-    if (at != NULL) {
-        if (rest[0] != ':')
-            return "user names are not supported; write redis://:PASSWORD@HOST";
-        if (at == rest + 1)
-            return "the password is empty";
-        password = strndup(rest + 1, (size_t)(at - rest - 1));
-        if (password == NULL)
-            return "out of memory";
-        rest = at + 1;
-    }
-    const char *slash = strchr(rest, '/');
-    size_t hostlen = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-    int port = 6379;
-    long db = 0;
-    char host[sizeof cfg->redis_host];
-    const char *why = parse_hostport(rest, hostlen, false, false, host, sizeof host, &port);
-    if (why == NULL && slash != NULL && slash[1] != '\0' &&
-        !parse_long(slash + 1, strlen(slash + 1), 0, 1023, &db))
-        why = "the database must be an integer between 0 and 1023";
-    if (why != NULL) {
-        free(password);
-        return why;
-    }
-    memcpy(cfg->redis_host, host, sizeof host);
-    free(cfg->redis_password);
-    cfg->redis_password = password;
-    cfg->redis_port = port;
-    cfg->redis_db = (int)db;
-    return NULL;
-}
-
-/* "HH:MM" at S into minutes after midnight (24:00 allowed as an end). */
-static bool parse_hhmm(const char *s, int *min)
-{
-    for (int i = 0; i < 5; i++)
-        if (i == 2 ? s[i] != ':' : !isdigit((unsigned char)s[i]))
-            return false;
-    int h = (s[0] - '0') * 10 + s[1] - '0', m = (s[3] - '0') * 10 + s[4] - '0';
-    if (h > 24 || m > 59 || (h == 24 && m != 0))
-        return false;
-    *min = h * 60 + m;
-    return true;
-}
 
 /* Reads the secret file PATH: its contents without trailing newlines. */
 static char *read_secret(loader *ld, const char *key, const char *path)
@@ -377,7 +214,7 @@ static int put_string(loader *ld, const char *key, char **slot, const char *v)
 static int set_int(loader *ld, const keydef *k, const char *v)
 {
     long n;
-    if (!parse_long(v, strlen(v), k->min, k->max, &n))
+    if (!gw_cfg_parse_long(v, strlen(v), k->min, k->max, &n))
         return fail(ld, ld->line, k->key, "must be an integer between %ld and %ld", k->min, k->max);
     *FIELD(ld->cfg, k, int) = (int)n;
     return 0;
@@ -386,7 +223,7 @@ static int set_int(loader *ld, const keydef *k, const char *v)
 static int set_size(loader *ld, const keydef *k, const char *v)
 {
     long n;
-    if (!parse_long(v, strlen(v), k->min, k->max, &n))
+    if (!gw_cfg_parse_long(v, strlen(v), k->min, k->max, &n))
         return fail(ld, ld->line, k->key, "must be an integer between %ld and %ld", k->min, k->max);
     *FIELD(ld->cfg, k, size_t) = (size_t)n;
     return 0;
@@ -400,7 +237,7 @@ static int set_text(loader *ld, const keydef *k, const char *v)
         return fail(ld, ld->line, k->key, "must not be empty");
     if (len > (size_t)k->max)
         return fail(ld, ld->line, k->key, "must be at most %ld bytes", k->max);
-    if (has_control(v))
+    if (gw_cfg_has_control(v))
         return fail(ld, ld->line, k->key, "must not contain control characters");
     return put_string(ld, k->key, FIELD(ld->cfg, k, char *), v);
 }
@@ -408,7 +245,7 @@ static int set_text(loader *ld, const keydef *k, const char *v)
 /* A name: letters, digits, '.', '_' and '-'. */
 static int set_word(loader *ld, const keydef *k, const char *v)
 {
-    if (!all_chars(v, strlen(v), "._-"))
+    if (!gw_cfg_all_chars(v, strlen(v), "._-"))
         return fail(ld, ld->line, k->key, "must be a name of letters, digits, '.', '_' and '-'");
     return put_string(ld, k->key, FIELD(ld->cfg, k, char *), v);
 }
@@ -416,7 +253,7 @@ static int set_word(loader *ld, const keydef *k, const char *v)
 static int set_listen(loader *ld, const keydef *k, const char *v)
 {
     gw_listen l = {.port = 0};
-    const char *why = parse_hostport(v, strlen(v), true, true, l.host, sizeof l.host, &l.port);
+    const char *why = gw_cfg_parse_hostport(v, strlen(v), true, true, l.host, sizeof l.host, &l.port);
     if (why != NULL)
         return fail(ld, ld->line, k->key, "%s; expected HOST:PORT or [IPV6]:PORT", why);
     *FIELD(ld->cfg, k, gw_listen) = l;
@@ -435,7 +272,7 @@ static int set_token(loader *ld, const keydef *k, const char *v)
 
 static int set_redis_url(loader *ld, const keydef *k, const char *v)
 {
-    const char *why = parse_redis_url(v, ld->cfg);
+    const char *why = gw_cfg_parse_redis_url(v, ld->cfg);
     if (why != NULL)
         return fail(ld, ld->line, k->key, "%s; expected redis://[:PASSWORD@]HOST[:PORT][/DB]", why);
     return put_string(ld, k->key, &ld->cfg->redis_url, v);
@@ -447,8 +284,8 @@ static int set_sentinels(loader *ld, const keydef *k, const char *v)
     size_t len;
     char host[256];
     int port;
-    while (next_item(&p, &item, &len))
-        if ((why = parse_hostport(item, len, false, true, host, sizeof host, &port)) != NULL)
+    while (gw_cfg_next_item(&p, &item, &len))
+        if ((why = gw_cfg_parse_hostport(item, len, false, true, host, sizeof host, &port)) != NULL)
             return fail(ld, ld->line, k->key, "\"%.*s\": %s; expected HOST:PORT,HOST:PORT",
                         (int)len, item, why);
     return put_string(ld, k->key, &ld->cfg->redis_sentinels, v);
@@ -463,7 +300,7 @@ static int set_backend(loader *ld, const keydef *k, const char *v)
 
 static int set_http_url(loader *ld, const keydef *k, const char *v)
 {
-    if (!is_http_url(v))
+    if (!gw_cfg_is_http_url(v))
         return fail(ld, ld->line, k->key, "must be a URL starting with http:// or https://");
     return put_string(ld, k->key, FIELD(ld->cfg, k, char *), v);
 }
@@ -487,7 +324,7 @@ static int set_signature(loader *ld, const keydef *k, const char *v)
         chars += ((unsigned char)*c & 0xc0) != 0x80;
     if (chars > k->max)
         return fail(ld, ld->line, k->key, "must be at most %ld characters", k->max);
-    if (has_control(v))
+    if (gw_cfg_has_control(v))
         return fail(ld, ld->line, k->key, "must not contain control characters");
     return put_string(ld, k->key, &ld->cfg->sms_signature, v);
 }
@@ -496,7 +333,7 @@ static int set_timezone(loader *ld, const keydef *k, const char *v)
 {
     char file[512];
     struct stat st;
-    if (!all_chars(v, strlen(v), "/_+-") || v[0] == '/' || strstr(v, "..") != NULL)
+    if (!gw_cfg_all_chars(v, strlen(v), "/_+-") || v[0] == '/' || strstr(v, "..") != NULL)
         return fail(ld, ld->line, k->key, "must be a tz database name such as Asia/Shanghai");
     if ((size_t)snprintf(file, sizeof file, ZONEINFO "%s", v) >= sizeof file ||
         stat(file, &st) != 0 || !S_ISREG(st.st_mode))
@@ -507,7 +344,7 @@ static int set_timezone(loader *ld, const keydef *k, const char *v)
 static int set_window(loader *ld, const keydef *k, const char *v)
 {
     int start, end;
-    if (strlen(v) != 11 || v[5] != '-' || !parse_hhmm(v, &start) || !parse_hhmm(v + 6, &end) ||
+    if (strlen(v) != 11 || v[5] != '-' || !gw_cfg_parse_hhmm(v, &start) || !gw_cfg_parse_hhmm(v + 6, &end) ||
         start >= end)
         return fail(ld, ld->line, k->key, "must be HH:MM-HH:MM with the start before the end, "
                     "e.g. 08:00-20:00");
@@ -522,8 +359,8 @@ static int set_offsets(loader *ld, const keydef *k, const char *v)
     const char *p = *v != '\0' ? v : NULL, *item;
     size_t len;
     long d;
-    while (next_item(&p, &item, &len)) {
-        if (n == 16 || !parse_long(item, len, 0, 365, &d))
+    while (gw_cfg_next_item(&p, &item, &len)) {
+        if (n == 16 || !gw_cfg_parse_long(item, len, 0, 365, &d))
             return fail(ld, ld->line, k->key,
                         "must be up to 16 comma-separated days between 0 and 365, e.g. 30,7,1");
         for (int i = 0; i < n; i++)
@@ -540,13 +377,13 @@ static int set_calendar(loader *ld, const keydef *k, const char *v)
 {
     size_t n = 0, len;
     const char *p = *v != '\0' ? v : NULL, *item;
-    while (next_item(&p, &item, &len))
+    while (gw_cfg_next_item(&p, &item, &len))
         n++;
     char **files = calloc(n + 1, sizeof *files);
     if (files == NULL)
         return oom(ld, k->key);
     p = *v != '\0' ? v : NULL;
-    for (size_t i = 0; next_item(&p, &item, &len); i++) {
+    for (size_t i = 0; gw_cfg_next_item(&p, &item, &len); i++) {
         struct stat st;
         int fd = -1;
         if (len == 0) {
@@ -646,11 +483,11 @@ static int set_provider_key(loader *ld, const pkeydef *pk, const char *v)
             return fail(ld, ld->line, pk->key, "must be africastalking, twilio, kannel or console");
         break;
     case P_URL:
-        if (!is_http_url(v))
+        if (!gw_cfg_is_http_url(v))
             return fail(ld, ld->line, pk->key, "must be a URL starting with http:// or https://");
         break;
     case P_INT:
-        if (!parse_long(v, strlen(v), pk->min, pk->max, &n))
+        if (!gw_cfg_parse_long(v, strlen(v), pk->min, pk->max, &n))
             return fail(ld, ld->line, pk->key, "must be an integer between %ld and %ld",
                         pk->min, pk->max);
         *(int *)field = (int)n;
@@ -658,7 +495,7 @@ static int set_provider_key(loader *ld, const pkeydef *pk, const char *v)
     default:
         if (*v == '\0')
             return fail(ld, ld->line, pk->key, "must not be empty");
-        if (has_control(v))
+        if (gw_cfg_has_control(v))
             return fail(ld, ld->line, pk->key, "must not contain control characters");
     }
     return put_string(ld, pk->key, (char **)field, v);
@@ -669,7 +506,7 @@ static int begin_provider(loader *ld, const char *section, const char *rest)
 {
     const char *name = rest + strspn(rest, " \t");
     size_t len = strlen(name);
-    if (name == rest || !all_chars(name, len, "_-") || len > 32)
+    if (name == rest || !gw_cfg_all_chars(name, len, "_-") || len > 32)
         return fail(ld, ld->line, section, "a provider section is [provider NAME], "
                     "NAME of 1 to 32 letters, digits, '_' and '-'");
     for (provider_meta *m = ld->providers; m != NULL; m = m->next)
@@ -879,7 +716,7 @@ static gw_config *config_new(const char *path)
     c->admin_max_body = 256u << 20;
     c->redis_url = strdup("redis://127.0.0.1:6379/0");
     if (c->redis_url != NULL)
-        parse_redis_url(c->redis_url, c);
+        gw_cfg_parse_redis_url(c->redis_url, c);
     c->records_backend = strdup("redis");
     c->records_timeout_ms = 800;
     c->ussd_session_ttl_s = 180;
