@@ -75,16 +75,26 @@ typedef struct header {
     char *value;
 } header;
 
+/* The request's text lives in one buffer, `raw`: the URL, then each header
+ * name and value, then the path and query, each NUL-terminated; the rest of
+ * the request refers to it by offsets (the buffer may move as it grows). A
+ * connection reuses its request object, buffers and all, from one request
+ * to the next, so a keep-alive hop allocates nothing here. */
+enum { IN_URL, IN_FIELD, IN_VALUE, IN_DONE };
+
+typedef struct hdr_off {
+    size_t name, value;
+} hdr_off;
+
 struct gw_http_req {
     conn *c;                      /* NULL once the connection is gone */
     enum gw_http_method method;
-    strbuf url;
-    char *path;                   /* malloc'd, NUL-terminated */
-    char *query;
-    header headers[MAX_HEADERS];
+    strbuf raw;
+    int part;                     /* which part `raw` is receiving (IN_*) */
+    size_t url_len;
+    size_t path, query;           /* offsets in raw */
+    hdr_off headers[MAX_HEADERS];
     int nheaders;
-    strbuf field, value;          /* the header being read */
-    int in_value;
     size_t header_bytes;
     strbuf body;
     header resp[MAX_RESP_HEADERS];
@@ -106,6 +116,7 @@ struct conn {
     struct evbuffer *pending;     /* bytes received behind a dispatched request */
     int error_status;             /* set by a parser callback to refuse the request */
     int timing_request;           /* the timer runs the current request's 10 s */
+    gw_http_req *spare;           /* the last request's object, for the next one */
     conn *prev, *next;
 };
 
@@ -146,25 +157,46 @@ static void sb_free(strbuf *b)
     b->len = b->cap = 0;
 }
 
-static void req_free(gw_http_req *r)
+static void req_clear_resp(gw_http_req *r)
 {
-    if (r == NULL)
-        return;
-    sb_free(&r->url);
-    sb_free(&r->field);
-    sb_free(&r->value);
-    sb_free(&r->body);
-    free(r->path);
-    free(r->query);
-    for (int i = 0; i < r->nheaders; i++) {
-        free(r->headers[i].name);
-        free(r->headers[i].value);
-    }
     for (int i = 0; i < r->nresp; i++) {
         free(r->resp[i].name);
         free(r->resp[i].value);
     }
+    r->nresp = 0;
+}
+
+static void req_free(gw_http_req *r)
+{
+    if (r == NULL)
+        return;
+    sb_free(&r->raw);
+    sb_free(&r->body);
+    req_clear_resp(r);
     free(r);
+}
+
+/* Empties R for the next request on its connection, keeping its buffers. */
+static void req_reset(gw_http_req *r)
+{
+    strbuf raw = r->raw, body = r->body;
+    req_clear_resp(r);
+    memset(r, 0, sizeof *r);
+    r->raw = raw;
+    r->body = body;
+    r->raw.len = r->body.len = 0;
+}
+
+/* Appends N bytes to the request's text; -1 past the limits. */
+static int raw_add(gw_http_req *r, const char *p, size_t n)
+{
+    return sb_append(&r->raw, p, n, MAX_URL_BYTES + MAX_HEADER_BYTES + 2 * MAX_URL_BYTES + 64);
+}
+
+/* Ends the part being received with its NUL. */
+static int raw_end(gw_http_req *r)
+{
+    return raw_add(r, "", 1);
 }
 
 /* ---- connections ---- */
@@ -185,6 +217,7 @@ static void conn_close(conn *c)
     evutil_closesocket(c->fd);
     evbuffer_free(c->out);
     evbuffer_free(c->pending);
+    req_free(c->spare);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -453,47 +486,25 @@ static void conn_feed(conn *c, const char *data, size_t len)
 static int on_message_begin(http_parser *p)
 {
     conn *c = p->data;
-    c->req = calloc(1, sizeof *c->req);
+    c->req = c->spare != NULL ? c->spare : calloc(1, sizeof *c->req);
+    c->spare = NULL;
     if (c->req == NULL) {
         c->error_status = 503;
         return -1;
     }
     c->req->c = c;
+    c->req->part = IN_URL;
     return 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     conn *c = p->data;
-    if (sb_append(&c->req->url, at, n, MAX_URL_BYTES) != 0) {
+    c->req->url_len += n;
+    if (c->req->url_len > MAX_URL_BYTES || raw_add(c->req, at, n) != 0) {
         c->error_status = 414;
         return -1;
     }
-    return 0;
-}
-
-static int commit_header(conn *c)
-{
-    gw_http_req *r = c->req;
-    if (!r->in_value)
-        return 0;
-    r->in_value = 0;
-    if (r->nheaders == MAX_HEADERS) {
-        c->error_status = 431;
-        return -1;
-    }
-    header *hd = &r->headers[r->nheaders];
-    hd->name = r->field.p != NULL ? r->field.p : strdup("");
-    hd->value = r->value.p != NULL ? r->value.p : strdup("");
-    r->field.p = r->value.p = NULL;
-    r->field.len = r->field.cap = r->value.len = r->value.cap = 0;
-    if (hd->name == NULL || hd->value == NULL) {
-        free(hd->name);
-        free(hd->value);
-        c->error_status = 503;
-        return -1;
-    }
-    r->nheaders++;
     return 0;
 }
 
@@ -501,10 +512,16 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     conn *c = p->data;
     gw_http_req *r = c->req;
-    if (r->in_value && commit_header(c) != 0)
-        return -1;
+    if (r->part != IN_FIELD) {           /* a new header begins */
+        if (raw_end(r) != 0 || r->nheaders == MAX_HEADERS) {
+            c->error_status = 431;
+            return -1;
+        }
+        r->headers[r->nheaders].name = r->raw.len;
+        r->part = IN_FIELD;
+    }
     r->header_bytes += n;
-    if (r->header_bytes > MAX_HEADER_BYTES || sb_append(&r->field, at, n, MAX_HEADER_BYTES) != 0) {
+    if (r->header_bytes > MAX_HEADER_BYTES || raw_add(r, at, n) != 0) {
         c->error_status = 431;
         return -1;
     }
@@ -515,9 +532,16 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     conn *c = p->data;
     gw_http_req *r = c->req;
-    r->in_value = 1;
+    if (r->part != IN_VALUE) {
+        if (raw_end(r) != 0) {
+            c->error_status = 431;
+            return -1;
+        }
+        r->headers[r->nheaders++].value = r->raw.len;
+        r->part = IN_VALUE;
+    }
     r->header_bytes += n;
-    if (r->header_bytes > MAX_HEADER_BYTES || sb_append(&r->value, at, n, MAX_HEADER_BYTES) != 0) {
+    if (r->header_bytes > MAX_HEADER_BYTES || raw_add(r, at, n) != 0) {
         c->error_status = 431;
         return -1;
     }
@@ -528,8 +552,15 @@ static int on_headers_complete(http_parser *p)
 {
     conn *c = p->data;
     gw_http_req *r = c->req;
-    if (commit_header(c) != 0)
+    if (r->part == IN_FIELD) {           /* a name without a value */
+        c->error_status = 400;
         return -1;
+    }
+    if (raw_end(r) != 0) {
+        c->error_status = 431;
+        return -1;
+    }
+    r->part = IN_DONE;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->h->max_body) {
         c->error_status = 413;
         return -1;
@@ -564,18 +595,32 @@ static int on_message_complete(http_parser *p)
     r->http10 = p->http_major == 1 && p->http_minor == 0;
     struct http_parser_url u;
     http_parser_url_init(&u);
-    const char *url = r->url.p != NULL ? r->url.p : "";
-    if (http_parser_parse_url(url, r->url.len, 0, &u) != 0 || !(u.field_set & (1 << UF_PATH))) {
+    if (r->url_len == 0 || http_parser_parse_url(r->raw.p, r->url_len, 0, &u) != 0 ||
+        !(u.field_set & (1 << UF_PATH))) {
         c->error_status = 400;
         return -1;
     }
-    r->path = strndup(url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
-    r->query = (u.field_set & (1 << UF_QUERY))
-                   ? strndup(url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len)
-                   : strdup("");
-    if (r->body.p == NULL && sb_append(&r->body, "", 0, 1) != 0)
-        r->body.p = NULL;
-    if (r->path == NULL || r->query == NULL || r->body.p == NULL) {
+    /* Path and query are copied behind the headers (their source is the
+     * URL at the start of the same buffer, which may move as it grows). */
+    char tmp[MAX_URL_BYTES + 1];
+    size_t off = u.field_data[UF_PATH].off, n = u.field_data[UF_PATH].len;
+    memcpy(tmp, r->raw.p + off, n);
+    r->path = r->raw.len;
+    if (raw_add(r, tmp, n) != 0 || raw_end(r) != 0) {
+        c->error_status = 503;
+        return -1;
+    }
+    r->query = r->raw.len;
+    if (u.field_set & (1 << UF_QUERY)) {
+        off = u.field_data[UF_QUERY].off;
+        n = u.field_data[UF_QUERY].len;
+        memcpy(tmp, r->raw.p + off, n);
+        if (raw_add(r, tmp, n) != 0) {
+            c->error_status = 503;
+            return -1;
+        }
+    }
+    if (raw_end(r) != 0 || (r->body.p == NULL && sb_append(&r->body, "", 0, 1) != 0)) {
         c->error_status = 503;
         return -1;
     }
@@ -594,11 +639,12 @@ static void dispatch(conn *c)
     event_del(&c->timer);
     if (evbuffer_get_length(c->out) > 0 && conn_flush(c) != 0)
         return;                     /* a 100 Continue could not go: closed */
-    size_t plen = strlen(r->path);
+    const char *path = gw_http_path(r);
+    size_t plen = strlen(path);
     for (int i = 0; i < h->nroutes; i++) {
         route *rt = &h->routes[i];
-        if (rt->prefix ? (plen > rt->len && memcmp(r->path, rt->path, rt->len) == 0)
-                       : (plen == rt->len && memcmp(r->path, rt->path, plen) == 0)) {
+        if (rt->prefix ? (plen > rt->len && memcmp(path, rt->path, rt->len) == 0)
+                       : (plen == rt->len && memcmp(path, rt->path, plen) == 0)) {
             rt->handler(r, rt->arg);
             return;
         }
@@ -619,7 +665,8 @@ void gw_http_reply(gw_http_req *r, int status, const char *content_type, const c
     int keep_alive = r->keep_alive && !c->closing;
     put_answer(c, status, r->resp, r->nresp, content_type, body, len, r->head, keep_alive,
                r->http10);
-    req_free(r);
+    req_reset(r);
+    c->spare = r;
     c->req = NULL;
     c->dispatched = 0;
     if (!keep_alive)
@@ -682,19 +729,19 @@ enum gw_http_method gw_http_method(const gw_http_req *r)
 
 const char *gw_http_path(const gw_http_req *r)
 {
-    return r->path;
+    return r->raw.p + r->path;
 }
 
 const char *gw_http_query(const gw_http_req *r)
 {
-    return r->query;
+    return r->raw.p + r->query;
 }
 
 const char *gw_http_header(const gw_http_req *r, const char *name)
 {
     for (int i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0)
-            return r->headers[i].value;
+        if (strcasecmp(r->raw.p + r->headers[i].name, name) == 0)
+            return r->raw.p + r->headers[i].value;
     return NULL;
 }
 
