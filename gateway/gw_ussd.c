@@ -18,8 +18,9 @@
  *   phone  the E.164 number the session belongs to (another number sending
  *          the same session id starts afresh and sees nothing of it)
  *   lang   the language in use
- *   ppl    the participants of the phone, read once at the session's start
- *          (records backends are asked once per session, not per hop)
+ * and beside it gw:{s:D:SESSION}:p, the participants of the phone, read
+ * from the records backend once at the session's start and written once
+ * (a hop reads both keys with one MGET but writes only the small state).
  * Texts come only from templates; this file holds no words shown to people. */
 #include "gw_ussd.h"
 
@@ -81,8 +82,7 @@ typedef struct session {
     char *screen;             /* malloc'd, 'C'/'E' + text; NULL when none */
     char phone[GW_PHONE_MAX];
     char lang[4];
-    int have_people;          /* ppl was present and decoded */
-    char *ppl;                /* malloc'd, as loaded, saved again unchanged */
+    int have_people;          /* the people key was present and decoded */
 } session;
 
 typedef struct hop {
@@ -92,6 +92,7 @@ typedef struct hop {
     gw_hop_req in;
     char e164[GW_PHONE_MAX];
     char key[GW_SESSION_MAX + 32];
+    char pkey[GW_SESSION_MAX + 34];
     int64_t started_ms;
     struct event deadline;    /* assigned in place: no allocation per hop */
     int deadline_set;
@@ -124,7 +125,6 @@ static void hop_release(hop *h)
     if (h->deadline_set)
         evtimer_del(&h->deadline);
     free(h->s.screen);
-    free(h->s.ppl);
     free(h->answer);
     free(h->people);
     gw_ussd *u = h->u;
@@ -605,7 +605,7 @@ typedef struct field {
     size_t n;
 } field;
 
-#define SESSION_FIELDS 10
+#define SESSION_FIELDS 9
 
 /* Encodes the fields as "S1" then "LEN:BYTES" each. Returns a malloc'd
  * string and its length in *LEN, or NULL. */
@@ -711,24 +711,26 @@ static void save_and_answer(hop *h)
     fmt_uint_str(page, (uint64_t)h->s.page);
     fmt_uint_str(seq, (uint64_t)(h->s.seq > 0 ? h->s.seq : 0));
     fmt_uint_str(ttl, (uint64_t)h->u->cfg->ussd_session_ttl_s);
-    char *ppl = h->people_fresh ? people_encode(h) : NULL;
-    if (!h->people_fresh)
-        ppl = h->s.ppl, h->s.ppl = NULL;
-    if (ppl == NULL) {
-        free(screen);
-        hop_busy(h);
-        return;
+    if (h->people_fresh) {
+        char *ppl = people_encode(h);
+        const char *pargv[] = {"SET", h->pkey, ppl, "EX", ttl};
+        int prc = ppl != NULL ? gw_redis_argv(h->u->redis, NULL, NULL, 5, pargv, NULL) : -1;
+        free(ppl);
+        if (prc != 0) {
+            free(screen);
+            hop_busy(h);
+            return;
+        }
     }
     field f[SESSION_FIELDS] = {
         {node, strlen(node)}, {page, strlen(page)}, {seq, strlen(seq)},
         {h->s.sel, strlen(h->s.sel)}, {h->s.info, strlen(h->s.info)},
         {h->s.text, strlen(h->s.text)}, {h->e164, strlen(h->e164)},
-        {h->lang_pref, strlen(h->lang_pref)}, {screen, alen + 1}, {ppl, strlen(ppl)},
+        {h->lang_pref, strlen(h->lang_pref)}, {screen, alen + 1},
     };
     size_t vlen;
     char *value = session_encode(f, &vlen);
     free(screen);
-    free(ppl);
     if (value == NULL) {
         hop_busy(h);
         return;
@@ -1112,7 +1114,6 @@ static int fetch_people(hop *h)
 static void session_reset(hop *h)
 {
     free(h->s.screen);
-    free(h->s.ppl);
     memset(&h->s, 0, sizeof h->s);
     if (!h->people_fresh) {
         free(h->people);
@@ -1127,10 +1128,15 @@ static void on_session(gw_redis *r, redisReply *reply, void *arg)
     hop *h = arg;
     h->outstanding--;
     field f[SESSION_FIELDS];
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    redisReply *state = NULL, *ppl = NULL;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+        state = reply->element[0];
+        ppl = reply->element[1];
+    }
+    if (state == NULL) {
         h->records_status = -1;
-    } else if (reply->type == REDIS_REPLY_STRING &&
-               session_split(reply->str, reply->len, f) == 0) {
+    } else if (state->type == REDIS_REPLY_STRING &&
+               session_split(state->str, state->len, f) == 0) {
         h->s.found = 1;
         h->s.node = (enum node)field_long(&f[0]);
         h->s.page = (int)field_long(&f[1]);
@@ -1141,9 +1147,8 @@ static void on_session(gw_redis *r, redisReply *reply, void *arg)
         field_copy(&f[6], h->s.phone, sizeof h->s.phone);
         field_copy(&f[7], h->s.lang, sizeof h->s.lang);
         h->s.screen = f[8].n > 1 ? field_dup(&f[8]) : NULL;
-        h->s.ppl = field_dup(&f[9]);
-        if (h->s.ppl != NULL && !h->people_fresh)
-            h->s.have_people = people_decode(h, h->s.ppl) == 0;
+        if (ppl->type == REDIS_REPLY_STRING && !h->people_fresh)
+            h->s.have_people = people_decode(h, ppl->str) == 0;
         if (h->s.node < N_NEW || h->s.node > N_DONE || h->s.page < 0 || h->s.page > 100)
             session_reset(h);   /* damaged: start over */
     }
@@ -1247,9 +1252,10 @@ static void handle(gw_ussd *u, gw_http_req *req, enum gw_dialect d)
      * round trip); later hops find the people in the session. */
     int first = (d == GW_DIALECT_AT && h->in.text[0] == '\0') ||
                 (d == GW_DIALECT_HUBTEL && h->in.type == GW_HOP_BEGIN);
-    const char *hget[] = {"GET", h->key};
+    snprintf(h->pkey, sizeof h->pkey, "%s:p", h->key);
+    const char *mget[] = {"MGET", h->key, h->pkey};
     h->loads = 1;
-    int ok = gw_redis_argv(u->redis, on_session, h, 2, hget, NULL) == 0;
+    int ok = gw_redis_argv(u->redis, on_session, h, 3, mget, NULL) == 0;
     if (ok) {
         h->outstanding++;
         if (first)
