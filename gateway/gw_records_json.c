@@ -25,8 +25,19 @@ static int value_text(json_t *v, char *buf, size_t cap)
         return snprintf(buf, cap, "%s", json_string_value(v)) < (int)cap ? 0 : -1;
     if (json_is_integer(v))
         return snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < (int)cap ? 0 : -1;
-    if (json_is_real(v))   /* amounts: two decimals at most, re-read as text */
-        return snprintf(buf, cap, "%.2f", json_real_value(v)) < (int)cap ? 0 : -1;
+    if (json_is_real(v)) {
+        /* Amounts: the decimal with at most two decimals that reads back as
+         * exactly this double; else all its digits, which the roster rules
+         * refuse (1.005 must not become 1.00 or 1.01). */
+        double d = json_real_value(v);
+        for (int decimals = 0; decimals <= 2; decimals++) {
+            if (snprintf(buf, cap, "%.*f", decimals, d) >= (int)cap)
+                return -1;
+            if (strtod(buf, NULL) == d)
+                return 0;
+        }
+        return snprintf(buf, cap, "%.17g", d) < (int)cap ? 0 : -1;
+    }
     if (json_is_true(v))
         return snprintf(buf, cap, "yes"), 0;
     if (json_is_false(v) || json_is_null(v))
