@@ -14,7 +14,12 @@
  *   info   which information screen (contribution | balance | pension)
  *   text   Africa's Talking: the cumulative text last seen
  *   seq    Hubtel: the Sequence last seen
- *   screen the last answer, 'C' or 'E' then its text (for repeated hops)
+ *   pfx    the notice line shown above the last screen ("ussd.invalid", ...)
+ *   left   its {left} value (wrong ID answers left)
+ *   endk   the text of the last answer when it ended the session, and
+ *   until  its lock time: with these, a repeated hop is answered by
+ *          rendering the same screen again, so the state stays a few dozen
+ *          bytes instead of carrying the screen's text
  *   phone  the E.164 number the session belongs to (another number sending
  *          the same session id starts afresh and sees nothing of it)
  *   lang   the language in use
@@ -79,7 +84,10 @@ typedef struct session {
     char info[16];
     char text[GW_INPUT_MAX];
     long seq;
-    char *screen;             /* malloc'd, 'C'/'E' + text; NULL when none */
+    char pfx[32];
+    char left[24];
+    char endk[32];
+    int64_t until_ms;
     char phone[GW_PHONE_MAX];
     char lang[4];
     int have_people;          /* the people key was present and decoded */
@@ -110,6 +118,8 @@ typedef struct hop {
     const char *input;        /* this hop's input, NULL on a new session */
     char input_buf[GW_INPUT_MAX];
     const char *prefix_key;   /* a one-line text shown above the next screen */
+    const char *end_key;      /* the text of an END answer */
+    int64_t until_ms;         /* balance_locked: until when */
     char left[24];            /* balance_wrong_id: attempts left */
     int end;                  /* the answer ends the session */
     enum gw_ussd_outcome outcome;
@@ -124,7 +134,6 @@ static void hop_release(hop *h)
         return;
     if (h->deadline_set)
         evtimer_del(&h->deadline);
-    free(h->s.screen);
     free(h->answer);
     free(h->people);
     gw_ussd *u = h->u;
@@ -586,13 +595,24 @@ static int render_screen(hop *h)
     return pages;
 }
 
-/* An END screen from one text. */
-static void end_with(hop *h, const char *key, const tpl_var *vars, size_t n,
-                     enum gw_ussd_outcome outcome)
+static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap);
+
+/* An END screen: text KEY with the values it takes. */
+static void end_with(hop *h, const char *key, enum gw_ussd_outcome outcome)
 {
+    char until[32];
+    tpl_var v[1];
+    size_t n = 0;
+    if (strcmp(key, "ussd.unknown_phone") == 0) {
+        v[n++] = (tpl_var){"hotline", h->u->cfg->ussd_hotline};
+    } else if (strcmp(key, "ussd.balance_locked") == 0) {
+        fmt_time(h, h->until_ms, until, sizeof until);
+        v[n++] = (tpl_var){"until", until};
+    }
     free(h->answer);
-    h->answer = tpl_render(*h->u->tpl, hop_lang(h), key, vars, n);
+    h->answer = tpl_render(*h->u->tpl, hop_lang(h), key, v, n);
     h->end = 1;
+    h->end_key = key;
     h->s.node = N_DONE;
     h->outcome = outcome;
 }
@@ -605,7 +625,7 @@ typedef struct field {
     size_t n;
 } field;
 
-#define SESSION_FIELDS 9
+#define SESSION_FIELDS 12
 
 /* Encodes the fields as "S1" then "LEN:BYTES" each. Returns a malloc'd
  * string and its length in *LEN, or NULL. */
@@ -666,14 +686,6 @@ static long field_long(const field *f)
     return strtol(buf, NULL, 10);
 }
 
-static char *field_dup(const field *f)
-{
-    char *d = malloc(f->n + 1);
-    if (d != NULL)
-        field_copy(f, d, f->n + 1);
-    return d;
-}
-
 /* ---- saving and answering ---- */
 
 static void on_saved(gw_redis *r, redisReply *reply, void *arg)
@@ -698,26 +710,20 @@ static void save_and_answer(hop *h)
         hop_busy(h);
         return;
     }
-    size_t alen = strlen(h->answer);
-    char *screen = malloc(alen + 2);
-    if (screen == NULL) {
-        hop_busy(h);
-        return;
-    }
-    screen[0] = h->end ? 'E' : 'C';
-    memcpy(screen + 1, h->answer, alen + 1);
-    char node[24], page[24], seq[24], ttl[24];
+    char node[24], page[24], seq[24], ttl[24], until[24];
     fmt_uint_str(node, (uint64_t)h->s.node);
     fmt_uint_str(page, (uint64_t)h->s.page);
     fmt_uint_str(seq, (uint64_t)(h->s.seq > 0 ? h->s.seq : 0));
     fmt_uint_str(ttl, (uint64_t)h->u->cfg->ussd_session_ttl_s);
+    fmt_uint_str(until, (uint64_t)(h->until_ms > 0 ? h->until_ms : 0));
+    const char *pfx = h->prefix_key != NULL ? h->prefix_key : "";
+    const char *endk = h->end ? h->end_key : "";
     if (h->people_fresh) {
         char *ppl = people_encode(h);
         const char *pargv[] = {"SET", h->pkey, ppl, "EX", ttl};
         int prc = ppl != NULL ? gw_redis_argv(h->u->redis, NULL, NULL, 5, pargv, NULL) : -1;
         free(ppl);
         if (prc != 0) {
-            free(screen);
             hop_busy(h);
             return;
         }
@@ -726,11 +732,11 @@ static void save_and_answer(hop *h)
         {node, strlen(node)}, {page, strlen(page)}, {seq, strlen(seq)},
         {h->s.sel, strlen(h->s.sel)}, {h->s.info, strlen(h->s.info)},
         {h->s.text, strlen(h->s.text)}, {h->e164, strlen(h->e164)},
-        {h->lang_pref, strlen(h->lang_pref)}, {screen, alen + 1},
+        {h->lang_pref, strlen(h->lang_pref)}, {pfx, strlen(pfx)},
+        {h->left, strlen(h->left)}, {endk, strlen(endk)}, {until, strlen(until)},
     };
     size_t vlen;
     char *value = session_encode(f, &vlen);
-    free(screen);
     if (value == NULL) {
         hop_busy(h);
         return;
@@ -810,10 +816,8 @@ static void on_attempt(gw_redis *r, redisReply *reply, void *arg)
 
 static void end_locked(hop *h, int64_t until_ms)
 {
-    char until[32];
-    fmt_time(h, until_ms, until, sizeof until);
-    tpl_var v[] = {{"until", until}};
-    end_with(h, "ussd.balance_locked", v, 1, GW_USSD_END);
+    h->until_ms = until_ms;
+    end_with(h, "ussd.balance_locked", GW_USSD_END);
 }
 
 static void after_lock_check(hop *h, int locked, int64_t until_ms)
@@ -898,8 +902,7 @@ static int decide(hop *h)
     if (in == NULL) {                       /* a new session */
         h->s.sel[0] = '\0';
         if (h->npeople == 0) {
-            tpl_var v[] = {{"hotline", h->u->cfg->ussd_hotline}};
-            end_with(h, "ussd.unknown_phone", v, 1, GW_USSD_UNKNOWN);
+            end_with(h, "ussd.unknown_phone", GW_USSD_UNKNOWN);
             return 0;
         }
         if (h->npeople == 1) {
@@ -919,7 +922,7 @@ static int decide(hop *h)
     }
 
     if (h->s.node == N_DONE) {
-        end_with(h, "ussd.goodbye", NULL, 0, GW_USSD_END);
+        end_with(h, "ussd.goodbye", GW_USSD_END);
         return 0;
     }
 
@@ -1068,8 +1071,20 @@ static void loaded(hop *h)
     if (!h->s.found)
         h->s.node = N_NEW;
 
-    if (repeat && h->s.screen != NULL) {
-        hop_answer(h, h->s.screen[0] == 'E', h->s.screen + 1, GW_USSD_DUPLICATE);
+    if (repeat) {
+        /* The same screen again, rendered from the state it was shown in. */
+        if (h->s.endk[0] != '\0') {
+            h->until_ms = h->s.until_ms;
+            end_with(h, h->s.endk, GW_USSD_DUPLICATE);
+        } else {
+            h->prefix_key = h->s.pfx[0] != '\0' ? h->s.pfx : NULL;
+            memcpy(h->left, h->s.left, sizeof h->left);
+            render_screen(h);
+        }
+        if (h->answer != NULL)
+            hop_answer(h, h->end, h->answer, GW_USSD_DUPLICATE);
+        else
+            hop_busy(h);
         return;
     }
     if (h->input != NULL) {
@@ -1113,7 +1128,6 @@ static int fetch_people(hop *h)
 /* Forgets a loaded session (damaged, or another phone's). */
 static void session_reset(hop *h)
 {
-    free(h->s.screen);
     memset(&h->s, 0, sizeof h->s);
     if (!h->people_fresh) {
         free(h->people);
@@ -1146,7 +1160,10 @@ static void on_session(gw_redis *r, redisReply *reply, void *arg)
         field_copy(&f[5], h->s.text, sizeof h->s.text);
         field_copy(&f[6], h->s.phone, sizeof h->s.phone);
         field_copy(&f[7], h->s.lang, sizeof h->s.lang);
-        h->s.screen = f[8].n > 1 ? field_dup(&f[8]) : NULL;
+        field_copy(&f[8], h->s.pfx, sizeof h->s.pfx);
+        field_copy(&f[9], h->s.left, sizeof h->s.left);
+        field_copy(&f[10], h->s.endk, sizeof h->s.endk);
+        h->s.until_ms = field_long(&f[11]);
         if (ppl->type == REDIS_REPLY_STRING && !h->people_fresh)
             h->s.have_people = people_decode(h, ppl->str) == 0;
         if (h->s.node < N_NEW || h->s.node > N_DONE || h->s.page < 0 || h->s.page > 100)

@@ -347,3 +347,27 @@ def test_hung_redis_gives_busy_within_the_deadline(env):
     assert wait_until(lambda: env.get_admin("/readyz")[0] == 200, 10)
     kind, text = AT(env, PHONE["paid"]).dial()
     main_menu_ok(text)
+
+
+def test_repeated_end_and_notice_screens_are_the_same(env):
+    load_roster(env)
+    # An END screen (unknown phone), repeated by the carrier.
+    session = sid()
+    a = env.ussd_at(session, PHONE["unknown"], "")
+    b = env.ussd_at(session, PHONE["unknown"], "")
+    assert a == b and a[0] == "END", (a, b)
+    # A screen with a notice line (a wrong ID), repeated.
+    session = sid()
+    env.ussd_at(session, PHONE["paid"], "")
+    env.ussd_at(session, PHONE["paid"], "2")
+    a = env.ussd_at(session, PHONE["paid"], "2*1111")
+    b = env.ussd_at(session, PHONE["paid"], "2*1111")
+    assert a == b and a[0] == "CON" and "2" in a[1], (a, b)
+    # The lock's END screen with its time, repeated: the same time again.
+    env.ussd_at(session, PHONE["paid"], "2*1111*2222")
+    a = env.ussd_at(session, PHONE["paid"], "2*1111*2222*3333")
+    b = env.ussd_at(session, PHONE["paid"], "2*1111*2222*3333")
+    assert a == b and a[0] == "END" and ":" in a[1], (a, b)
+    # The session's state stays small: no screen text in it.
+    state = env.redis("GET", "gw:{s:at:%s}" % session)
+    assert len(state.encode()) < 160, state
