@@ -168,8 +168,11 @@ int main(int argc, char **argv)
     if (d.admin_http == NULL)
         goto fail;
 
-    d.redis = gw_redis_new(d.base, d.cfg->redis_host, d.cfg->redis_port, d.cfg->redis_db,
-                           d.cfg->redis_password);
+    d.redis = d.cfg->redis_sentinels != NULL
+                  ? gw_redis_new_sentinel(d.base, d.cfg->redis_sentinels, d.cfg->redis_master,
+                                          d.cfg->redis_db, d.cfg->redis_password)
+                  : gw_redis_new(d.base, d.cfg->redis_host, d.cfg->redis_port, d.cfg->redis_db,
+                                 d.cfg->redis_password);
     d.http_client = prov_http_new(d.base);
     if (d.redis == NULL || d.http_client == NULL) {
         snprintf(err, sizeof err, "out of memory");
@@ -193,8 +196,13 @@ int main(int argc, char **argv)
     event_add(sig_int, NULL);
     event_add(sig_hup, NULL);
 
-    gw_info("main", "gatewayd %s started (config %s, records %s, redis %s:%d)", GW_VERSION,
-            config_path, d.cfg->records_backend, d.cfg->redis_host, d.cfg->redis_port);
+    if (d.cfg->redis_sentinels != NULL)
+        gw_info("main", "gatewayd %s started (config %s, records %s, redis master %s from "
+                "sentinels %s)", GW_VERSION, config_path, d.cfg->records_backend,
+                d.cfg->redis_master, d.cfg->redis_sentinels);
+    else
+        gw_info("main", "gatewayd %s started (config %s, records %s, redis %s:%d)", GW_VERSION,
+                config_path, d.cfg->records_backend, d.cfg->redis_host, d.cfg->redis_port);
     event_base_dispatch(d.base);
     gw_info("main", "stopped");
 

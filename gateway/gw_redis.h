@@ -8,6 +8,13 @@
  * notices a hung server: no answer within 3 s drops the connection.
  * Lua scripts are registered once, loaded at each (re)connect and sent as
  * EVALSHA (EVAL while the load has not been confirmed).
+ *
+ * With Redis Sentinel (gw_redis_new_sentinel) each (re)connect first asks
+ * the sentinels in turn, on the loop, for the master's address, then checks
+ * with ROLE that the server found is the master (and keeps checking with
+ * ROLE instead of PING): a replica is dropped and the sentinels are asked
+ * again. The sentinel that answered stays subscribed to +switch-master, so a
+ * failover moves the connection to the new master at once.
  * Runs on the loop given to gw_redis_new; not thread safe. */
 #ifndef GW_REDIS_H
 #define GW_REDIS_H
@@ -34,6 +41,13 @@ typedef struct gw_redis_script gw_redis_script;
  * background. Returns NULL only on OOM. */
 gw_redis *gw_redis_new(struct event_base *base, const char *host, int port, int db,
                        const char *password);
+
+/* The same through Redis Sentinel: SENTINELS is the config's comma-separated
+ * "HOST:PORT,[V6]:PORT" list, MASTER the monitored master's name; DB and
+ * PASSWORD (may be NULL) apply to the master. Returns NULL on OOM or when
+ * SENTINELS holds a bad entry or none, or MASTER is empty. */
+gw_redis *gw_redis_new_sentinel(struct event_base *base, const char *sentinels,
+                                const char *master, int db, const char *password);
 
 /* Disconnects (pending callbacks get NULL) and frees. */
 void gw_redis_free(gw_redis *r);

@@ -6,6 +6,9 @@ log file and waits until /healthz and /readyz answer 200. Tests then talk to it 
 the carriers (ussd_at, ussd_hubtel, carrier) and the coordinators (admin,
 import_csv) do, and look into Redis through a small RESP client (redis).
 
+A file whose overrides delete [redis] url (e.g. to go through Sentinel) brings its
+own Redis: the Env then starts none (own_redis False; see Env.__init__).
+
 Owns both processes and the temp dir; close() sends SIGTERM to gatewayd, expects exit
 status 0 within 12 s and no sanitizer report in the log, stops redis and removes the
 dir (kept when something failed). Standard library only; every network call has a
@@ -162,7 +165,10 @@ def render_ini(config):
 
 
 class Env:
-    def __init__(self, build_dir, overrides=None, name="env"):
+    def __init__(self, build_dir, overrides=None, name="env", own_redis=None):
+        """OWN_REDIS: start a redis-server for gatewayd (and empty it before each test);
+        None means yes unless OVERRIDES delete [redis] url. Without one, gatewayd is not
+        waited for /readyz at start: the test starts its Redis and waits itself."""
         self.build = os.path.join(REPO, build_dir) if not os.path.isabs(build_dir) else build_dir
         self.gatewayd_bin = os.path.join(self.build, "bin", "gatewayd")
         self.gatewayctl_bin = os.path.join(self.build, "bin", "gatewayctl")
@@ -182,6 +188,9 @@ class Env:
         self.expect_alive = False
         self.failed = False
         self.redis = Redis(self.redis_port)
+        if own_redis is None:
+            own_redis = (self.base_overrides.get("redis") or {}).get("url", "") is not None
+        self.own_redis = own_redis
 
     # -- configuration --
 
@@ -486,19 +495,22 @@ class Env:
     # -- life cycle --
 
     def start(self):
-        self.start_redis()
+        if self.own_redis:
+            self.start_redis()
         self.start_gatewayd()
 
     def reset(self):
         """Before each test: Redis running and empty, gatewayd running with the file's
-        config (restarted when a test changed it or stopped it)."""
-        self.start_redis()
-        self.redis("FLUSHALL")
+        config (restarted when a test changed it or stopped it). Without its own Redis,
+        only gatewayd is (re)started."""
+        if self.own_redis:
+            self.start_redis()
+            self.redis("FLUSHALL")
         if not self.gatewayd_alive() or self.overrides != self.base_overrides:
             if self.proc is not None:
                 self.stop_gatewayd()
             self.start_gatewayd()
-        elif not wait_until(lambda: self.get_admin("/readyz")[0] == 200, 10):
+        elif self.own_redis and not wait_until(lambda: self.get_admin("/readyz")[0] == 200, 10):
             raise HarnessError("gatewayd not ready after FLUSHALL; log:\n%s" % self.log_tail())
         self.expect_alive = True
 
