@@ -12,7 +12,7 @@
  * answered last, each with a deadline; when none answers the round ends in
  * the usual backoff (or, while the master's connection is fine, in a quiet
  * re-watch timer). */
-#include "gw_redis.h"
+#include "gw_redis_internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,67 +24,6 @@
 
 #include "gw_clock.h"
 #include "gw_log.h"
-
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define PING_EVERY_MS 1000
-#define PING_DEADLINE_MS 3000
-#define SETUP_DEADLINE_MS 3000     /* connect + AUTH/SELECT(/ROLE) */
-#define SENTINEL_DEADLINE_MS 1000  /* connect + get-master-addr-by-name */
-#define REWATCH_MS 1000            /* retry of a lost +switch-master watch */
-
-struct gw_redis_script {
-    const char *name;
-    const char *body;
-    char sha[41];          /* "" until SCRIPT LOAD answered on this connection */
-    gw_redis_script *next;
-};
-
-typedef struct sentinel_addr {
-    char host[256];
-    int port;
-} sentinel_addr;
-
-struct gw_redis {
-    struct event_base *base;
-    char *host;             /* the server's address; with Sentinel the last master found */
-    int port;
-    int db;
-    char *password;
-
-    redisAsyncContext *ac;  /* NULL while disconnected */
-    int ready;              /* AUTH/SELECT (and with Sentinel ROLE) done */
-    int up;                 /* ready and answering PINGs */
-    unsigned generation;    /* bumps at each connect; stale callbacks check it */
-    int backoff_ms;
-    struct event *retry_ev;
-    struct event *ping_ev;
-    struct event *flush_ev; /* writes queued commands at the end of this loop turn */
-    int flush_pending;
-    int64_t ping_sent_ms;   /* 0 when no PING outstanding */
-    int64_t connect_ms;     /* when ac was opened */
-    size_t pending;
-
-    /* Sentinel mode when nsentinels > 0 */
-    sentinel_addr *sentinels;
-    int nsentinels;
-    char *master;
-    redisAsyncContext *sac; /* asking, then watching; NULL when neither */
-    int sac_idx;            /* the sentinel asked last */
-    int tries;              /* sentinels asked in this round */
-    int watching;           /* sac answered and is subscribed to +switch-master */
-    unsigned ask_seq;       /* bumps at each ask; stale answers check it */
-    struct event *sentinel_ev; /* an ask's deadline; without sac, the re-watch timer */
-
-    /* Work deferred out of hiredis callbacks to step_ev (0: nothing to do). */
-    struct event *step_ev;
-    unsigned drop_generation;  /* drop ac if it is still this connection */
-    unsigned next_ask_seq;     /* leave sac and ask the next sentinel if still this ask */
-
-    gw_redis_state_cb *state_cb;
-    void *state_arg;
-    gw_redis_script *scripts;
-};
 
 /* A command's context, so we can count what is pending and hide stale
  * replies from the callers after a reconnect. */
@@ -98,7 +37,7 @@ static void redis_connect(gw_redis *r);
 
 /* ---- state ---- */
 
-static struct timeval ms_tv(int ms)
+struct timeval gwr_ms_tv(int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     return tv;
@@ -114,9 +53,9 @@ static void set_up(gw_redis *r, int up)
         r->state_cb(r, up, r->state_arg);
 }
 
-static void schedule_retry(gw_redis *r)
+void gwr_schedule_retry(gw_redis *r)
 {
-    struct timeval tv = ms_tv(r->backoff_ms);
+    struct timeval tv = gwr_ms_tv(r->backoff_ms);
     evtimer_add(r->retry_ev, &tv);
     r->backoff_ms *= 2;
     if (r->backoff_ms > BACKOFF_MAX_MS)
@@ -131,7 +70,7 @@ static void lost(gw_redis *r)
     for (gw_redis_script *s = r->scripts; s != NULL; s = s->next)
         s->sha[0] = '\0';
     set_up(r, 0);
-    schedule_retry(r);
+    gwr_schedule_retry(r);
 }
 
 /* Closes the connection to Redis and reconnects after the backoff. Not from
@@ -147,7 +86,7 @@ static void drop_connection(gw_redis *r)
 }
 
 /* From inside a callback: drop the current connection from step_ev. */
-static void drop_later(gw_redis *r)
+void gwr_drop_later(gw_redis *r)
 {
     r->drop_generation = r->generation;
     event_active(r->step_ev, EV_TIMEOUT, 0);
@@ -426,7 +365,7 @@ static int check_master(gw_redis *r, const redisReply *reply)
     else
         gw_warn("redis", "%s:%d is a %s, not the master of %s: asking the sentinels again",
                 r->host, r->port, role != NULL ? role : "server of unknown role", r->master);
-    drop_later(r);
+    gwr_drop_later(r);
     return 0;
 }
 
@@ -448,7 +387,7 @@ static void on_select(gw_redis *r, redisReply *reply, void *arg)
         return;       /* a lost connection is retried by its disconnect */
     if (reply->type == REDIS_REPLY_ERROR) {
         gw_error("redis", "set-up failed: %s (retry in %d ms)", reply->str, r->backoff_ms);
-        drop_later(r);
+        gwr_drop_later(r);
     } else if (r->nsentinels > 0) {
         setup_command(r, on_role, "ROLE");
     } else {
@@ -484,18 +423,18 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 /* Connects to r->host:r->port. */
-static void data_connect(gw_redis *r)
+void gwr_data_connect(gw_redis *r)
 {
     evtimer_del(r->retry_ev);
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (ac == NULL) {
-        schedule_retry(r);
+        gwr_schedule_retry(r);
         return;
     }
     if (ac->err) {
         gw_warn("redis", "connect to %s:%d failed: %s", r->host, r->port, ac->errstr);
         redisAsyncFree(ac);
-        schedule_retry(r);
+        gwr_schedule_retry(r);
         return;
     }
     ac->data = r;
@@ -505,243 +444,6 @@ static void data_connect(gw_redis *r)
     redisLibeventAttach(ac, r->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-}
-
-/* ---- Sentinel ---- */
-
-/* Trouble with one sentinel is a warning while the daemon waits for the
- * master's address, and only debug while it re-watches (Redis is fine). */
-#define sentinel_trouble(r, ...) \
-    gw_log((r)->ac != NULL ? GW_LOG_DEBUG : GW_LOG_WARN, "redis", __VA_ARGS__)
-
-static void sentinel_ask(gw_redis *r);
-
-static const sentinel_addr *asked(const gw_redis *r)
-{
-    return &r->sentinels[r->sac_idx];
-}
-
-static void sentinel_close(gw_redis *r)
-{
-    evtimer_del(r->sentinel_ev);
-    r->watching = 0;
-    if (r->sac == NULL)
-        return;
-    redisAsyncContext *sac = r->sac;
-    r->sac = NULL;
-    sac->data = NULL;
-    redisAsyncFree(sac);
-}
-
-/* From inside a callback: give up this ask and try the next sentinel. */
-static void ask_next_later(gw_redis *r)
-{
-    r->next_ask_seq = r->ask_seq;
-    event_active(r->step_ev, EV_TIMEOUT, 0);
-}
-
-/* Starts a round: every sentinel in turn until one gives an address. */
-static void sentinel_round(gw_redis *r)
-{
-    sentinel_close(r);
-    r->tries = 0;
-    sentinel_ask(r);
-}
-
-/* A +switch-master message: "NAME OLDHOST OLDPORT NEWHOST NEWPORT". */
-static void on_switch(redisAsyncContext *sac, void *reply, void *arg)
-{
-    (void)arg;
-    gw_redis *r = sac->data;
-    const redisReply *m = reply;
-    if (r == NULL || m == NULL || m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
-        m->element[0]->type != REDIS_REPLY_STRING || strcmp(m->element[0]->str, "message") != 0 ||
-        m->element[2]->type != REDIS_REPLY_STRING)
-        return;       /* the SUBSCRIBE confirmation, or the context going away */
-    const char *text = m->element[2]->str;
-    size_t n = strlen(r->master);
-    if (strncmp(text, r->master, n) != 0 || text[n] != ' ')
-        return;       /* another master of this sentinel */
-    gw_warn("redis", "sentinel %s:%d: failover of %s (%s): reconnecting", asked(r)->host,
-            asked(r)->port, r->master, text + n + 1);
-    if (r->ac != NULL) {
-        drop_later(r);
-    } else {                  /* waiting out a backoff: no need to any more */
-        r->backoff_ms = BACKOFF_MIN_MS;
-        schedule_retry(r);
-    }
-}
-
-/* The address in a get-master-addr-by-name answer; 0 when valid. */
-static int parse_master_addr(const redisReply *a, char *host, size_t hostlen, int *port)
-{
-    if (a->type != REDIS_REPLY_ARRAY || a->elements != 2 ||
-        a->element[0]->type != REDIS_REPLY_STRING || a->element[1]->type != REDIS_REPLY_STRING ||
-        a->element[0]->len == 0 || a->element[0]->len >= hostlen)
-        return -1;
-    char *end;
-    long p = strtol(a->element[1]->str, &end, 10);
-    if (end == a->element[1]->str || *end != '\0' || p < 1 || p > 65535)
-        return -1;
-    memcpy(host, a->element[0]->str, a->element[0]->len + 1);
-    *port = (int)p;
-    return 0;
-}
-
-/* The sentinel says the master is HOST:PORT. */
-static void master_found(gw_redis *r, const char *host, int port)
-{
-    const sentinel_addr *s = asked(r);
-    int moved = r->host == NULL || strcmp(r->host, host) != 0 || r->port != port;
-    if (r->ac != NULL) {      /* a re-watch while connected */
-        if (moved) {
-            gw_warn("redis", "sentinel %s:%d: master %s is at %s:%d, not %s:%d: reconnecting",
-                    s->host, s->port, r->master, host, port, r->host, r->port);
-            drop_later(r);
-        } else {
-            gw_info("redis", "watching sentinel %s:%d for failovers of %s again", s->host,
-                    s->port, r->master);
-        }
-        return;
-    }
-    if (moved) {
-        char *copy = strdup(host);
-        if (copy == NULL) {
-            schedule_retry(r);
-            return;
-        }
-        if (r->host != NULL)
-            gw_warn("redis", "master %s moved from %s:%d to %s:%d (sentinel %s:%d)", r->master,
-                    r->host, r->port, host, port, s->host, s->port);
-        else
-            gw_info("redis", "master %s is at %s:%d (sentinel %s:%d)", r->master, host, port,
-                    s->host, s->port);
-        free(r->host);
-        r->host = copy;
-        r->port = port;
-    } else {
-        gw_info("redis", "master %s is still at %s:%d (sentinel %s:%d)", r->master, host, port,
-                s->host, s->port);
-    }
-    data_connect(r);
-}
-
-static void on_master_addr(redisAsyncContext *sac, void *reply, void *arg)
-{
-    gw_redis *r = sac->data;
-    const redisReply *a = reply;
-    if (r == NULL || a == NULL || (unsigned)(uintptr_t)arg != r->ask_seq)
-        return;       /* a lost connection goes on in on_sentinel_disconnect */
-    evtimer_del(r->sentinel_ev);
-    const sentinel_addr *s = asked(r);
-    char host[256];
-    int port;
-    if (parse_master_addr(a, host, sizeof host, &port) == 0) {
-        r->watching = 1;
-        redisAsyncCommand(sac, on_switch, NULL, "SUBSCRIBE +switch-master");
-        master_found(r, host, port);
-        return;
-    }
-    if (a->type == REDIS_REPLY_NIL)
-        gw_log(r->ac != NULL ? GW_LOG_DEBUG : GW_LOG_ERROR, "redis",
-               "sentinel %s:%d does not know a master named \"%s\" (check [redis] master)",
-               s->host, s->port, r->master);
-    else
-        sentinel_trouble(r, "sentinel %s:%d: unexpected answer to get-master-addr-by-name%s%s",
-                         s->host, s->port, a->type == REDIS_REPLY_ERROR ? ": " : "",
-                         a->type == REDIS_REPLY_ERROR ? a->str : "");
-    ask_next_later(r);
-}
-
-static void on_sentinel_connect(const redisAsyncContext *sac, int status)
-{
-    gw_redis *r = sac->data;
-    if (r == NULL || status == REDIS_OK)
-        return;
-    sentinel_trouble(r, "sentinel %s:%d: %s", asked(r)->host, asked(r)->port, sac->errstr);
-    r->sac = NULL;    /* hiredis frees it */
-    evtimer_del(r->sentinel_ev);
-    ask_next_later(r);
-}
-
-static void on_sentinel_disconnect(const redisAsyncContext *sac, int status)
-{
-    gw_redis *r = sac->data;
-    if (r == NULL)
-        return;
-    r->sac = NULL;    /* hiredis frees it */
-    const char *why = status == REDIS_OK ? "closed" : sac->errstr;
-    if (!r->watching) {
-        sentinel_trouble(r, "sentinel %s:%d: %s", asked(r)->host, asked(r)->port, why);
-        evtimer_del(r->sentinel_ev);
-        ask_next_later(r);
-        return;
-    }
-    r->watching = 0;
-    if (r->ac == NULL)
-        return;       /* the reconnect asks the sentinels anyway */
-    gw_warn("redis", "lost sentinel %s:%d (%s): failovers of %s go unnoticed until a "
-            "sentinel answers again", asked(r)->host, asked(r)->port, why, r->master);
-    struct timeval tv = ms_tv(REWATCH_MS);
-    evtimer_add(r->sentinel_ev, &tv);
-}
-
-/* Asks the next sentinel of this round, or ends the round. */
-static void sentinel_ask(gw_redis *r)
-{
-    for (; r->tries < r->nsentinels; r->tries++) {
-        if (r->tries > 0)
-            r->sac_idx = (r->sac_idx + 1) % r->nsentinels;
-        r->ask_seq++;
-        const sentinel_addr *s = asked(r);
-        redisAsyncContext *sac = redisAsyncConnect(s->host, s->port);
-        if (sac == NULL || sac->err) {
-            sentinel_trouble(r, "sentinel %s:%d: %s", s->host, s->port,
-                             sac != NULL ? sac->errstr : "out of memory");
-            if (sac != NULL)
-                redisAsyncFree(sac);
-            continue;
-        }
-        sac->data = r;
-        r->sac = sac;
-        r->watching = 0;
-        redisLibeventAttach(sac, r->base);
-        redisAsyncSetConnectCallback(sac, on_sentinel_connect);
-        redisAsyncSetDisconnectCallback(sac, on_sentinel_disconnect);
-        if (redisAsyncCommand(sac, on_master_addr, (void *)(uintptr_t)r->ask_seq,
-                              "SENTINEL get-master-addr-by-name %s", r->master) != REDIS_OK) {
-            sentinel_close(r);
-            continue;
-        }
-        r->tries++;
-        struct timeval tv = ms_tv(SENTINEL_DEADLINE_MS);
-        evtimer_add(r->sentinel_ev, &tv);
-        return;
-    }
-    r->sac_idx = (r->sac_idx + 1) % r->nsentinels;  /* next round starts where this one did */
-    if (r->ac != NULL) {      /* a re-watch: Redis is fine, try again quietly */
-        struct timeval tv = ms_tv(REWATCH_MS);
-        evtimer_add(r->sentinel_ev, &tv);
-        return;
-    }
-    gw_warn("redis", "no sentinel gave the address of master %s (retry in %d ms)", r->master,
-            r->backoff_ms);
-    schedule_retry(r);
-}
-
-static void on_sentinel_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    gw_redis *r = arg;
-    if (r->sac != NULL && !r->watching) {
-        sentinel_trouble(r, "sentinel %s:%d did not answer in %d ms", asked(r)->host,
-                         asked(r)->port, SENTINEL_DEADLINE_MS);
-        sentinel_close(r);
-        sentinel_ask(r);
-    } else if (r->sac == NULL && r->ac != NULL) {
-        sentinel_round(r);    /* re-watch */
-    }
 }
 
 /* Work callbacks asked for, outside any hiredis callback. */
@@ -756,17 +458,17 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
     if (generation != 0 && r->ac != NULL && generation == r->generation)
         drop_connection(r);
     if (seq != 0 && seq == r->ask_seq) {
-        sentinel_close(r);
-        sentinel_ask(r);
+        gwr_sentinel_close(r);
+        gwr_sentinel_ask(r);
     }
 }
 
 static void redis_connect(gw_redis *r)
 {
     if (r->nsentinels > 0)
-        sentinel_round(r);
+        gwr_sentinel_round(r);
     else
-        data_connect(r);
+        gwr_data_connect(r);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -834,7 +536,7 @@ static gw_redis *redis_alloc(struct event_base *base, int db, const char *passwo
     r->retry_ev = evtimer_new(base, on_retry, r);
     r->ping_ev = event_new(base, -1, EV_PERSIST, on_ping_timer, r);
     r->flush_ev = event_new(base, -1, 0, on_flush, r);
-    r->sentinel_ev = evtimer_new(base, on_sentinel_timer, r);
+    r->sentinel_ev = evtimer_new(base, gwr_on_sentinel_timer, r);
     r->step_ev = event_new(base, -1, 0, on_step, r);
     if (r->retry_ev == NULL || r->ping_ev == NULL || r->flush_ev == NULL ||
         r->sentinel_ev == NULL || r->step_ev == NULL || (password != NULL && r->password == NULL)) {
@@ -846,7 +548,7 @@ static gw_redis *redis_alloc(struct event_base *base, int db, const char *passwo
 
 static gw_redis *redis_start(gw_redis *r)
 {
-    struct timeval tv = ms_tv(PING_EVERY_MS);
+    struct timeval tv = gwr_ms_tv(PING_EVERY_MS);
     event_add(r->ping_ev, &tv);
     redis_connect(r);
     return r;
@@ -865,40 +567,6 @@ gw_redis *gw_redis_new(struct event_base *base, const char *host, int port, int 
         return NULL;
     }
     return redis_start(r);
-}
-
-/* Parses one "HOST:PORT" or "[V6]:PORT" item S[0..LEN) into OUT; 0 when valid. */
-static int parse_sentinel(const char *s, size_t len, sentinel_addr *out)
-{
-    const char *h = s, *he, *rest;
-    if (len > 0 && s[0] == '[') {
-        h = s + 1;
-        he = memchr(s, ']', len);
-        if (he == NULL)
-            return -1;
-        rest = he + 1;
-    } else {
-        he = rest = memrchr(s, ':', len);
-        if (he == NULL)
-            return -1;
-    }
-    const char *end = s + len;
-    size_t hl = (size_t)(he - h);
-    if (hl == 0 || hl >= sizeof out->host || rest >= end || *rest != ':' || end - rest < 2 ||
-        end - rest > 6)
-        return -1;
-    long port = 0;
-    for (const char *p = rest + 1; p < end; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        port = port * 10 + (*p - '0');
-    }
-    if (port < 1 || port > 65535)
-        return -1;
-    memcpy(out->host, h, hl);
-    out->host[hl] = '\0';
-    out->port = (int)port;
-    return 0;
 }
 
 gw_redis *gw_redis_new_sentinel(struct event_base *base, const char *sentinels,
@@ -924,7 +592,7 @@ gw_redis *gw_redis_new_sentinel(struct event_base *base, const char *sentinels,
             p++;
         while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
-        if (parse_sentinel(p, (size_t)(e - p), &r->sentinels[r->nsentinels]) != 0) {
+        if (gwr_parse_sentinel(p, (size_t)(e - p), &r->sentinels[r->nsentinels]) != 0) {
             gw_redis_free(r);
             return NULL;
         }
@@ -945,7 +613,7 @@ void gw_redis_free(gw_redis *r)
         redisAsyncFree(ac);
     }
     if (r->sentinel_ev != NULL)
-        sentinel_close(r);
+        gwr_sentinel_close(r);
     struct event *evs[] = {r->retry_ev, r->ping_ev, r->flush_ev, r->sentinel_ev, r->step_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
