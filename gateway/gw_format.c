@@ -189,3 +189,16 @@ void gw_name_mask(const char *name, char *out, size_t outlen)
     }
     out[o.len] = '\0';
 }
+
+size_t gw_uint_format(char *out, uint64_t n)
+{
+    char tmp[20];
+    size_t len = 0;
+    do {
+        tmp[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    for (size_t i = 0; i < len; i++)
+        out[i] = tmp[len - 1 - i];
+    return len;
+}

@@ -33,4 +33,9 @@ int gw_date_parse(const char *s, int *y, int *m, int *d);
  * splits one. Always NUL-terminates OUT. */
 void gw_name_mask(const char *name, char *out, size_t outlen);
 
+/* Writes N in decimal at OUT, which has room for 20 characters; no NUL.
+ * Returns the number of characters. For hot paths where snprintf's
+ * generality costs more than the work. */
+size_t gw_uint_format(char *out, uint64_t n);
+
 #endif

@@ -31,6 +31,7 @@
 #include <event2/util.h>
 #include <http_parser.h>
 
+#include "gw_format.h"
 #include "gw_log.h"
 
 #define MAX_ROUTES 32
@@ -314,12 +315,7 @@ static void put_str(char **w, const char *end, const char *s)
 static void put_uint(char **w, const char *end, size_t n)
 {
     char tmp[24];
-    size_t len = 0;
-    do {
-        tmp[sizeof tmp - 1 - len++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    put(w, end, tmp + sizeof tmp - len, len);
+    put(w, end, tmp, gw_uint_format(tmp, n));
 }
 
 /* Queues one whole answer on C's output (built without printf: this runs

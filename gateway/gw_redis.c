@@ -23,6 +23,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "gw_clock.h"
+#include "gw_format.h"
 #include "gw_log.h"
 
 /* A command's context, so we can count what is pending and hide stale
@@ -115,19 +116,6 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
         redisAsyncHandleWrite(r->ac);
 }
 
-static size_t fmt_size(char *out, size_t n)
-{
-    char tmp[24];
-    size_t len = 0;
-    do {
-        tmp[len++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    for (size_t i = 0; i < len; i++)
-        out[i] = tmp[len - 1 - i];
-    return len;
-}
-
 static void cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     (void)ac;
@@ -163,13 +151,13 @@ static int send_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
     }
     size_t len = 0;
     cmd[len++] = '*';
-    len += fmt_size(cmd + len, (size_t)argc);
+    len += gw_uint_format(cmd + len, (size_t)argc);
     cmd[len++] = '\r';
     cmd[len++] = '\n';
     for (int i = 0; i < argc; i++) {
         size_t n = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
         cmd[len++] = '$';
-        len += fmt_size(cmd + len, n);
+        len += gw_uint_format(cmd + len, n);
         cmd[len++] = '\r';
         cmd[len++] = '\n';
         memcpy(cmd + len, argv[i], n);

@@ -313,24 +313,10 @@ static int people_decode(hop *h, const char *s)
     return 0;
 }
 
-/* Writes N in decimal at OUT (room for 20 digits), returns the length. On
- * the hop's path, where snprintf's generality costs more than the work. */
-static size_t fmt_uint(char *out, uint64_t n)
-{
-    char tmp[20];
-    size_t len = 0;
-    do {
-        tmp[len++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    for (size_t i = 0; i < len; i++)
-        out[i] = tmp[len - 1 - i];
-    return len;
-}
-
+/* N in decimal, NUL-terminated, into OUT (room for 21). */
 static void fmt_uint_str(char *out, uint64_t n)
 {
-    out[fmt_uint(out, n)] = '\0';
+    out[gw_uint_format(out, n)] = '\0';
 }
 
 /* ---- rendering helpers ---- */
@@ -640,7 +626,7 @@ static char *session_encode(const field *f, size_t *len)
     memcpy(w, "S1", 2);
     w += 2;
     for (int i = 0; i < SESSION_FIELDS; i++) {
-        w += fmt_uint(w, f[i].n);
+        w += gw_uint_format(w, f[i].n);
         *w++ = ':';
         memcpy(w, f[i].p, f[i].n);
         w += f[i].n;

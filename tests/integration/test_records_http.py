@@ -14,10 +14,9 @@ import json
 import threading
 import time
 import urllib.parse
-import uuid
 
 from harness import HOTLINE, free_port, wait_until
-from ussd_util import assert_fits
+from ussd_util import AT, Hubtel, main_menu_ok
 
 PORT = free_port()
 CONFIG = {"records": {"backend": "http", "url": "http://127.0.0.1:%d/participants" % PORT,
@@ -129,53 +128,6 @@ def agency(mode):
 def requests_for(e164):
     with LOCK:
         return [r for r in AGENCY["requests"] if r["phone"] == e164]
-
-
-def sid():
-    return "rh-" + uuid.uuid4().hex[:16]
-
-
-class AT:
-    """One Africa's Talking session: each press() sends the cumulative text."""
-
-    def __init__(self, env, phone):
-        self.env, self.phone, self.session, self.inputs = env, phone, sid(), []
-
-    def dial(self):
-        kind, text = self.env.ussd_at(self.session, self.phone, "")
-        assert_fits(text)
-        return kind, text
-
-    def press(self, key):
-        self.inputs.append(key)
-        kind, text = self.env.ussd_at(self.session, self.phone, "*".join(self.inputs))
-        assert_fits(text)
-        return kind, text
-
-
-class Hubtel:
-    """One Hubtel session: Initiation, then Responses with a rising Sequence."""
-
-    def __init__(self, env, phone):
-        self.env, self.phone, self.session, self.seq = env, phone, sid(), 1
-
-    def dial(self):
-        kind, text = self.env.ussd_hubtel(self.session, self.phone, "Initiation",
-                                          "*120*12345#", 1)
-        assert_fits(text)
-        return kind, text
-
-    def press(self, key):
-        self.seq += 1
-        kind, text = self.env.ussd_hubtel(self.session, self.phone, "Response", key, self.seq)
-        assert_fits(text)
-        return kind, text
-
-
-def main_menu_ok(text):
-    lines = text.split("\n")
-    for item in ("1 ", "2 ", "3 ", "6 "):
-        assert any(l.startswith(item) for l in lines), "menu lacks %r: %r" % (item, text)
 
 
 def is_busy(kind, text):
