@@ -174,10 +174,12 @@ static void handle_status_page(gw_http_req *req, void *arg)
         "<tr><th>Redis</th><td class=\"%s\">%s</td></tr>"
         "<tr><th>USSD service code</th><td>%s</td></tr>"
         "<tr><th>Records backend</th><td>%s</td></tr>"
-        "<tr><th>Requests in flight</th><td>%zu</td></tr>"
-        "</table><h2>Metrics</h2><pre>",
+        "<tr><th>Requests in flight</th><td>%zu</td></tr>",
         GW_VERSION, up ? "ok" : "bad", up ? "up" : "DOWN: hops answer busy",
         a->cfg->ussd_service_code, a->cfg->records_backend, gw_http_in_flight());
+    gw_metrics_render_summary(buf);
+    evbuffer_add_printf(buf, "</table><details><summary>All metrics "
+                        "(<a href=\"/metrics\">/metrics</a>)</summary><pre>");
     struct evbuffer *m = evbuffer_new();
     if (m != NULL) {
         gw_metrics_render(m, up);
@@ -197,7 +199,7 @@ static void handle_status_page(gw_http_req *req, void *arg)
         }
         evbuffer_free(m);
     }
-    evbuffer_add_printf(buf, "</pre></body></html>\n");
+    evbuffer_add_printf(buf, "</pre></details></body></html>\n");
     size_t n = evbuffer_get_length(buf);
     gw_http_reply(req, 200, "text/html; charset=utf-8", (const char *)evbuffer_pullup(buf, -1), n);
     evbuffer_free(buf);

@@ -10,7 +10,10 @@
 /* Wall-clock milliseconds since the Unix epoch, plus GW_CLOCK_OFFSET_S if set. */
 int64_t gw_clock_now_ms(void);
 
-/* Monotonic milliseconds, for deadlines and latencies (not shifted). */
+/* Monotonic milliseconds, for deadlines (not shifted). */
 int64_t gw_clock_mono_ms(void);
+
+/* Monotonic microseconds, for latencies (not shifted). */
+int64_t gw_clock_mono_us(void);
 
 #endif

@@ -81,3 +81,35 @@ void gw_metrics_render(struct evbuffer *out, int redis_up)
         evbuffer_add_printf(out, "gateway_roster_rows_total{result=\"%s\"} %llu\n",
                             import_names[i], m.import[i]);
 }
+
+void gw_metrics_render_summary(struct evbuffer *out)
+{
+    unsigned long long by[GW_USSD_OUTCOME_COUNT] = {0}, total = 0;
+    for (int d = 0; d < GW_DIALECT_COUNT; d++)
+        for (int o = 0; o < GW_USSD_OUTCOME_COUNT; o++) {
+            by[o] += m.ussd[d][o];
+            total += m.ussd[d][o];
+        }
+    double pct = total > 0 ? 100.0 / (double)total : 0;
+    evbuffer_add_printf(out,
+        "<tr><th>USSD hops answered</th><td>%llu</td></tr>"
+        "<tr><th>&nbsp; with a screen</th><td>%llu</td></tr>"
+        "<tr><th>&nbsp; ended normally</th><td>%llu</td></tr>"
+        "<tr><th>&nbsp; unknown phones</th><td>%llu</td></tr>"
+        "<tr><th>&nbsp; repeated by the carrier</th><td>%llu</td></tr>"
+        "<tr><th>&nbsp; &ldquo;service busy&rdquo;</th><td class=\"%s\">%llu (%.1f%%)</td></tr>"
+        "<tr><th>&nbsp; refused as malformed</th><td>%llu</td></tr>",
+        total, by[GW_USSD_CON], by[GW_USSD_END], by[GW_USSD_UNKNOWN], by[GW_USSD_DUPLICATE],
+        by[GW_USSD_BUSY] > 0 ? "bad" : "ok", by[GW_USSD_BUSY], (double)by[GW_USSD_BUSY] * pct,
+        by[GW_USSD_BAD_REQUEST]);
+    if (m.hist_count > 0)
+        evbuffer_add_printf(out,
+            "<tr><th>Mean answer time</th><td>%.2f ms</td></tr>"
+            "<tr><th>Answered within 5 ms</th><td>%.1f%%</td></tr>",
+            m.hist_sum * 1000.0 / (double)m.hist_count,
+            100.0 * (double)m.hist[2] / (double)m.hist_count);
+    evbuffer_add_printf(out,
+        "<tr><th>Roster rows imported / updated / unchanged / rejected</th>"
+        "<td>%llu / %llu / %llu / %llu</td></tr>",
+        m.import[0], m.import[1], m.import[2], m.import[3]);
+}

@@ -31,6 +31,10 @@ void gw_metrics_ussd(enum gw_dialect d, enum gw_ussd_outcome outcome, double sec
 /* Counts one roster row outcome: "imported", "updated", "unchanged", "rejected". */
 void gw_metrics_import(const char *result, size_t n);
 
+/* Appends HTML table rows (<tr>...</tr>) summing up the counters for the
+ * ops status page: hops answered and how, answer times, roster rows. */
+void gw_metrics_render_summary(struct evbuffer *out);
+
 /* Appends the Prometheus text exposition to OUT. REDIS_UP is the current
  * state of the Redis connection. */
 void gw_metrics_render(struct evbuffer *out, int redis_up);

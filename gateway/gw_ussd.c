@@ -101,7 +101,7 @@ typedef struct hop {
     char e164[GW_PHONE_MAX];
     char key[GW_SESSION_MAX + 32];
     char pkey[GW_SESSION_MAX + 34];
-    int64_t started_ms;
+    int64_t started_us;
     struct event deadline;    /* assigned in place: no allocation per hop */
     int deadline_set;
     int outstanding;
@@ -175,7 +175,7 @@ static void hop_answer(hop *h, int end, const char *screen, enum gw_ussd_outcome
         gw_http_reply(h->req, 200, ctype, body, len);
         free(body);
     }
-    double secs = (double)(gw_clock_mono_ms() - h->started_ms) / 1000.0;
+    double secs = (double)(gw_clock_mono_us() - h->started_us) / 1e6;
     gw_metrics_ussd(h->in.dialect, outcome, secs);
 }
 
@@ -1200,7 +1200,7 @@ static void on_people(int status, const gw_participant *list, size_t n, void *ar
 
 static void handle(gw_ussd *u, gw_http_req *req, enum gw_dialect d)
 {
-    int64_t started = gw_clock_mono_ms();
+    int64_t started = gw_clock_mono_us();
     if (gw_http_method(req) != GW_HTTP_POST) {
         gw_http_error(req, 405, "method_not_allowed", "use POST");
         gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
@@ -1213,7 +1213,7 @@ static void handle(gw_ussd *u, gw_http_req *req, enum gw_dialect d)
     }
     h->u = u;
     h->req = req;
-    h->started_ms = started;
+    h->started_us = started;
     size_t len;
     const char *body = gw_http_body(req, &len);
     char err[160];
