@@ -186,6 +186,8 @@ static void req_reset(gw_http_req *r)
     r->raw = raw;
     r->body = body;
     r->raw.len = r->body.len = 0;
+    if (r->body.p != NULL)
+        r->body.p[0] = '\0';   /* a kept body reads empty, not as the last request's */
 }
 
 /* Appends N bytes to the request's text; -1 past the limits. */

@@ -2,11 +2,12 @@
  *
  * libcsv splits fields; this file owns line numbers, the header, and the
  * rules of each column. Input is handed to libcsv one line at a time (a
- * piece never extends past a '\n'), so every callback fires while R->line
- * is the line of the byte libcsv is reading; a record that is still open
- * when a piece ends (a quoted field spanning lines, or a chunk ending
- * mid-line) gets its start line then (read from libcsv's public struct:
- * pstate 0 is ROW_NOT_BEGUN, 2 FIELD_BEGUN in libcsv 3.0.x).
+ * piece never extends past a line end: '\n', '\r', or "\r\n" counted once,
+ * as libcsv also ends a record at a lone '\r'), so every callback fires
+ * while R->line is the line of the byte libcsv is reading; a record that
+ * is still open when a piece ends (a quoted field spanning lines, or a
+ * chunk ending mid-line) gets its start line then (read from libcsv's
+ * public struct: pstate 0 is ROW_NOT_BEGUN, 2 FIELD_BEGUN in libcsv 3.0.x).
  * A record's fields are copied into fixed slots of the parser (no
  * allocation per row or field): a value longer than a slot cannot fit any
  * participant field and is rejected as too long. One parser per import,
@@ -22,7 +23,7 @@
 #include "gw_phone.h"
 
 #define ROSTER_SLOT 256                 /* longest value kept; longer is "too long" */
-#define ROSTER_FIELD_LIMIT (64 * 1024)  /* a field this long is a broken quote */
+#define ROSTER_FIELD_LIMIT (64 * 1024)  /* still open this long at a line end: a broken quote */
 
 enum roster_column {
     COL_ID, COL_PHONE, COL_NAME, COL_ID_LAST4, COL_TOWNSHIP, COL_VILLAGE, COL_LANGUAGE,
@@ -44,6 +45,7 @@ struct gw_roster {
     void *arg;
 
     size_t line;                /* line of the byte being read, 1-based */
+    int after_cr;               /* the last byte fed was '\r' (a '\n' next is no new line) */
     size_t record_line;         /* where the open record started; 0 = none yet */
     int bom;                    /* BOM bytes matched so far; 3 once settled */
     int header;                 /* 0 not read yet, 1 good, -1 bad */
@@ -432,7 +434,9 @@ static int roster_piece(gw_roster *r, const char *s, size_t n)
         return -1;
     if (r->csv.pstate != 0 && r->record_line == 0)   /* 0: libcsv's ROW_NOT_BEGUN */
         r->record_line = r->line;
-    if (r->csv.entry_pos > ROSTER_FIELD_LIMIT) {
+    /* Checked at line ends only, which every chunking shares: an overlong
+     * field that ends on its line is a "too long" reject, not an error. */
+    if ((s[n - 1] == '\n' || s[n - 1] == '\r') && r->csv.entry_pos > ROSTER_FIELD_LIMIT) {
         snprintf(r->error, sizeof r->error,
                  "line %zu: a field runs over 64 KiB (a quote not closed?)", r->record_line);
         return -1;
@@ -480,11 +484,14 @@ int gw_roster_feed(gw_roster *r, const char *buf, size_t len)
     }
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl != NULL ? nl + 1 : end;
+        const char *cr = memchr(p, '\r', (size_t)((nl != NULL ? nl : end) - p));
+        const char *eol = cr != NULL ? cr : nl;
+        const char *stop = eol != NULL ? eol + 1 : end;
         if (roster_piece(r, p, (size_t)(stop - p)) != 0)
             return -1;
-        if (nl != NULL)
+        if (eol != NULL && !(eol == p && *eol == '\n' && r->after_cr))
             r->line++;
+        r->after_cr = stop[-1] == '\r';
         p = stop;
     }
     return 0;

@@ -391,6 +391,26 @@ static void test_crlf_bom_blank_lines(void **state)
                "1 !header: unknown column \"\xEF" "participant_id\"\n");
 }
 
+/* Lone '\r' line ends (old Mac spreadsheets' CSV): each is a line, and a
+ * "\r\n" is still one. Found by tests/fuzz/fuzz_roster (rows were all
+ * reported on line 1). */
+static void test_cr_line_ends(void **state)
+{
+    (void)state;
+    expect_log(HEADER "\r"
+               "R1" GOOD_REST "\r"
+               "\r"
+               "R2,13812345678,\"two\rlines\",,,,,,,,,,,,\r"
+               "R3,13812345678,x,,,,fr,,,,,,,,\r\n"
+               "R4" GOOD_REST "\r\r\n"
+               "R5" GOOD_REST,
+               "2 R1\n"
+               "4 !name: control character\n"
+               "6 !language: must be zh or en\n"
+               "7 R4\n"
+               "9 R5\n");
+}
+
 static void test_last_row_without_newline(void **state)
 {
     (void)state;
@@ -421,6 +441,19 @@ static void test_unclosed_quote(void **state)
     collect c;
     assert_int_equal(run(&c, csv), -1);
     assert_string_equal(c.log, "2 U1\nerror: line 3: a field runs over 64 KiB (a quote not closed?)\n");
+
+    /* but a field over 64 KiB that ends on its line is only a bad row, in
+     * every chunking (found by tests/fuzz/fuzz_roster's chunk comparison:
+     * a chunk ending inside it used to stop the import) */
+    h = snprintf(csv, n + 1, HEADER "\nU1,13812345678,");
+    memset(csv + h, 'x', n - (size_t)h);
+    char tail[] = ",,,,,,,,,,,,\nU2" GOOD_REST "\n";
+    char *more = realloc(csv, n + sizeof tail);
+    assert_non_null(more);
+    csv = more;
+    memcpy(csv + n, tail, sizeof tail);
+    assert_int_equal(run(&c, csv), 0);
+    assert_string_equal(c.log, "2 !name: too long\n3 U2\n");
     free(csv);
 }
 
@@ -551,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_quoted_fields),
         cmocka_unit_test(test_quoted_newline_in_first_field),
         cmocka_unit_test(test_crlf_bom_blank_lines),
+        cmocka_unit_test(test_cr_line_ends),
         cmocka_unit_test(test_last_row_without_newline),
         cmocka_unit_test(test_unclosed_quote),
         cmocka_unit_test(test_stop_from_callback),
