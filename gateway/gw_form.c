@@ -6,6 +6,7 @@
  * Anything malformed fails the whole body: carriers send well-formed forms,
  * and a half-read callback is worse than a rejected one. */
 #include "gw_form.h"
+#include "gw_format.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,34 +41,9 @@ static int hex_value(unsigned char c)
  * surrogates, nothing above U+10FFFF). */
 static int utf8_valid(const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
+    for (size_t i = 0, n; i < len; i += n)
+        if ((n = gw_utf8_char(s + i, len - i)) == 0)
             return 0;
-        }
-        if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k < n; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-        i += n;
-    }
     return 1;
 }
 

@@ -33,6 +33,11 @@ int gw_date_parse(const char *s, int *y, int *m, int *d);
  * splits one. Always NUL-terminates OUT. */
 void gw_name_mask(const char *name, char *out, size_t outlen);
 
+/* The length (1..4) of the well-formed UTF-8 character at S[0..LEN), or 0
+ * when it is not one (overlongs, surrogates and values above U+10FFFF are
+ * not). LEN must be at least 1. */
+size_t gw_utf8_char(const unsigned char *s, size_t len);
+
 /* Writes N in decimal at OUT, which has room for 20 characters; no NUL.
  * Returns the number of characters. For hot paths where snprintf's
  * generality costs more than the work. */

@@ -72,37 +72,11 @@ static int set_err(char *err, size_t errlen, int col, const char *why)
  * characters (C0, DEL, C1), else what is wrong with it. */
 static const char *text_problem(const unsigned char *s, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
-                return "control character";
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
+    for (size_t i = 0, n; i < len; i += n) {
+        if ((n = gw_utf8_char(s + i, len - i)) == 0)
             return "invalid UTF-8";
-        }
-        if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-            return "invalid UTF-8";
-        for (size_t k = 2; k < n; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return "invalid UTF-8";
-        if (c == 0xC2 && s[i + 1] <= 0x9F)
+        if ((n == 1 && (s[i] < 0x20 || s[i] == 0x7F)) || (s[i] == 0xC2 && s[i + 1] <= 0x9F))
             return "control character";
-        i += n;
     }
     return NULL;
 }

@@ -215,9 +215,40 @@ static void test_mask_small_buffer(void **state)
     assert_string_equal(out, "王*明");
 }
 
+static void test_uint_format(void **state)
+{
+    (void)state;
+    char buf[24];
+    buf[gw_uint_format(buf, 0)] = '\0';
+    assert_string_equal(buf, "0");
+    buf[gw_uint_format(buf, 7)] = '\0';
+    assert_string_equal(buf, "7");
+    buf[gw_uint_format(buf, 1234567890)] = '\0';
+    assert_string_equal(buf, "1234567890");
+    buf[gw_uint_format(buf, UINT64_MAX)] = '\0';
+    assert_string_equal(buf, "18446744073709551615");
+}
+
+static void test_utf8_char(void **state)
+{
+    (void)state;
+    const unsigned char *ok[] = {(const unsigned char *)"a", (const unsigned char *)"\xC2\xA9",
+                                 (const unsigned char *)"\xE4\xB8\xAD",
+                                 (const unsigned char *)"\xF0\x9F\x98\x80"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(gw_utf8_char(ok[i], strlen((const char *)ok[i])), i + 1);
+    assert_int_equal(gw_utf8_char((const unsigned char *)"\xC0\x80", 2), 0);      /* overlong */
+    assert_int_equal(gw_utf8_char((const unsigned char *)"\xED\xA0\x80", 3), 0);  /* surrogate */
+    assert_int_equal(gw_utf8_char((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
+    assert_int_equal(gw_utf8_char((const unsigned char *)"\xE4\xB8", 2), 0);      /* cut short */
+    assert_int_equal(gw_utf8_char((const unsigned char *)"\x80", 1), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uint_format),
+        cmocka_unit_test(test_utf8_char),
         cmocka_unit_test(test_money_parse_good),
         cmocka_unit_test(test_money_parse_bad),
         cmocka_unit_test(test_money_reasons),
