@@ -127,17 +127,38 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
     free(c);
 }
 
-static int send_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
-                     const char **argv, const size_t *argvlen)
+/* A command's context when Redis is ready for commands, else NULL. */
+static cmd_ctx *cmd_new(gw_redis *r, gw_redis_cb *cb, void *arg)
 {
     if (r->ac == NULL || !r->ready)
-        return -1;
+        return NULL;
     cmd_ctx *c = malloc(sizeof *c);
     if (c == NULL)
-        return -1;
+        return NULL;
     c->r = r;
     c->cb = cb;
     c->arg = arg;
+    return c;
+}
+
+/* Counts a command sent with C, or frees C when RC says it was not. */
+static int cmd_sent(gw_redis *r, cmd_ctx *c, int rc)
+{
+    if (rc != REDIS_OK) {
+        free(c);
+        return -1;
+    }
+    r->pending++;
+    schedule_flush(r);
+    return 0;
+}
+
+static int send_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
+                     const char **argv, const size_t *argvlen)
+{
+    cmd_ctx *c = cmd_new(r, cb, arg);
+    if (c == NULL)
+        return -1;
     /* RESP is formatted here (hiredis' own formatter goes through a
      * printf-like sdscatfmt per argument). */
     size_t total = 16;
@@ -168,13 +189,7 @@ static int send_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
     int rc = redisAsyncFormattedCommand(r->ac, cmd_reply, c, cmd, len);
     if (cmd != stackbuf)
         free(cmd);
-    if (rc != REDIS_OK) {
-        free(c);
-        return -1;
-    }
-    r->pending++;
-    schedule_flush(r);
-    return 0;
+    return cmd_sent(r, c, rc);
 }
 
 int gw_redis_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
@@ -185,25 +200,14 @@ int gw_redis_argv(gw_redis *r, gw_redis_cb *cb, void *arg, int argc,
 
 int gw_redis_command(gw_redis *r, gw_redis_cb *cb, void *arg, const char *fmt, ...)
 {
-    if (r->ac == NULL || !r->ready)
-        return -1;
-    cmd_ctx *c = malloc(sizeof *c);
+    cmd_ctx *c = cmd_new(r, cb, arg);
     if (c == NULL)
         return -1;
-    c->r = r;
-    c->cb = cb;
-    c->arg = arg;
     va_list ap;
     va_start(ap, fmt);
     int rc = redisvAsyncCommand(r->ac, cmd_reply, c, fmt, ap);
     va_end(ap);
-    if (rc != REDIS_OK) {
-        free(c);
-        return -1;
-    }
-    r->pending++;
-    schedule_flush(r);
-    return 0;
+    return cmd_sent(r, c, rc);
 }
 
 int gw_redis_eval(gw_redis *r, gw_redis_script *script, gw_redis_cb *cb, void *arg,
