@@ -67,6 +67,10 @@ int gw_dialect_parse_at(const char *body, size_t len, gw_hop_req *out, char *err
         snprintf(err, errlen, "sessionId: must be 1..127 of [A-Za-z0-9_.:-]");
         goto done;
     }
+    if (out->phone[0] == '\0') {
+        snprintf(err, errlen, "phoneNumber: empty");
+        goto done;
+    }
     rc = 0;
 done:
     gw_form_free(f);
@@ -107,6 +111,10 @@ int gw_dialect_parse_hubtel(const char *body, size_t len, gw_hop_req *out, char 
         goto done;
     if (!session_id_ok(out->session)) {
         snprintf(err, errlen, "SessionId: must be 1..127 of [A-Za-z0-9_.:-]");
+        goto done;
+    }
+    if (out->phone[0] == '\0') {
+        snprintf(err, errlen, "Mobile: empty");
         goto done;
     }
     if (v[3] == NULL) {

@@ -135,6 +135,11 @@ static void test_at_missing_fields_named(void **state)
     at_bad("", 0, "sessionId");
     /* The field names are case-sensitive. */
     at_bad("sessionid=s1&phoneNumber=1", strlen("sessionid=s1&phoneNumber=1"), "sessionId");
+    /* A phone number present but empty is refused, not treated as unknown. */
+    at_bad("sessionId=s1&phoneNumber=&text=", strlen("sessionId=s1&phoneNumber=&text="),
+           "phoneNumber");
+    at_bad("sessionId=s1&phoneNumber&text=", strlen("sessionId=s1&phoneNumber&text="),
+           "phoneNumber");
 }
 
 static void test_at_text_size_limit(void **state)
@@ -283,6 +288,8 @@ static void test_hubtel_missing_and_bad_ids(void **state)
                "SessionId");
     hubtel_bad("{\"SessionId\": \"\", \"Mobile\": \"1\", \"Type\": \"Initiation\"}",
                "SessionId");
+    hubtel_bad("{\"SessionId\": \"s\", \"Mobile\": \"\", \"Type\": \"Initiation\"}",
+               "Mobile");
 }
 
 static void test_hubtel_non_string_fields(void **state)
