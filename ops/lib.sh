@@ -79,8 +79,8 @@ GW_REDIS_PID=
 GW_REDIS_PORT=
 GW_REDIS_DIR=
 
-# gw_redis_start PORT DIR: a private redis-server (AOF on unless GW_REDIS_APPENDONLY=no,
-# no RDB snapshots) in the
+# gw_redis_start PORT DIR: a private redis-server with ops/redis.conf (AOF on unless
+# GW_REDIS_APPENDONLY=no) in the
 # background, its pid in DIR/redis.pid and log in DIR/redis.log; waits (10 s at most)
 # until it answers PING.
 gw_redis_start() {
@@ -88,8 +88,9 @@ gw_redis_start() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     # setsid: a Ctrl-C at the terminal goes to the script, which stops redis in order.
-    setsid redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly ${GW_REDIS_APPENDONLY:-yes} --save "" \
-        --daemonize no --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1 &
+    setsid redis-server "$GW_ROOT/ops/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$dir" \
+        --appendonly "${GW_REDIS_APPENDONLY:-yes}" --daemonize no --logfile "$dir/redis.log" \
+        </dev/null >/dev/null 2>&1 &
     GW_REDIS_PID=$!
     GW_REDIS_PORT=$port
     GW_REDIS_DIR=$dir
