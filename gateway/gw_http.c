@@ -635,8 +635,11 @@ static void dispatch(conn *c)
     c->dispatched = 1;
     in_flight++;
     event_del(&c->timer);
-    if (evbuffer_get_length(c->out) > 0 && conn_flush(c) != 0)
-        return;                     /* a 100 Continue could not go: closed */
+    if (evbuffer_get_length(c->out) > 0 && conn_flush(c) != 0) {
+        in_flight--;                /* a 100 Continue could not go: the peer is gone */
+        req_free(r);
+        return;
+    }
     const char *path = gw_http_path(r);
     size_t plen = strlen(path);
     for (int i = 0; i < h->nroutes; i++) {
