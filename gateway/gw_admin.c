@@ -37,7 +37,6 @@ struct gw_admin {
     struct event_base *base;
     const gw_config *cfg;
     gw_redis *redis;
-    unsigned in_flight;
 };
 
 /* ---- auth ---- */
@@ -300,7 +299,6 @@ static void import_answer(import_job *job)
     if (job->answered || job->inflight > 0 || !job->finished)
         return;
     job->answered = 1;
-    gw_admin *a = job->a;
     gw_metrics_import("imported", job->imported);
     gw_metrics_import("updated", job->updated);
     gw_metrics_import("unchanged", job->unchanged);
@@ -328,7 +326,6 @@ static void import_answer(import_job *job)
             job->imported, job->updated, job->unchanged, job->nrejected);
     gw_roster_free(job->parser);
     json_decref(job->rejected);
-    a->in_flight--;
     free(job);
 }
 
@@ -433,7 +430,6 @@ static void handle_import(gw_http_req *req, void *arg)
     job->req = req;
     job->body = body;
     job->len = len;
-    a->in_flight++;
     import_pump(job);
 }
 
@@ -469,10 +465,6 @@ int gw_admin_register(gw_admin *a, gw_http *admin)
     return 0;
 }
 
-unsigned gw_admin_in_flight(const gw_admin *a)
-{
-    return a->in_flight;
-}
 
 void gw_admin_free(gw_admin *a)
 {

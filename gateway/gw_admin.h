@@ -19,8 +19,6 @@ gw_admin *gw_admin_new(struct event_base *base, const struct gw_config *cfg,
 /* Routes the admin endpoints on ADMIN. */
 int gw_admin_register(gw_admin *a, struct gw_http *admin);
 
-/* Requests still being worked on (imports), for draining. */
-unsigned gw_admin_in_flight(const gw_admin *a);
 
 void gw_admin_free(gw_admin *a);
 

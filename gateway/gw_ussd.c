@@ -69,7 +69,6 @@ struct gw_ussd {
     gw_records *records;
     tpl_set *const *tpl;
     gw_redis_script *id_attempt;
-    unsigned in_flight;
     struct hop *spare;        /* freed hops kept for reuse (they are large) */
     unsigned nspare;
 };
@@ -137,7 +136,6 @@ static void hop_release(hop *h)
     free(h->answer);
     free(h->people);
     gw_ussd *u = h->u;
-    u->in_flight--;
     if (u->nspare < MAX_SPARE) {
         h->next_spare = u->spare;
         u->spare = h;
@@ -1223,11 +1221,9 @@ static void handle(gw_ussd *u, gw_http_req *req, enum gw_dialect d)
         gw_http_error(req, 400, "bad_request", err);
         gw_metrics_ussd(d, GW_USSD_BAD_REQUEST, 0);
         h->answered = 1;
-        u->in_flight++;
         hop_release(h);
         return;
     }
-    u->in_flight++;
     evtimer_assign(&h->deadline, u->base, on_deadline, h);
     h->deadline_set = 1;
     struct timeval tv = {u->cfg->ussd_hop_deadline_ms / 1000,
@@ -1309,10 +1305,6 @@ int gw_ussd_register(gw_ussd *u, struct gw_http *carrier)
     return 0;
 }
 
-unsigned gw_ussd_in_flight(const gw_ussd *u)
-{
-    return u->in_flight;
-}
 
 void gw_ussd_free(gw_ussd *u)
 {

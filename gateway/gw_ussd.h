@@ -29,8 +29,6 @@ gw_ussd *gw_ussd_new(struct event_base *base, const struct gw_config *cfg,
 /* Routes POST /ussd/africastalking and /ussd/hubtel on CARRIER. */
 int gw_ussd_register(gw_ussd *u, struct gw_http *carrier);
 
-/* Hops still being worked on (for draining). */
-unsigned gw_ussd_in_flight(const gw_ussd *u);
 
 void gw_ussd_free(gw_ussd *u);
 
