@@ -9,7 +9,11 @@
  * reading it needs no lock. Lookups are a binary search over the schema's
  * keys; tpl_render makes one allocation.
  * Placeholders are "{name}" with a name the schema allows for the key;
- * "{{" and "}}" are literal braces; any other brace is a load error. */
+ * "{{" and "}}" are literal braces; any other brace is a load error.
+ * An SMS text is checked once its whole file is read: rendered with every
+ * placeholder at its widest (tpl_schema_vars, amounts and dates through
+ * that file's fmt.money and fmt.date), signed and measured by
+ * tpl_sms_prepare, it must take at most max_segments parts. */
 #include "tpl.h"
 #include "tpl_internal.h"
 
@@ -25,6 +29,8 @@
 #define MENU_MAX 9          /* digits 1..9 */
 #define RAW_MAX 1024        /* longest line kept for checks (inih allows less) */
 #define MENU_PREFIX "menu."
+#define SMS_MAX_SEGMENTS 3  /* max_segments when tpl_opts gives 0 */
+#define SMS_VARS_MAX 16     /* placeholders of one SMS key */
 #define UTF8_BOM "\xEF\xBB\xBF"
 
 struct tpl_set {
@@ -50,7 +56,12 @@ typedef struct parse {
     int failed, err_line;
     char *err;
     size_t errlen;
+    const char *signature;  /* SMS texts are measured with it */
+    int max_segments;       /* and must take at most this many parts */
 } parse;
+
+/* Renders T with VARS into OUT, or only measures; defined with the texts. */
+static size_t render(const char *t, const tpl_var *vars, size_t nvars, char *out);
 
 /* ---- small helpers ---- */
 
@@ -279,13 +290,13 @@ static char *text_value(parse *p, const tpl_schema_key *sk, const char *value)
         free(t);
         return NULL;
     }
-    if (!sk->screen && memchr(t, '\n', len) != NULL) {
+    if (sk->kind == TPL_KIND_LINE && memchr(t, '\n', len) != NULL) {
         fail(p, p->line, "%s: must be one line", sk->key);
         free(t);
         return NULL;
     }
     size_t n = tpl_ussd_length(t, len, &limit);
-    if (sk->screen && n > limit) {
+    if (sk->kind == TPL_KIND_SCREEN && n > limit) {
         fail(p, p->line, "%s: too long for one USSD screen (%zu of %zu %s)", sk->key, n, limit,
              limit == TPL_USSD_GSM7_MAX ? "GSM-7 septets" : "UCS-2 units");
         free(t);
@@ -317,6 +328,99 @@ static int on_text(void *user, const char *section, const char *name, const char
         return 0;
     p->set->text[p->lang * tpl_schema_nkeys + (size_t)k] = t;
     return 1;
+}
+
+/* ---- SMS texts at their longest ---- */
+
+/* Renders T with VARS into a new string, or NULL on OOM. */
+static char *render_alloc(const char *t, const tpl_var *vars, size_t nvars)
+{
+    size_t n = render(t, vars, nvars, NULL);
+    char *out = malloc(n + 1);
+    if (out != NULL) {
+        render(t, vars, nvars, out);
+        out[n] = '\0';
+    }
+    return out;
+}
+
+static const tpl_schema_var *schema_var(const char *name, size_t len)
+{
+    for (size_t i = 0; i < tpl_schema_nvars; i++) {
+        const char *v = tpl_schema_vars[i].name;
+        if (strncmp(v, name, len) == 0 && v[len] == '\0')
+            return &tpl_schema_vars[i];
+    }
+    return NULL;
+}
+
+/* The widest value of SV as language LANG of P's set writes it: a new
+ * string, or NULL on OOM. Called once the file is read whole, so fmt.money
+ * and fmt.date are there. */
+static char *widest_value(const parse *p, size_t lang, const tpl_schema_var *sv)
+{
+    const char *lc = tpl_schema_langs[lang];
+    if (sv->format == TPL_VAR_MONEY) {
+        tpl_var amount = {"amount", sv->worst};
+        return render_alloc(tpl_text(p->set, lc, "fmt.money"), &amount, 1);
+    }
+    if (sv->format == TPL_VAR_DATE) {
+        /* WORST is YYYY-MM-DD; {month} and {day} go without a leading 0 */
+        char year[5], mm[3], dd[3];
+        snprintf(year, sizeof year, "%.4s", sv->worst);
+        snprintf(mm, sizeof mm, "%.2s", strlen(sv->worst) >= 7 ? sv->worst + 5 : "");
+        snprintf(dd, sizeof dd, "%.2s", strlen(sv->worst) >= 10 ? sv->worst + 8 : "");
+        tpl_var date[] = {{"year", year}, {"month", mm + (mm[0] == '0')}, {"mm", mm},
+                          {"day", dd + (dd[0] == '0')}, {"dd", dd}};
+        return render_alloc(tpl_text(p->set, lc, "fmt.date"), date, sizeof date / sizeof date[0]);
+    }
+    size_t n = strlen(sv->worst);
+    char *v = malloc(n + 1);
+    if (v != NULL)
+        memcpy(v, sv->worst, n + 1);
+    return v;
+}
+
+/* Checks the SMS text of schema key K in language LANG at its longest. */
+static int check_sms(parse *p, size_t lang, size_t k)
+{
+    const tpl_schema_key *sk = &tpl_schema_keys[k];
+    tpl_var vars[SMS_VARS_MAX];
+    char *values[SMS_VARS_MAX];   /* owned: vars[i].value */
+    size_t n = 0;
+    int ok = 1;
+    for (const char *v = sk->vars; *v != '\0' && ok;) {
+        size_t len = strcspn(v, " ");
+        const tpl_schema_var *sv = schema_var(v, len);
+        if (sv == NULL) {
+            ok = fail(p, p->seen[k], "%s: {%.*s} has no widest value in the schema",
+                      sk->key, (int)len, v);
+        } else if (n == SMS_VARS_MAX) {
+            ok = fail(p, p->seen[k], "%s: more than %d placeholders", sk->key, SMS_VARS_MAX);
+        } else {
+            values[n] = widest_value(p, lang, sv);
+            vars[n].name = sv->name;
+            vars[n].value = values[n];
+            if (values[n++] == NULL)
+                ok = fail(p, p->seen[k], "%s: out of memory", sk->key);
+        }
+        v += len;
+        while (*v == ' ')
+            v++;
+    }
+    char *text = ok ? render_alloc(p->set->text[lang * tpl_schema_nkeys + k], vars, n) : NULL;
+    tpl_sms info = {0, 0, 0};
+    char *msg = text != NULL ? tpl_sms_prepare(p->signature, text, strlen(text), &info) : NULL;
+    if (ok && msg == NULL)
+        ok = fail(p, p->seen[k], "%s: out of memory", sk->key);
+    else if (ok && info.segments > p->max_segments)
+        ok = fail(p, p->seen[k], "%s: %d segments with the signature, over max_segments %d",
+                  sk->key, info.segments, p->max_segments);
+    free(msg);
+    free(text);
+    for (size_t i = 0; i < n; i++)
+        free(values[i]);
+    return ok;
 }
 
 /* ---- menus.ini ---- */
@@ -405,6 +509,9 @@ static int load_lang(parse *p, const char *dir, size_t lang, char *path, size_t 
         long s = section_id(p, key, strcspn(key, "."));
         return fail(p, s >= 0 ? p->sect_line[s] : 0, "%s: missing", key);
     }
+    for (size_t k = 0; k < tpl_schema_nkeys; k++)
+        if (tpl_schema_keys[k].kind == TPL_KIND_SMS && !check_sms(p, lang, k))
+            return 0;
     return 1;
 }
 
@@ -426,16 +533,36 @@ static int load_menus(parse *p, const char *dir, char *path, size_t pathlen)
 
 int tpl_load(const char *dir, tpl_set **out, char *err, size_t errlen)
 {
+    return tpl_load_ex(dir, NULL, out, err, errlen);
+}
+
+int tpl_load_ex(const char *dir, const tpl_opts *opts, tpl_set **out, char *err, size_t errlen)
+{
     size_t nslots = tpl_schema_nkeys > tpl_schema_nmenus * 10 ? tpl_schema_nkeys
                                                                : tpl_schema_nmenus * 10;
     char path[PATH_MAX];
-    parse p = {.err = err, .errlen = errlen, .path = dir};
+    parse p = {.err = err, .errlen = errlen, .path = dir, .signature = "",
+               .max_segments = SMS_MAX_SEGMENTS};
     *out = NULL;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (dir == NULL) {
         p.path = "(null)";
         fail(&p, 0, "no template directory");
+        return -1;
+    }
+    if (opts != NULL) {
+        if (opts->signature != NULL)
+            p.signature = opts->signature;
+        if (opts->max_segments != 0)
+            p.max_segments = opts->max_segments;
+    }
+    if (!tpl_utf8_valid(p.signature, strlen(p.signature))) {
+        fail(&p, 0, "sms signature: invalid UTF-8");
+        return -1;
+    }
+    if (p.max_segments < 0) {
+        fail(&p, 0, "sms max_segments: %d, must be at least 1", p.max_segments);
         return -1;
     }
     tpl_set *set = calloc(1, sizeof *set);
@@ -504,6 +631,14 @@ const char *tpl_text(const tpl_set *set, const char *lang, const char *key)
     return k < 0 ? NULL : set->text[lang_index(lang) * tpl_schema_nkeys + (size_t)k];
 }
 
+const char *tpl_key_vars(const char *key)
+{
+    for (size_t k = 0; key != NULL && k < tpl_schema_nkeys; k++)
+        if (strcmp(key, tpl_schema_keys[k].key) == 0)
+            return tpl_schema_keys[k].vars;
+    return NULL;
+}
+
 static const char *var_value(const tpl_var *vars, size_t nvars, const char *name, size_t len)
 {
     for (size_t i = 0; i < nvars; i++)
@@ -549,15 +684,7 @@ char *tpl_render(const tpl_set *set, const char *lang, const char *key,
     const char *t = tpl_text(set, lang, key);
     if (t == NULL)
         return NULL;
-    if (vars == NULL)
-        nvars = 0;
-    size_t n = render(t, vars, nvars, NULL);
-    char *out = malloc(n + 1);
-    if (out == NULL)
-        return NULL;
-    render(t, vars, nvars, out);
-    out[n] = '\0';
-    return out;
+    return render_alloc(t, vars, vars != NULL ? nvars : 0);
 }
 
 size_t tpl_menu(const tpl_set *set, const char *name, const tpl_menu_item **items)

@@ -9,16 +9,43 @@
 
 /* ---- schema (tpl_schema.c) ---- */
 
+/* What a text is, and so how tpl_load checks its length. */
+typedef enum tpl_kind {
+    TPL_KIND_LINE,     /* one line embedded in other texts: no line break */
+    TPL_KIND_SCREEN,   /* must fit one USSD screen on its own */
+    TPL_KIND_SMS       /* an SMS: with the signature and every placeholder at its
+                          widest (tpl_schema_vars), at most max_segments parts */
+} tpl_kind;
+
 typedef struct tpl_schema_key {
     const char *key;   /* "section.name" */
     const char *vars;  /* allowed placeholders, space separated ("" for none) */
-    int screen;        /* 1: must fit one USSD screen on its own; 0: one line */
+    tpl_kind kind;
 } tpl_schema_key;
 
 /* Every text key, each required in every language file. The actions of
  * menus are the keys "menu.ACTION". */
 extern const tpl_schema_key tpl_schema_keys[];
 extern const size_t tpl_schema_nkeys;
+
+/* How the code formats a placeholder's value before it fills it in. */
+typedef enum tpl_var_format {
+    TPL_VAR_PLAIN,     /* as is */
+    TPL_VAR_MONEY,     /* through the language's fmt.money ({amount}) */
+    TPL_VAR_DATE       /* through the language's fmt.date; WORST is YYYY-MM-DD */
+} tpl_var_format;
+
+/* The widest value a placeholder of an SMS text can take, so that tpl_load
+ * can check an SMS text at its longest. */
+typedef struct tpl_schema_var {
+    const char *name;
+    tpl_var_format format;
+    const char *worst;  /* UTF-8, before formatting */
+} tpl_schema_var;
+
+/* One entry for every placeholder allowed in a TPL_KIND_SMS key. */
+extern const tpl_schema_var tpl_schema_vars[];
+extern const size_t tpl_schema_nvars;
 
 /* Languages loaded from DIR/LANG.ini; the first is the fallback. */
 extern const char *const tpl_schema_langs[];
