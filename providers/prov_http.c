@@ -6,7 +6,8 @@
  * curl watches (a sock_watch, attached to the socket with curl_multi_assign)
  * and one xfer per pending request (easy handle, header list, body buffer).
  * Easy handles are freed when their request ends; connections stay in the
- * multi's cache (CURLMOPT_MAXCONNECTS) and are reused.
+ * multi's cache (CURLMOPT_MAXCONNECTS) and are reused. Each answer's
+ * Retry-After header is read as it arrives (CURLOPT_HEADERFUNCTION).
  *
  * Invariants: an xfer is on the pending list exactly while its callback is
  * still owed; it is taken off the list (and out of the multi) before its
@@ -17,6 +18,7 @@
  * Runs on the loop given to prov_http_new; not thread safe. */
 #include "prov_http.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +29,7 @@
 
 #define BODY_MAX (1024 * 1024)   /* bytes of response body kept; more is an error */
 #define MAX_CONNECTS 64L         /* idle connections kept for reuse */
+#define RETRY_AFTER_MAX 1000000000L  /* seconds; larger delta-seconds are clamped */
 
 typedef struct xfer xfer;
 typedef struct sock_watch sock_watch;
@@ -41,6 +44,7 @@ struct xfer {
     char *body;                 /* response, NUL-terminated when non-NULL */
     size_t body_len, body_cap;
     int too_large;
+    long retry_after_s;         /* of the latest response seen, -1 = none */
     char errbuf[CURL_ERROR_SIZE];
     prov_http_cb *cb;
     void *arg;
@@ -138,11 +142,24 @@ static void deliver(prov_http *h, xfer *x, const prov_http_response *resp)
     xfer_free(x);
 }
 
-static void deliver_error(prov_http *h, xfer *x, const char *error, int timed_out)
+/* 1 when not one byte of X's request went out: it never started, or curl
+ * wrote nothing (CURLINFO_REQUEST_SIZE counts the bytes written). */
+static int request_not_sent(const xfer *x, int started)
+{
+    long written = 0;
+    if (!started)
+        return 1;
+    if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &written) != CURLE_OK)
+        return 0;
+    return written == 0;
+}
+
+static void deliver_error(prov_http *h, xfer *x, const char *error, int timed_out, int started)
 {
     prov_http_response resp = {
         .ok = 0, .status = 0, .body = "", .body_len = 0, .timed_out = timed_out,
         .error = error, .elapsed_ms = mono_ms() - x->started_ms,
+        .retry_after_s = -1, .not_sent = request_not_sent(x, started),
     };
     deliver(h, x, &resp);
 }
@@ -166,7 +183,7 @@ static void finish(prov_http *h, xfer *x, CURLcode rc)
     if (rc != CURLE_OK || x->too_large) {
         const char *why = x->too_large ? "response too large"
                           : x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
-        deliver_error(h, x, why, rc == CURLE_OPERATION_TIMEDOUT);
+        deliver_error(h, x, why, rc == CURLE_OPERATION_TIMEDOUT, 1);
         return;
     }
     long status = 0;
@@ -174,7 +191,8 @@ static void finish(prov_http *h, xfer *x, CURLcode rc)
     prov_http_response resp = {
         .ok = 1, .status = status, .body = x->body != NULL ? x->body : "",
         .body_len = x->body_len, .timed_out = 0, .error = "",
-        .elapsed_ms = mono_ms() - x->started_ms,
+        .elapsed_ms = mono_ms() - x->started_ms, .retry_after_s = x->retry_after_s,
+        .not_sent = 0,
     };
     deliver(h, x, &resp);
 }
@@ -231,7 +249,7 @@ static void on_deferred(evutil_socket_t fd, short events, void *arg)
             break;
         CURLcode rc = x->start_error;
         xfer_detach(h, x);
-        deliver_error(h, x, curl_easy_strerror(rc), 0);
+        deliver_error(h, x, curl_easy_strerror(rc), 0, 0);
     }
     teardown_if_closed(h);
 }
@@ -330,6 +348,60 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Reads VALUE (LEN bytes, blanks trimmed) of a Retry-After header: digits are
+ * delta-seconds, anything else an HTTP-date compared with the wall clock (the
+ * server's date is real time, so the real clock, not a shifted one). Returns
+ * seconds >= 0, or -1 when unreadable. */
+static long parse_retry_after(const char *value, size_t len)
+{
+    while (len > 0 && isspace((unsigned char)*value)) {
+        value++;
+        len--;
+    }
+    while (len > 0 && isspace((unsigned char)value[len - 1]))
+        len--;
+    if (len == 0)
+        return -1;
+    size_t digits = 0;
+    while (digits < len && isdigit((unsigned char)value[digits]))
+        digits++;
+    if (digits == len) {
+        long secs = 0;
+        for (size_t i = 0; i < len; i++) {
+            secs = secs * 10 + (value[i] - '0');
+            if (secs > RETRY_AFTER_MAX)
+                return RETRY_AFTER_MAX;
+        }
+        return secs;
+    }
+    char date[128];
+    if (len >= sizeof date)
+        return -1;
+    memcpy(date, value, len);
+    date[len] = '\0';
+    time_t when = curl_getdate(date, NULL);
+    if (when == (time_t)-1)
+        return -1;
+    time_t now = time(NULL);
+    if (when <= now)
+        return 0;
+    return when - now > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (long)(when - now);
+}
+
+/* One header line of an answer (curl calls this for every response,
+ * interim ones included; a status line starts a new response). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    xfer *x = arg;
+    size_t n = size * nmemb;
+    static const char name[] = "Retry-After:";
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        x->retry_after_s = -1;
+    else if (n >= sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0)
+        x->retry_after_s = parse_retry_after(data + sizeof name - 1, n - (sizeof name - 1));
+    return n;
+}
+
 /* ---- public ---- */
 
 prov_http *prov_http_new(struct event_base *base)
@@ -375,8 +447,9 @@ void prov_http_free(prov_http *h)
     h->closing = 1;
     while (h->pending != NULL) {
         xfer *x = h->pending;
+        int started = x->in_multi;
         xfer_detach(h, x);
-        deliver_error(h, x, "cancelled", 0);
+        deliver_error(h, x, "cancelled", 0, started);
     }
     if (h->depth == 0)
         destroy(h);
@@ -396,6 +469,8 @@ static CURLcode setup_easy(xfer *x, const prov_http_request *req)
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     if (strcmp(req->method, "POST") == 0) {
@@ -441,6 +516,7 @@ int64_t prov_http_send(prov_http *h, const prov_http_request *req, prov_http_cb 
     x->h = h;
     x->cb = cb;
     x->arg = arg;
+    x->retry_after_s = -1;
     x->started_ms = mono_ms();
     x->easy = curl_easy_init();
     if (x->easy == NULL) {
@@ -482,4 +558,9 @@ int prov_http_cancel(prov_http *h, int64_t id)
 size_t prov_http_pending(const prov_http *h)
 {
     return h != NULL ? h->npending : 0;
+}
+
+struct event_base *prov_http_base(const prov_http *h)
+{
+    return h != NULL ? h->base : NULL;
 }

@@ -34,6 +34,12 @@ typedef struct prov_http_response {
     int timed_out;               /* 1 when the timeout ended it */
     const char *error;           /* curl's reason when !ok, else "" */
     int64_t elapsed_ms;
+    long retry_after_s;          /* the answer's Retry-After in seconds (delta-seconds,
+                                    or an HTTP-date less the time now, at least 0);
+                                    -1 when absent or unreadable */
+    int not_sent;                /* !ok and not one byte of the request was written
+                                    (name not resolved, connection refused, start
+                                    failure): the server cannot have acted on it */
 } prov_http_response;
 
 /* Called once per request from the loop. RESP and everything it points to
@@ -59,5 +65,8 @@ int prov_http_cancel(prov_http *h, int64_t id);
 
 /* Number of requests in flight. */
 size_t prov_http_pending(const prov_http *h);
+
+/* The loop H runs on (for callers that defer their own work to it). */
+struct event_base *prov_http_base(const prov_http *h);
 
 #endif

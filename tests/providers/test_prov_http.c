@@ -10,6 +10,7 @@
  *   /n/TEXT          200 "TEXT"
  *   /big/N           200 with N bytes of 'x'
  *   /peer            200 with the client's port (which connection was used)
+ *   /retry-after/V   503 with the header "Retry-After: V" (V percent-decoded)
  * and counts the connections it accepted (evhttp_set_bevcb runs once per
  * connection). Slow answers still pending at teardown are answered then, so
  * evhttp frees every request. */
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -32,6 +34,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "prov_http.h"
 
@@ -70,6 +73,8 @@ typedef struct result {
     size_t body_len;
     char error[256];
     int64_t elapsed_ms;
+    long retry_after_s;
+    int not_sent;
     int sync;                   /* was called from inside prov_http_send */
     void (*then)(struct result *r);   /* a re-entrant action, run in the callback */
     int64_t other;              /* request id the action works on */
@@ -145,6 +150,12 @@ static void on_request(struct evhttp_request *req, void *arg)
         memset(big, 'x', n);
         reply(req, 200, big, n);
         free(big);
+    } else if (strncmp(uri, "/retry-after/", 13) == 0) {
+        char *value = evhttp_uridecode(uri + 13, 0, NULL);
+        assert_non_null(value);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", value);
+        free(value);
+        reply(req, 503, "slow down", 9);
     } else if (strcmp(uri, "/peer") == 0) {
         char *addr;
         ev_uint16_t port;
@@ -222,6 +233,8 @@ static void on_result(const prov_http_response *resp, void *arg)
     assert_non_null(resp->error);
     snprintf(r->error, sizeof r->error, "%s", resp->error);
     r->elapsed_ms = resp->elapsed_ms;
+    r->retry_after_s = resp->retry_after_s;
+    r->not_sent = resp->not_sent;
     r->f->done++;
     if (r->then != NULL)
         r->then(r);
@@ -297,6 +310,8 @@ static void test_get_200(void **state)
     assert_int_equal(r.body_len, 5);
     assert_string_equal(r.error, "");
     assert_int_equal(r.timed_out, 0);
+    assert_int_equal(r.retry_after_s, -1);      /* no Retry-After header */
+    assert_int_equal(r.not_sent, 0);
     assert_true(r.elapsed_ms >= 0 && r.elapsed_ms < 2000);
     assert_int_equal(prov_http_pending(f->client), 0);
     assert_int_equal(prov_http_cancel(f->client, id), -1);   /* finished: not pending */
@@ -334,6 +349,7 @@ static void test_timeout(void **state)
     assert_int_equal(r.body_len, 0);
     assert_true(strlen(r.error) > 0);
     assert_true(r.elapsed_ms >= 140 && r.elapsed_ms < SLOW_MS);
+    assert_int_equal(r.not_sent, 0);             /* the server has the request */
     assert_int_equal(f->slow_seen, 1);
     assert_int_equal(f->slow_done, 0);   /* the client gave up first */
     /* The loop still works for the next request after a timeout. */
@@ -541,6 +557,8 @@ static void test_connection_refused(void **state)
     assert_int_equal(r.timed_out, 0);
     assert_true(strlen(r.error) > 0);
     assert_int_equal(r.body_len, 0);
+    assert_int_equal(r.not_sent, 1);             /* refused: nothing went out */
+    assert_int_equal(r.retry_after_s, -1);
     fx_free(f);
 }
 
@@ -625,6 +643,7 @@ static void test_failures_come_from_the_loop(void **state)
         assert_false(all[i]->sync);
         assert_int_equal(all[i]->ok, 0);
         assert_true(strlen(all[i]->error) > 0);
+        assert_int_equal(all[i]->not_sent, 1);
     }
     /* A start failure can be cancelled too: no callback then. */
     req.url = url = calloc(huge + 1, 1);
@@ -637,6 +656,110 @@ static void test_failures_come_from_the_loop(void **state)
     assert_int_equal(prov_http_cancel(f->client, id), 0);
     run_for(f, 30);
     assert_int_equal(quiet.called, 0);
+    fx_free(f);
+}
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    char soon[128], past[128], path_soon[200], path_past[200];
+    time_t now = time(NULL);
+    struct tm tm;
+    time_t at = now + 90;
+    strftime(soon, sizeof soon, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&at, &tm));
+    at = now - 3600;
+    strftime(past, sizeof past, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&at, &tm));
+    char *e = evhttp_uriencode(soon, -1, 0);
+    snprintf(path_soon, sizeof path_soon, "/retry-after/%s", e);
+    free(e);
+    e = evhttp_uriencode(past, -1, 0);
+    snprintf(path_past, sizeof path_past, "/retry-after/%s", e);
+    free(e);
+    const char *paths[] = {"/retry-after/120", "/retry-after/%20%207%20", path_soon, path_past,
+                           "/retry-after/soon", "/retry-after/99999999999999", "/retry-after/0",
+                           "/ok"};
+    enum { N = sizeof paths / sizeof paths[0] };
+    result r[N];
+    memset(r, 0, sizeof r);
+    for (size_t i = 0; i < N; i++)
+        assert_true(send_get(f, paths[i], 2000, &r[i]) > 0);
+    assert_true(run_until(f, &f->done, N, 3000));
+    for (size_t i = 0; i + 1 < N; i++) {
+        assert_int_equal(r[i].ok, 1);
+        assert_int_equal(r[i].status, 503);
+    }
+    assert_int_equal(r[0].retry_after_s, 120);
+    assert_int_equal(r[1].retry_after_s, 7);         /* blanks around it are ignored */
+    assert_true(r[2].retry_after_s >= 88 && r[2].retry_after_s <= 90);   /* an HTTP-date */
+    assert_int_equal(r[3].retry_after_s, 0);         /* a date gone by: at once */
+    assert_int_equal(r[4].retry_after_s, -1);        /* unreadable */
+    assert_int_equal(r[5].retry_after_s, 1000000000);   /* clamped */
+    assert_int_equal(r[6].retry_after_s, 0);
+    assert_int_equal(r[7].retry_after_s, -1);        /* absent */
+    fx_free(f);
+}
+
+/* ---- a raw server for an interim (1xx) answer evhttp cannot send ---- */
+
+static const char interim_answer[] =
+    "HTTP/1.1 103 Early Hints\r\nRetry-After: 50\r\n\r\n"
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+static void raw_written(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    bufferevent_free(bev);                  /* all sent: close */
+}
+
+static void raw_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (end.pos < 0)
+        return;                             /* the request's head is not complete yet */
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_setcb(bev, NULL, raw_written, NULL, NULL);
+    bufferevent_write(bev, interim_answer, sizeof interim_answer - 1);
+}
+
+static void raw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                       int socklen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    struct bufferevent *bev = bufferevent_socket_new(arg, fd, BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(bev);
+    bufferevent_setcb(bev, raw_read, NULL, NULL, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* A Retry-After on an interim answer is not the final answer's. */
+static void test_retry_after_interim(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct evconnlistener *l =
+        evconnlistener_new_bind(f->base, raw_accept, f->base, LEV_OPT_CLOSE_ON_FREE, -1,
+                                (struct sockaddr *)&sin, sizeof sin);
+    assert_non_null(l);
+    socklen_t slen = sizeof sin;
+    assert_int_equal(getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &slen), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+    result r = {.f = f};
+    prov_http_request req = {.method = "GET", .url = url, .timeout_ms = 2000};
+    assert_true(prov_http_send(f->client, &req, on_result, &r) > 0);
+    assert_true(run_until(f, &f->done, 1, 3000));
+    assert_int_equal(r.ok, 1);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok");
+    assert_int_equal(r.retry_after_s, -1);
+    evconnlistener_free(l);
     fx_free(f);
 }
 
@@ -663,6 +786,7 @@ static void test_free_cancels_pending(void **state)
         assert_int_equal(r[i].ok, 0);
         assert_int_equal(r[i].status, 0);
         assert_string_equal(r[i].error, "cancelled");
+        assert_int_equal(r[i].not_sent, 0);      /* they had reached the server */
     }
     f->client = NULL;
     run_for(f, 20);
@@ -709,6 +833,8 @@ int main(void)
         cmocka_unit_test(test_reentrant_cancel_and_send),
         cmocka_unit_test(test_100_concurrent),
         cmocka_unit_test(test_connection_refused),
+        cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_retry_after_interim),
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_failures_come_from_the_loop),
