@@ -24,38 +24,11 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#define EXIT_HTTP 1
-#define EXIT_USAGE 2
-#define EXIT_ALL_REJECTED 3
-
-#define DEFAULT_ADMIN_URL "http://127.0.0.1:8081"
-#define DEFAULT_CARRIER_URL "http://127.0.0.1:8080"
-#define DEFAULT_SERVICE_CODE "*120*12345#"
-#define ANSWER_MAX (64u * 1024 * 1024)    /* bytes of an answer we keep */
-#define REJECTIONS_SHOWN 50
-#define PROGRESS_FROM (256u * 1024)         /* uploads at least this big get a bar */
-#define SCREEN_COLS 30                      /* a phone display's width in columns */
-
-typedef struct ctl {
-    const char *url;            /* admin API base, without a trailing '/' */
-    int json;                   /* --json: print the server's JSON as is */
-} ctl;
-
-typedef struct command {
-    const char *name;
-    const char *args;           /* usage after the name */
-    const char *help;           /* one line */
-    int (*run)(const ctl *c, int argc, char **argv);  /* argv[0] is the name */
-} command;
+#include "gatewayctl.h"
 
 /* ---- small helpers ---- */
 
-typedef struct buf {
-    char *data;                 /* NUL-terminated when non-NULL */
-    size_t len, cap;
-} buf;
-
-static int buf_add(buf *b, const void *p, size_t n)
+int buf_add(buf *b, const void *p, size_t n)
 {
     if (n > ANSWER_MAX - b->len)
         return -1;
@@ -75,19 +48,18 @@ static int buf_add(buf *b, const void *p, size_t n)
     return 0;
 }
 
-static const char *buf_str(const buf *b)
+const char *buf_str(const buf *b)
 {
     return b->data != NULL ? b->data : "";
 }
 
-static void die_oom(void)
+void die_oom(void)
 {
     fputs("gatewayctl: out of memory\n", stderr);
     exit(EXIT_HTTP);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,7 +79,7 @@ static const char *env_or(const char *name, const char *fallback)
 /* "--name VALUE" or "--name=VALUE" at argv[*i]: returns 1 and sets *VALUE
  * (advancing *I past it), 0 when argv[*i] is another option, -1 when the
  * value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **value)
+int opt_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
     size_t n = strlen(name);
     if (strncmp(argv[*i], name, n) != 0)
@@ -125,23 +97,6 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 }
 
 /* ---- HTTP ---- */
-
-typedef struct http_call {
-    const char *method;         /* "GET" or "POST" */
-    const char *url;
-    const char *token;          /* bearer token, or NULL */
-    const char *content_type;   /* for POST */
-    const char *body;
-    size_t body_len;
-    long timeout_s;             /* 0: none */
-    int progress;               /* draw an upload bar on stderr */
-} http_call;
-
-typedef struct http_answer {
-    long status;                /* 0 when no answer arrived */
-    buf body;
-    char error[CURL_ERROR_SIZE];
-} http_answer;
 
 static size_t on_answer_data(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -188,7 +143,7 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* Performs CALL. Returns 0 when an HTTP answer arrived (any status), -1 with
  * a reason in ANS->error otherwise. ANS->body is the caller's to free. */
-static int http_perform(const http_call *call, http_answer *ans)
+int http_perform(const http_call *call, http_answer *ans)
 {
     memset(ans, 0, sizeof *ans);
     CURL *e = curl_easy_init();
@@ -243,14 +198,14 @@ static int http_perform(const http_call *call, http_answer *ans)
     return rc == CURLE_OK ? 0 : -1;
 }
 
-static int is_2xx(long status)
+int is_2xx(long status)
 {
     return status >= 200 && status < 300;
 }
 
 /* Prints why a call failed: the API's {"error", "message"} when it sent
  * one, else the status and the first line of the body. */
-static void report_failure(const char *what, const http_call *call, const http_answer *ans)
+void report_failure(const char *what, const http_call *call, const http_answer *ans)
 {
     if (ans->status == 0) {
         fail("%s: cannot reach %s: %s", what, call->url, ans->error);
@@ -273,7 +228,7 @@ static void report_failure(const char *what, const http_call *call, const http_a
     json_decref(root);
 }
 
-static char *join_url(const char *base, const char *path)
+char *join_url(const char *base, const char *path)
 {
     size_t n = strlen(base) + strlen(path) + 1;
     char *u = malloc(n);
@@ -283,7 +238,7 @@ static char *join_url(const char *base, const char *path)
     return u;
 }
 
-static const char *admin_token(void)
+const char *admin_token(void)
 {
     const char *t = getenv("GATEWAY_ADMIN_TOKEN");
     if (t == NULL || *t == '\0') {
@@ -295,7 +250,7 @@ static const char *admin_token(void)
 }
 
 /* Prints ANS's body as the server sent it (the --json mode). */
-static void print_raw(const http_answer *ans)
+void print_raw(const http_answer *ans)
 {
     const char *b = buf_str(&ans->body);
     fputs(b, stdout);
@@ -483,7 +438,7 @@ static int cmd_health(const ctl *c, int argc, char **argv)
 
 /* ---- participant ---- */
 
-static void print_fields(const json_t *obj)
+void print_fields(const json_t *obj)
 {
     int width = 0;
     const char *key;
@@ -829,6 +784,11 @@ static const command commands[] = {
     {"health", "", "is the daemon alive and ready (Redis reachable)? exit 0 only if ready",
      cmd_health},
     {"participant", "ID", "show one participant's record", cmd_participant},
+    {"send", "--to NUMBER [--to NUMBER ...] (--text TEXT | --template NAME [--var K=V ...])"
+             " [--language zh|en] [--lane reply|bulk] [--at RFC3339]",
+     "queue one SMS (to one or many numbers); prints its id", cmd_send},
+    {"message", "ID", "show what became of a message (queued, sent, failed, ...)", cmd_message},
+    {"queue", "", "the outbound queue: waiting, in flight, dead; carrier accounts", cmd_queue},
     {"ussd", "--phone NUMBER [--carrier-url URL] [--service-code CODE]",
      "dial the USSD service from this terminal, as a phone would", cmd_ussd},
 };

@@ -6,6 +6,7 @@
  * or in our memory twice. Rows are independent: a bad row is reported with
  * its line and never stops the good ones. */
 #include "gw_admin.h"
+#include "gw_admin_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,12 +34,6 @@
 #define MAX_REJECTED_LISTED 10000
 #define READYZ_TIMEOUT_MS 1000
 
-struct gw_admin {
-    struct event_base *base;
-    const gw_config *cfg;
-    gw_redis *redis;
-};
-
 /* ---- auth ---- */
 
 static int token_ok(const gw_admin *a, gw_http_req *req)
@@ -54,7 +49,7 @@ static int token_ok(const gw_admin *a, gw_http_req *req)
     return diff == 0;
 }
 
-static int require_auth(gw_admin *a, gw_http_req *req)
+int gw_admin_require_auth(gw_admin *a, gw_http_req *req)
 {
     if (token_ok(a, req))
         return 1;
@@ -256,7 +251,7 @@ static void on_participant(int status, const gw_participant *list, size_t n, voi
 static void handle_participant(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
-    if (!require_auth(a, req))
+    if (!gw_admin_require_auth(a, req))
         return;
     if (gw_http_method(req) != GW_HTTP_GET) {
         gw_http_error(req, 405, "method_not_allowed", "use GET");
@@ -394,7 +389,7 @@ stop:
 static void handle_import(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
-    if (!require_auth(a, req))
+    if (!gw_admin_require_auth(a, req))
         return;
     if (gw_http_method(req) != GW_HTTP_POST) {
         gw_http_error(req, 405, "method_not_allowed", "use POST with a text/csv body");
@@ -435,7 +430,7 @@ static void handle_import(gw_http_req *req, void *arg)
 
 static void handle_v1_unknown(gw_http_req *req, void *arg)
 {
-    if (require_auth(arg, req))
+    if (gw_admin_require_auth(arg, req))
         gw_http_error(req, 404, "not_found", "no such endpoint");
 }
 
@@ -460,11 +455,21 @@ int gw_admin_register(gw_admin *a, gw_http *admin)
         gw_http_route(admin, "/", handle_status_page, a) != 0 ||
         gw_http_route(admin, "/v1/participants/import", handle_import, a) != 0 ||
         gw_http_route(admin, "/v1/participants/", handle_participant, a) != 0 ||
+        gw_admin_messages_register(a, admin) != 0 ||
         gw_http_route(admin, "/v1/", handle_v1_unknown, a) != 0)
         return -1;
     return 0;
 }
 
+
+void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
+                           struct gw_sender *sender, struct tpl_set **tpl)
+{
+    a->q = q;
+    a->reg = reg;
+    a->sender = sender;
+    a->tpl = tpl;
+}
 
 void gw_admin_free(gw_admin *a)
 {

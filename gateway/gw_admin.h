@@ -10,6 +10,10 @@ struct event_base;
 struct gw_config;
 struct gw_redis;
 struct gw_http;
+struct q;
+struct prov_registry;
+struct gw_sender;
+struct tpl_set;
 
 typedef struct gw_admin gw_admin;
 
@@ -19,6 +23,10 @@ gw_admin *gw_admin_new(struct event_base *base, const struct gw_config *cfg,
 /* Routes the admin endpoints on ADMIN. */
 int gw_admin_register(gw_admin *a, struct gw_http *admin);
 
+/* The outbound side for /v1/messages and /v1/queue (before the loop runs).
+ * TPL points at the daemon's current template set (replaced on SIGHUP). */
+void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
+                           struct gw_sender *sender, struct tpl_set **tpl);
 
 void gw_admin_free(gw_admin *a);
 

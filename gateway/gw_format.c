@@ -229,3 +229,79 @@ size_t gw_utf8_char(const unsigned char *s, size_t len)
             return 0;
     return n;
 }
+
+/* ---- RFC 3339 ---- */
+
+int64_t gw_days_from_civil(int y, int m, int d)
+{
+    /* H. Hinnant's days_from_civil: exact for every Gregorian date. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int gw_rfc3339_parse(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, se;
+    char date[11];
+    if (s == NULL || strlen(s) < 20)
+        return -1;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (gw_date_parse(date, &y, &mo, &d) != 0 || (s[10] != 'T' && s[10] != 't') ||
+        digits(s + 11, 2, &h) != 0 || s[13] != ':' || digits(s + 14, 2, &mi) != 0 ||
+        s[16] != ':' || digits(s + 17, 2, &se) != 0 || h > 23 || mi > 59 || se > 60)
+        return -1;
+    const char *p = s + 19;
+    int frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        int n = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (n < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+            n++;
+            p++;
+        }
+        if (n == 0)
+            return -1;
+        for (; n < 3; n++)
+            frac_ms *= 10;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (digits(p + 1, 2, &oh) != 0 || p[3] != ':' || digits(p + 4, 2, &om) != 0 ||
+            oh > 23 || om > 59)
+            return -1;
+        offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    if (se == 60)
+        se = 59;    /* a leap second is read as the second before it */
+    int64_t secs = gw_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+                   (int64_t)offset_min * 60;
+    *ms = secs * 1000 + frac_ms;
+    return 0;
+}

@@ -25,6 +25,15 @@ int gw_money_format(int64_t fen, char *out, size_t outlen);
  * years 1900..2199). Returns 0 and fills *Y *M *D, or -1. */
 int gw_date_parse(const char *s, int *y, int *m, int *d);
 
+/* Parses an RFC 3339 time ("2026-12-01T08:00:00+08:00", "...Z", with or
+ * without fractional seconds; 't' and 'z' accepted) into Unix milliseconds.
+ * Returns 0, or -1 when it is not one (a missing offset is an error: the
+ * caller must say which zone it means). */
+int gw_rfc3339_parse(const char *s, int64_t *ms);
+
+/* Days since 1970-01-01 of the proleptic Gregorian date Y-M-D. */
+int64_t gw_days_from_civil(int y, int m, int d);
+
 /* Masks a person's name for a household list: keeps the first character
  * and, for names of three or more characters, the last; every other
  * character becomes '*' ("张三" -> "张*", "王小明" -> "王*明",

@@ -21,10 +21,14 @@
 #include "gw_config.h"
 #include "gw_http.h"
 #include "gw_log.h"
+#include "gw_metrics.h"
 #include "gw_records.h"
 #include "gw_redis.h"
+#include "gw_sender.h"
 #include "gw_ussd.h"
+#include "prov.h"
 #include "prov_http.h"
+#include "q.h"
 #include "tpl.h"
 
 #define DRAIN_MAX_MS 10000
@@ -38,6 +42,10 @@ typedef struct daemon_state {
     gw_records *records;
     gw_ussd *ussd;
     gw_admin *admin;
+    q *queue;
+    prov_registry *providers;
+    gw_sender *sender;
+    int releasing;              /* the queue lease is being given back */
     gw_http *carrier_http;
     gw_http *admin_http;
     struct event *drain_ev;
@@ -57,7 +65,8 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     daemon_state *d = arg;
     tpl_set *fresh = NULL;
     char err[512];
-    if (tpl_load(d->cfg->templates_dir, &fresh, err, sizeof err) != 0) {
+    tpl_opts opts = {d->cfg->sms_signature, d->cfg->sms_max_segments};
+    if (tpl_load_ex(d->cfg->templates_dir, &opts, &fresh, err, sizeof err) != 0) {
         gw_error("main", "SIGHUP: templates not reloaded, keeping the old ones: %s", err);
         return;
     }
@@ -66,18 +75,37 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     gw_info("main", "SIGHUP: templates and menus reloaded from %s", d->cfg->templates_dir);
 }
 
+static void on_released(q *q, long n, void *arg)
+{
+    (void)q;
+    daemon_state *d = arg;
+    if (n > 0)
+        gw_info("main", "gave %ld unfinished messages back to the queue", n);
+    event_base_loopexit(d->base, NULL);
+}
+
+/* Stops once requests and carrier calls in flight are done (or after
+ * DRAIN_MAX_MS), giving back the queue lease so nothing waits for it to
+ * expire. */
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     daemon_state *d = arg;
     int64_t waited = gw_clock_mono_ms() - d->drain_started_ms;
-    size_t busy = gw_http_in_flight();
-    if (busy == 0 || waited >= DRAIN_MAX_MS) {
-        if (busy > 0)
-            gw_warn("main", "stopping with %zu requests unanswered after %d ms", busy,
-                    DRAIN_MAX_MS);
-        event_base_loopexit(d->base, NULL);
+    size_t busy = gw_http_in_flight(), sending = gw_sender_busy(d->sender);
+    if (d->releasing) {
+        if (waited >= DRAIN_MAX_MS + 1000)
+            event_base_loopexit(d->base, NULL);
+        return;
+    }
+    if ((busy == 0 && sending == 0) || waited >= DRAIN_MAX_MS) {
+        if (busy > 0 || sending > 0)
+            gw_warn("main", "stopping with %zu requests and %zu messages unfinished after %d ms "
+                    "(the messages go back to the queue)", busy, sending, DRAIN_MAX_MS);
+        d->releasing = 1;
+        if (q_release(d->queue, on_released, d) != 0)
+            event_base_loopexit(d->base, NULL);
     }
 }
 
@@ -90,6 +118,7 @@ static void on_term(evutil_socket_t fd, short what, void *arg)
     gw_info("main", "signal %d: draining (no new connections)", (int)fd);
     gw_http_stop_accepting(d->carrier_http);
     gw_http_stop_accepting(d->admin_http);
+    gw_sender_stop(d->sender);
     d->drain_started_ms = gw_clock_mono_ms();
     d->drain_ev = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
     struct timeval tv = {0, 20 * 1000};
@@ -133,7 +162,8 @@ int main(int argc, char **argv)
     /* Local dates and times are the configured timezone's (Asia/Shanghai). */
     setenv("TZ", d.cfg->reminders_timezone, 1);
     tzset();
-    if (tpl_load(d.cfg->templates_dir, &d.tpl, err, sizeof err) != 0) {
+    tpl_opts opts = {d.cfg->sms_signature, d.cfg->sms_max_segments};
+    if (tpl_load_ex(d.cfg->templates_dir, &opts, &d.tpl, err, sizeof err) != 0) {
         fprintf(stderr, "gatewayd: %s\n", err);
         gw_config_free(d.cfg);
         return 2;
@@ -178,10 +208,23 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    d.providers = prov_registry_new(d.cfg, d.http_client, err, sizeof err);
+    if (d.providers == NULL)
+        goto fail;
+    d.queue = q_new(d.base, d.redis);
+    if (d.queue == NULL || (d.sender = gw_sender_new(d.base, d.cfg, d.queue, d.providers)) == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < prov_registry_count(d.providers); i++)
+        gw_metrics_sms_provider(prov_registry_conf(d.providers, i)->name);
+    gw_metrics_set_queue(q_stats_get(d.queue));
     gw_store_init(d.redis);
     d.records = gw_records_new(d.cfg, d.redis, d.http_client);
     d.ussd = gw_ussd_new(d.base, d.cfg, d.redis, d.records, &d.tpl);
     d.admin = gw_admin_new(d.base, d.cfg, d.redis);
+    if (d.admin != NULL)
+        gw_admin_set_outbound(d.admin, d.queue, d.providers, d.sender, &d.tpl);
     if (d.records == NULL || d.ussd == NULL || d.admin == NULL ||
         gw_ussd_register(d.ussd, d.carrier_http) != 0 ||
         gw_admin_register(d.admin, d.admin_http) != 0) {
@@ -219,6 +262,10 @@ out:
     /* Order matters: freeing Redis and the HTTP client calls their pending
      * callbacks, which may still answer requests on the listeners. */
     gw_redis_free(d.redis);
+    prov_registry_free(d.providers);
+    gw_sender_free(d.sender);
+    q_free(d.queue);
+    gw_metrics_set_queue(NULL);
     prov_http_free(d.http_client);
     gw_ussd_free(d.ussd);
     gw_admin_free(d.admin);

@@ -5,6 +5,12 @@
 
 #include <event2/buffer.h>
 
+#include "q.h"
+
+#define NRESULTS 5
+static const char *sms_results[NRESULTS] = {"accepted", "retry", "unknown", "throttled",
+                                            "permanent"};
+
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
@@ -18,6 +24,11 @@ static struct {
     unsigned long long hist_count;
     double hist_sum;
     unsigned long long import[4];
+    char provider[GW_METRICS_PROVIDERS + 1][64];   /* the last is "other" */
+    size_t nproviders;
+    unsigned long long sms[GW_METRICS_PROVIDERS + 1][NRESULTS];
+    unsigned long long segments[GW_METRICS_PROVIDERS + 1];
+    const q_stats *queue;
 } m;
 
 static const char *import_names[4] = {"imported", "updated", "unchanged", "rejected"};
@@ -42,6 +53,102 @@ void gw_metrics_import(const char *result, size_t n)
     for (int i = 0; i < 4; i++)
         if (strcmp(result, import_names[i]) == 0)
             m.import[i] += n;
+}
+
+static size_t provider_slot(const char *provider)
+{
+    for (size_t i = 0; i < m.nproviders; i++)
+        if (strcmp(m.provider[i], provider) == 0)
+            return i;
+    return GW_METRICS_PROVIDERS;
+}
+
+void gw_metrics_sms_provider(const char *provider)
+{
+    if (provider_slot(provider) != GW_METRICS_PROVIDERS || m.nproviders >= GW_METRICS_PROVIDERS)
+        return;
+    size_t n = strlen(provider);
+    if (n >= sizeof m.provider[0])
+        n = sizeof m.provider[0] - 1;
+    memcpy(m.provider[m.nproviders], provider, n);
+    m.provider[m.nproviders][n] = '\0';
+    m.nproviders++;
+}
+
+void gw_metrics_sms(const char *provider, const char *result, int segments)
+{
+    size_t p = provider_slot(provider);
+    for (int i = 0; i < NRESULTS; i++)
+        if (strcmp(result, sms_results[i]) == 0)
+            m.sms[p][i]++;
+    if (segments > 0)
+        m.segments[p] += (unsigned long long)segments;
+}
+
+void gw_metrics_set_queue(const q_stats *qs)
+{
+    m.queue = qs;
+}
+
+static void render_sms(struct evbuffer *out)
+{
+    size_t n = m.nproviders;
+    int other = 0;
+    for (int r = 0; r < NRESULTS; r++)
+        other |= m.sms[GW_METRICS_PROVIDERS][r] != 0;
+    evbuffer_add_printf(out,
+        "# HELP gateway_sms_submitted_total Carrier answers to message submissions, by result.\n"
+        "# TYPE gateway_sms_submitted_total counter\n");
+    for (size_t p = 0; p <= GW_METRICS_PROVIDERS; p++) {
+        if (p >= n && (p != GW_METRICS_PROVIDERS || !other))
+            continue;
+        const char *name = p == GW_METRICS_PROVIDERS ? "other" : m.provider[p];
+        for (int r = 0; r < NRESULTS; r++)
+            evbuffer_add_printf(out, "gateway_sms_submitted_total{provider=\"%s\",result=\"%s\"} %llu\n",
+                                name, sms_results[r], m.sms[p][r]);
+    }
+    evbuffer_add_printf(out,
+        "# HELP gateway_sms_segments_total Segments accepted by carriers.\n"
+        "# TYPE gateway_sms_segments_total counter\n");
+    for (size_t p = 0; p <= GW_METRICS_PROVIDERS; p++) {
+        if (p >= n && (p != GW_METRICS_PROVIDERS || !other))
+            continue;
+        evbuffer_add_printf(out, "gateway_sms_segments_total{provider=\"%s\"} %llu\n",
+                            p == GW_METRICS_PROVIDERS ? "other" : m.provider[p], m.segments[p]);
+    }
+    const q_stats *q = m.queue;
+    if (q == NULL || !q->valid)
+        return;
+    evbuffer_add_printf(out,
+        "# HELP gateway_queue_depth Messages in the shared queue, by lane and state.\n"
+        "# TYPE gateway_queue_depth gauge\n");
+    for (int lane = 0; lane < 2; lane++) {
+        const char *ln = q_lane_name((q_lane)lane);
+        int64_t sched = q->total[lane] - q->ready[lane];
+        evbuffer_add_printf(out,
+            "gateway_queue_depth{lane=\"%s\",state=\"scheduled\"} %lld\n"
+            "gateway_queue_depth{lane=\"%s\",state=\"ready\"} %lld\n",
+            ln, (long long)(sched > 0 ? sched : 0), ln, (long long)q->ready[lane]);
+    }
+    evbuffer_add_printf(out,
+        "gateway_queue_depth{lane=\"all\",state=\"in_flight\"} %lld\n"
+        "gateway_queue_depth{lane=\"all\",state=\"dead\"} %lld\n"
+        "# HELP gateway_queue_oldest_seconds Age of the oldest message due and not yet sent.\n"
+        "# TYPE gateway_queue_oldest_seconds gauge\n",
+        (long long)q->in_flight, (long long)q->dead);
+    for (int lane = 0; lane < 2; lane++)
+        evbuffer_add_printf(out, "gateway_queue_oldest_seconds{lane=\"%s\"} %.3f\n",
+                            q_lane_name((q_lane)lane),
+                            q->oldest_ms[lane] > 0 ? (double)q->oldest_ms[lane] / 1000.0 : 0.0);
+    evbuffer_add_printf(out,
+        "# HELP gateway_queue_recovered_total Messages put back from daemons that died mid-send "
+        "(each a possible duplicate).\n"
+        "# TYPE gateway_queue_recovered_total counter\n"
+        "gateway_queue_recovered_total %lld\n"
+        "# HELP gateway_queue_consumers Daemons holding a dispatch lease.\n"
+        "# TYPE gateway_queue_consumers gauge\n"
+        "gateway_queue_consumers %lld\n",
+        (long long)q->recovered, (long long)q->consumers);
 }
 
 void gw_metrics_render(struct evbuffer *out, int redis_up)
@@ -80,6 +187,7 @@ void gw_metrics_render(struct evbuffer *out, int redis_up)
     for (int i = 0; i < 4; i++)
         evbuffer_add_printf(out, "gateway_roster_rows_total{result=\"%s\"} %llu\n",
                             import_names[i], m.import[i]);
+    render_sms(out);
 }
 
 void gw_metrics_render_summary(struct evbuffer *out)

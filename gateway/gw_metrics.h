@@ -11,6 +11,7 @@
 #include "gw_ussd_dialect.h"
 
 struct evbuffer;
+struct q_stats;
 
 
 enum gw_ussd_outcome {
@@ -30,6 +31,19 @@ void gw_metrics_ussd(enum gw_dialect d, enum gw_ussd_outcome outcome, double sec
 
 /* Counts one roster row outcome: "imported", "updated", "unchanged", "rejected". */
 void gw_metrics_import(const char *result, size_t n);
+
+/* Names a carrier account so its SMS series are shown from the start.
+ * At most GW_METRICS_PROVIDERS accounts; later ones share "other". */
+#define GW_METRICS_PROVIDERS 16
+void gw_metrics_sms_provider(const char *provider);
+
+/* Counts one carrier answer: RESULT is a prov_outcome_name ("accepted",
+ * "retry", "unknown", "throttled", "permanent"); SEGMENTS are added to
+ * gateway_sms_segments_total when accepted. */
+void gw_metrics_sms(const char *provider, const char *result, int segments);
+
+/* The queue snapshot rendered as gateway_queue_* gauges (NULL: none). */
+void gw_metrics_set_queue(const struct q_stats *qs);
 
 /* Appends HTML table rows (<tr>...</tr>) summing up the counters for the
  * ops status page: hops answered and how, answer times, roster rows. */

@@ -14,6 +14,7 @@
  * re-watch timer). */
 #include "gw_redis_internal.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,11 +214,22 @@ int gw_redis_command(gw_redis *r, gw_redis_cb *cb, void *arg, const char *fmt, .
 int gw_redis_eval(gw_redis *r, gw_redis_script *script, gw_redis_cb *cb, void *arg,
                   int nkeys, int argc, const char **argv, const size_t *argvlen)
 {
-    enum { MAXARGS = 64 };
-    if (argc < 0 || argc + 3 > MAXARGS || nkeys > argc)
+    enum { SMALL = 64 };
+    if (argc < 0 || argc > INT_MAX - 3 || nkeys > argc)
         return -1;
-    const char *v[MAXARGS];
-    size_t vl[MAXARGS];
+    const char *small_v[SMALL];
+    size_t small_vl[SMALL];
+    const char **v = small_v;
+    size_t *vl = small_vl;
+    if (argc + 3 > SMALL) {     /* a queue batch: thousands of arguments */
+        v = malloc((size_t)(argc + 3) * sizeof *v);
+        vl = malloc((size_t)(argc + 3) * sizeof *vl);
+        if (v == NULL || vl == NULL) {
+            free(v);
+            free(vl);
+            return -1;
+        }
+    }
     char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
     int loaded = script->sha[0] != '\0';
@@ -230,7 +242,12 @@ int gw_redis_eval(gw_redis *r, gw_redis_script *script, gw_redis_cb *cb, void *a
         v[3 + i] = argv[i];
         vl[3 + i] = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
     }
-    return send_argv(r, cb, arg, argc + 3, v, vl);
+    int rc = send_argv(r, cb, arg, argc + 3, v, vl);
+    if (v != small_v) {
+        free(v);
+        free(vl);
+    }
+    return rc;
 }
 
 size_t gw_redis_pending(const gw_redis *r)

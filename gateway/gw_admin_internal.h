@@ -1,0 +1,27 @@
+/* gw_admin_internal.h - what the admin API's files share: the admin
+ * object and the bearer-token check. */
+#ifndef GW_ADMIN_INTERNAL_H
+#define GW_ADMIN_INTERNAL_H
+
+#include "gw_admin.h"
+#include "gw_config.h"
+#include "gw_http.h"
+#include "gw_redis.h"
+
+struct gw_admin {
+    struct event_base *base;
+    const gw_config *cfg;
+    gw_redis *redis;
+    struct q *q;                  /* outbound queue (NULL until set) */
+    struct prov_registry *reg;
+    struct gw_sender *sender;
+    struct tpl_set **tpl;
+};
+
+/* 1 when REQ carries the admin token; else answers 401 and returns 0. */
+int gw_admin_require_auth(gw_admin *a, gw_http_req *req);
+
+/* Routes /v1/messages, /v1/messages/{id} and /v1/queue (gw_admin_messages.c). */
+int gw_admin_messages_register(gw_admin *a, gw_http *admin);
+
+#endif

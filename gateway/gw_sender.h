@@ -1,0 +1,41 @@
+/* gw_sender.h - the dispatcher: claims due messages from the queue, sends
+ * each through the preferred usable carrier account, and records what
+ * became of it (sent, retried with backoff, paused by a throttle, dead).
+ *
+ * Providers are tried in order of preference (prov_registry_pick): a paused
+ * or broken account is skipped for the next one. Claims are rate limited in
+ * Redis (the account's token bucket, in segments), so several daemons share
+ * one limit. At most GW_SENDER_MAX_IN_FLIGHT carrier calls are out at once.
+ * Runs on the daemon's loop; not thread safe. */
+#ifndef GW_SENDER_H
+#define GW_SENDER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct gw_config;
+struct q;
+struct prov_registry;
+
+#define GW_SENDER_MAX_IN_FLIGHT 128
+
+typedef struct gw_sender gw_sender;
+
+/* Starts dispatching on BASE. Returns NULL on OOM. */
+gw_sender *gw_sender_new(struct event_base *base, const struct gw_config *cfg, struct q *q,
+                         struct prov_registry *reg);
+
+/* Frees; sends in flight are abandoned (their leases put them back).
+ * Free the provider registry first: it cancels their calls. */
+void gw_sender_free(gw_sender *s);
+
+/* Something was queued: look for due work now rather than at the next poll. */
+void gw_sender_poke(gw_sender *s);
+
+/* Stops claiming new work (a clean stop); sends in flight finish. */
+void gw_sender_stop(gw_sender *s);
+
+/* Carrier calls in flight plus outcomes not yet written to Redis. */
+size_t gw_sender_busy(const gw_sender *s);
+
+#endif

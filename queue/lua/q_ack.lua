@@ -1,0 +1,73 @@
+-- q_ack.lua: records what became of messages a consumer sent (see queue/q.h).
+-- Each message leaves the consumer's in-flight hash. When it had already
+-- left (the lease was reclaimed and the message put back for another
+-- consumer), a retry is not queued again (it is queued already) and the
+-- case is counted as "lost_lease".
+-- ARGV: consumer, now_ms, lease_ms, record_ttl_s, then groups of 8:
+--   id, lane, kind, provider, carrier_id, num, member, reason
+-- kind: "a" accepted (status sent, carrier id -> our id),
+--       "r" retry (member, its attempt already raised, due at second NUM),
+--       "t" throttled (member back at the front now; provider paused NUM ms),
+--       "d" dead (status failed with REASON; kept on the dead list).
+-- Returns the number of messages whose lease had been lost.
+local consumer, now = ARGV[1], tonumber(ARGV[2])
+local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local sec = math.floor(now / 1000)
+local flk = 'gw:{q}:fl:' .. consumer
+local lost = 0
+local nowstr = string.format('%d', now)
+
+local function requeue(lane, due, member, front)
+  local bk = 'gw:{q}:b:' .. lane .. ':' .. due
+  if front then
+    redis.call('LPUSH', bk, member)
+  else
+    redis.call('RPUSH', bk, member)
+  end
+  redis.call('ZADD', 'gw:{q}:sched:' .. lane, due, due)
+  redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
+end
+
+for i = 5, #ARGV, 8 do
+  local id, lane, kind, prov = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local cid, num, member, reason = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local owned = redis.call('HDEL', flk, id)
+  if owned == 0 then
+    lost = lost + 1
+  end
+  local attempt = string.match(member, '^%d+:(%d+):') or '0'
+  if kind == 'a' then
+    redis.call('SET', 'gw:{q}:m:' .. id, 'sent|' .. prov .. '|' .. cid .. '|' .. attempt .. '|' .. nowstr,
+               'EX', ttl)
+    if cid ~= '' then
+      redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, id, 'EX', ttl)
+    end
+  elseif kind == 'r' then
+    if owned == 1 then
+      requeue(lane, num, member, false)
+      local mk = 'gw:{q}:m:' .. id
+      if redis.call('EXISTS', mk) == 1 then
+        redis.call('SET', mk, 'retrying|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
+                   'KEEPTTL')
+      end
+    end
+  elseif kind == 't' then
+    if owned == 1 then
+      requeue(lane, sec, member, true)
+    end
+    local pk = 'gw:{q}:pause:' .. prov
+    if redis.call('PTTL', pk) < tonumber(num) then
+      redis.call('SET', pk, '1', 'PX', num)
+    end
+  elseif kind == 'd' then
+    redis.call('SET', 'gw:{q}:m:' .. id,
+               'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason, 'EX', ttl)
+    redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
+  end
+end
+redis.call('LTRIM', 'gw:{q}:dead', 0, 99999)
+if lost > 0 then
+  redis.call('HINCRBY', 'gw:{q}:stats', 'lost_lease', lost)
+end
+redis.call('ZADD', 'gw:{q}:consumers', 'XX', now + lease, consumer)
+return lost

@@ -1,0 +1,35 @@
+-- q_reap.lua: gives the in-flight messages of consumers whose lease ran
+-- out (a daemon killed or cut off) back to their lanes, at the front of the
+-- current second, so any daemon sends them soon. Their carrier call may
+-- have gone out: each is counted in "recovered" (a possible duplicate).
+-- With ARGV[2] set, releases that one consumer at once (a clean stop).
+-- ARGV: now_ms, consumer ("" = every expired one)
+-- Returns the number of messages put back.
+local now = tonumber(ARGV[1])
+local sec = string.format('%d', math.floor(now / 1000))
+local list
+if ARGV[2] ~= nil and ARGV[2] ~= '' then
+  list = {ARGV[2]}
+else
+  list = redis.call('ZRANGEBYSCORE', 'gw:{q}:consumers', '-inf', now, 'LIMIT', 0, 20)
+end
+local total = 0
+for _, c in ipairs(list) do
+  local flk = 'gw:{q}:fl:' .. c
+  local all = redis.call('HGETALL', flk)
+  for i = 2, #all, 2 do
+    local lane, member = string.match(all[i], '^([a-z]+)|(.*)$')
+    if lane then
+      redis.call('LPUSH', 'gw:{q}:b:' .. lane .. ':' .. sec, member)
+      redis.call('ZADD', 'gw:{q}:sched:' .. lane, sec, sec)
+      redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
+      total = total + 1
+    end
+  end
+  redis.call('DEL', flk)
+  redis.call('ZREM', 'gw:{q}:consumers', c)
+end
+if total > 0 and (ARGV[2] == nil or ARGV[2] == '') then
+  redis.call('HINCRBY', 'gw:{q}:stats', 'recovered', total)
+end
+return total
