@@ -13,7 +13,7 @@ GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GW_DEPS=(build-essential g++ cmake pkg-config libevent-dev libhiredis-dev
          libcurl4-openssl-dev libphonenumber-dev libcmocka-dev libjansson-dev
          libinih-dev libcsv-dev libhttp-parser-dev redis-server python3 wrk faketime curl
-         ca-certificates tzdata)
+         ca-certificates tzdata kannel kannel-extras)
 
 gw_say() { printf '==> %s\n' "$*" >&2; }
 gw_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -154,6 +154,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # Several gatewayd open up to 128 connections each at once; the default
+    # backlog of 5 would drop SYNs and turn them into client timeouts.
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):
         # A client that goes away mid-answer is normal here (timeouts, hang mode);
@@ -724,10 +727,16 @@ class FakeCarrier:
             return {"messages": self._matching(api), "requests": dict(self._requests),
                     "connections": self._connections, "hanging": self._hanging}
 
+    def _n_matching(self, api=None, to=None):
+        if api is None and to is None:
+            return len(self._messages)
+        return sum(1 for m in self._messages
+                   if (api is None or m["api"] == api) and (to is None or m["to"] == to))
+
     def _wait(self, n, timeout, api=None, to=None):
         end = time.monotonic() + timeout
         with self._lock:
-            while len(self._matching(api, to)) < n:
+            while self._n_matching(api, to) < n:
                 left = end - time.monotonic()
                 if left <= 0:
                     return False
