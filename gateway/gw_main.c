@@ -35,6 +35,7 @@
 
 typedef struct daemon_state {
     struct event_base *base;
+    int refused;                /* Redis evicts keys: gatewayd will not run on it */
     gw_config *cfg;
     tpl_set *tpl;
     gw_redis *redis;
@@ -73,6 +74,22 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     tpl_free(d->tpl);
     d->tpl = fresh;
     gw_info("main", "SIGHUP: templates and menus reloaded from %s", d->cfg->templates_dir);
+}
+
+/* The queue and sessions must never be evicted: an evicting Redis would
+ * lose accepted messages silently. Refuse it, loudly. */
+static void on_redis_check(gw_redis *r, const char *policy, int appendonly, void *arg)
+{
+    (void)r;
+    (void)appendonly;
+    daemon_state *d = arg;
+    if (strcmp(policy, "noeviction") == 0 || d->refused)
+        return;
+    gw_error("main", "Redis has maxmemory-policy %s: it may evict queued messages and "
+             "reminders. gatewayd refuses to run on it; set maxmemory-policy noeviction "
+             "(see ops/redis.conf)", policy);
+    d->refused = 1;
+    event_base_loopexit(d->base, NULL);
 }
 
 static void on_released(q *q, long n, void *arg)
@@ -203,6 +220,8 @@ int main(int argc, char **argv)
                                           d.cfg->redis_db, d.cfg->redis_password)
                   : gw_redis_new(d.base, d.cfg->redis_host, d.cfg->redis_port, d.cfg->redis_db,
                                  d.cfg->redis_password);
+    if (d.redis != NULL)
+        gw_redis_on_check(d.redis, on_redis_check, &d);
     d.http_client = prov_http_new(d.base);
     if (d.redis == NULL || d.http_client == NULL) {
         snprintf(err, sizeof err, "out of memory");
@@ -225,6 +244,8 @@ int main(int argc, char **argv)
     d.admin = gw_admin_new(d.base, d.cfg, d.redis);
     if (d.admin != NULL)
         gw_admin_set_outbound(d.admin, d.queue, d.providers, d.sender, &d.tpl);
+    if (d.ussd != NULL)
+        gw_ussd_set_outbound(d.ussd, d.queue, d.sender);
     if (d.records == NULL || d.ussd == NULL || d.admin == NULL ||
         gw_ussd_register(d.ussd, d.carrier_http) != 0 ||
         gw_admin_register(d.admin, d.admin_http) != 0) {
@@ -252,7 +273,7 @@ int main(int argc, char **argv)
     event_free(sig_term);
     event_free(sig_int);
     event_free(sig_hup);
-    rc = 0;
+    rc = d.refused ? 1 : 0;
     goto out;
 
 fail:

@@ -298,16 +298,41 @@ static void on_script_loaded(gw_redis *r, redisReply *reply, void *arg)
     free(g);
 }
 
+/* The answer to CONFIG GET maxmemory-policy appendonly (name, value pairs). */
 static void on_policy(gw_redis *r, redisReply *reply, void *arg)
 {
-    (void)r;
     (void)arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
-        return;
-    const char *policy = reply->element[1]->str;
-    if (policy != NULL && strcmp(policy, "noeviction") != 0)
+    const char *policy = NULL;
+    int appendonly = -1;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+            const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            if (strcmp(k->str, "maxmemory-policy") == 0)
+                policy = v->str;
+            else if (strcmp(k->str, "appendonly") == 0)
+                appendonly = strcmp(v->str, "yes") == 0;
+        }
+    }
+    if (policy == NULL)
+        gw_warn("redis", "cannot read Redis' maxmemory-policy and appendonly (%s): make sure "
+                "it runs with maxmemory-policy noeviction and appendonly yes",
+                reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "no answer");
+    else if (appendonly == 0)
+        gw_warn("redis", "appendonly is off: queued messages and reminders are lost if Redis "
+                "restarts; set appendonly yes (see ops/redis.conf)");
+    if (r->check_cb != NULL && policy != NULL)
+        r->check_cb(r, policy, appendonly, r->check_arg);
+    else if (policy != NULL && strcmp(policy, "noeviction") != 0)
         gw_warn("redis", "maxmemory-policy is %s: Redis may evict queued work and "
                 "sessions; set maxmemory-policy noeviction", policy);
+}
+
+void gw_redis_on_check(gw_redis *r, gw_redis_check_cb *cb, void *arg)
+{
+    r->check_cb = cb;
+    r->check_arg = arg;
 }
 
 /* A set-up command (sent before the connection is ready), with the
@@ -348,7 +373,7 @@ static void become_ready(gw_redis *r)
         if (gw_redis_command(r, on_script_loaded, g, "SCRIPT LOAD %s", s->body) != 0)
             free(g);
     }
-    gw_redis_command(r, on_policy, NULL, "CONFIG GET maxmemory-policy");
+    gw_redis_command(r, on_policy, NULL, "CONFIG GET maxmemory-policy appendonly");
     set_up(r, 1);
 }
 

@@ -70,6 +70,8 @@ struct gw_redis {
 
     gw_redis_state_cb *state_cb;
     void *state_arg;
+    gw_redis_check_cb *check_cb;   /* the server's eviction and persistence settings */
+    void *check_arg;
     gw_redis_script *scripts;
 };
 

@@ -27,6 +27,7 @@
 #include "q.h"
 
 #define CLAIM_MAX 200
+#define CLAIM_MIN (GW_SENDER_MAX_IN_FLIGHT / 4)
 #define POLL_MS 100
 #define RETRY_REDIS_MS 500
 
@@ -238,7 +239,10 @@ static void on_claim(q *q, const q_claim_result *res, void *arg)
     for (size_t i = 0; i < res->n; i++)
         start_send(s, account, &res->items[i]);
     if (res->paused_ms > 0) {
-        prov_registry_pause(s->reg, account, now + res->paused_ms);
+        /* A pause seen in Redis (another daemon's throttle answer, or ops)
+         * is looked at again each second: it may be lifted early. */
+        prov_registry_pause(s->reg, account,
+                            now + (res->paused_ms < 1000 ? res->paused_ms : 1000));
         kick(s);                /* another account may be free */
     } else if (res->n > 0 && res->wait_ms == 0) {
         kick(s);                /* there may be more due */
@@ -251,7 +255,10 @@ static void on_claim(q *q, const q_claim_result *res, void *arg)
 
 static void kick(gw_sender *s)
 {
-    if (s->stopped || s->claiming || s->in_flight >= GW_SENDER_MAX_IN_FLIGHT)
+    /* Claim in batches: when a quarter of the slots are free, or all are
+     * (a slow trickle, a rate-limited account). */
+    if (s->stopped || s->claiming ||
+        (s->in_flight > 0 && GW_SENDER_MAX_IN_FLIGHT - s->in_flight < CLAIM_MIN))
         return;
     int64_t now = gw_clock_now_ms(), wait = POLL_MS;
     int account = prov_registry_pick(s->reg, now, &wait);

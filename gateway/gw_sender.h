@@ -17,7 +17,7 @@ struct gw_config;
 struct q;
 struct prov_registry;
 
-#define GW_SENDER_MAX_IN_FLIGHT 128
+#define GW_SENDER_MAX_IN_FLIGHT 256
 
 typedef struct gw_sender gw_sender;
 

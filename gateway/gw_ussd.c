@@ -48,7 +48,9 @@
 #include "gw_phone.h"
 #include "gw_records.h"
 #include "gw_redis.h"
+#include "gw_sender.h"
 #include "gw_ussd_dialect.h"
+#include "q.h"
 #include "tpl.h"
 
 extern const char gw_lua_id_attempt[];
@@ -69,6 +71,8 @@ struct gw_ussd {
     gw_records *records;
     tpl_set *const *tpl;
     gw_redis_script *id_attempt;
+    struct q *queue;          /* confirmation SMS go here (NULL: none offered) */
+    struct gw_sender *sender;
     struct hop *spare;        /* freed hops kept for reuse (they are large) */
     unsigned nspare;
 };
@@ -395,38 +399,67 @@ static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap)
     free(t);
 }
 
+/* Renders the contribution status of P from the texts of SECTION ("ussd"
+ * for the screen, "sms" for the confirmation message): a malloc'd text, or
+ * NULL (OOM). */
+static char *render_contribution(const hop *h, const gw_participant *p, const char *section)
+{
+    char a[64], c[64], d[64], year[8], key[64];
+    tpl_var v[4];
+    size_t n;
+    const char *which;
+    int y = p->contribution_year;
+    if (y == 0) {
+        time_t now = (time_t)(gw_clock_now_ms() / 1000);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        y = tm.tm_year + 1900;
+    }
+    snprintf(year, sizeof year, "%d", y);
+    v[0] = (tpl_var){"year", year};
+    if (p->contribution_year == 0 || p->contribution_tier_fen < 0) {
+        which = "contribution_none";
+        n = 1;
+    } else if (p->contribution_paid_fen > 0) {
+        fmt_money(h, p->contribution_tier_fen, a, sizeof a);
+        fmt_money(h, p->contribution_paid_fen, c, sizeof c);
+        v[1] = (tpl_var){"tier", a};
+        v[2] = (tpl_var){"paid", c};
+        which = "contribution_paid";
+        n = 3;
+    } else {
+        fmt_money(h, p->contribution_tier_fen, a, sizeof a);
+        v[1] = (tpl_var){"tier", a};
+        v[2] = (tpl_var){"due_amount", a};
+        which = "contribution_unpaid_nodate";
+        n = 3;
+        if (p->contribution_due[0] != '\0') {
+            fmt_date(h, p->contribution_due, d, sizeof d);
+            v[3] = (tpl_var){"due_date", d};
+            which = "contribution_unpaid";
+            n = 4;
+        }
+    }
+    snprintf(key, sizeof key, "%s.%s", section, which);
+    return tpl_render(*h->u->tpl, hop_lang(h), key, v, n);
+}
+
+/* The contribution screen offers its text by SMS when the daemon sends SMS. */
+static int offers_sms(const hop *h)
+{
+    return h->u->queue != NULL && strcmp(h->s.info, "contribution") == 0;
+}
+
 /* The information screens. */
 static void render_info(strbuf *b, const hop *h, const gw_participant *p)
 {
-    char a[64], c[64], d[64], year[8];
+    char a[64], d[64];
     if (strcmp(h->s.info, "contribution") == 0) {
-        int y = p->contribution_year;
-        if (y == 0) {
-            time_t now = (time_t)(gw_clock_now_ms() / 1000);
-            struct tm tm;
-            localtime_r(&now, &tm);
-            y = tm.tm_year + 1900;
-        }
-        snprintf(year, sizeof year, "%d", y);
-        if (p->contribution_year == 0 || p->contribution_tier_fen < 0) {
-            tpl_var v[] = {{"year", year}};
-            sb_text(b, h, "ussd.contribution_none", v, 1);
-        } else if (p->contribution_paid_fen > 0) {
-            fmt_money(h, p->contribution_tier_fen, a, sizeof a);
-            fmt_money(h, p->contribution_paid_fen, c, sizeof c);
-            tpl_var v[] = {{"year", year}, {"tier", a}, {"paid", c}};
-            sb_text(b, h, "ussd.contribution_paid", v, 3);
-        } else {
-            fmt_money(h, p->contribution_tier_fen, a, sizeof a);
-            if (p->contribution_due[0] != '\0') {
-                fmt_date(h, p->contribution_due, d, sizeof d);
-                tpl_var v[] = {{"year", year}, {"tier", a}, {"due_amount", a}, {"due_date", d}};
-                sb_text(b, h, "ussd.contribution_unpaid", v, 4);
-            } else {
-                tpl_var v[] = {{"year", year}, {"tier", a}, {"due_amount", a}};
-                sb_text(b, h, "ussd.contribution_unpaid_nodate", v, 3);
-            }
-        }
+        char *t = render_contribution(h, p, "ussd");
+        sb_line(b, t);
+        free(t);
+        if (offers_sms(h))
+            sb_text(b, h, "ussd.sms_offer", NULL, 0);
     } else if (strcmp(h->s.info, "balance") == 0) {
         if (p->account_balance_fen < 0) {
             sb_text(b, h, "ussd.balance_none", NULL, 0);
@@ -850,6 +883,65 @@ static void start_lock_check(hop *h)
         hop_busy(h);
 }
 
+static void on_sms_queued(q *q, int64_t first_id, const char *body_id, const char *err,
+                          void *arg)
+{
+    (void)q;
+    (void)body_id;
+    hop *h = arg;
+    h->outstanding--;
+    if (h->answered) {
+        hop_release(h);
+        return;
+    }
+    if (err != NULL) {
+        gw_error("ussd", "the confirmation SMS was not queued: %s", err);
+        hop_busy(h);
+    } else {
+        gw_debug("ussd", "confirmation SMS queued as message %" PRId64, first_id);
+        if (h->u->sender != NULL)
+            gw_sender_poke(h->u->sender);
+        end_with(h, "ussd.sms_sent", GW_USSD_END);
+        save_and_answer(h);
+    }
+    hop_release(h);
+}
+
+/* Queues the contribution status as an SMS to the caller's own phone (the
+ * reply lane: it goes before any bulk reminder). The screen says so once
+ * the queue has it; a carrier repeating this hop gets the saved answer, so
+ * the SMS is queued once. */
+static void start_sms(hop *h)
+{
+    const gw_participant *p = selected(h);
+    char *text = p != NULL ? render_contribution(h, p, "sms") : NULL;
+    tpl_sms info;
+    char *ready = text != NULL ? tpl_sms_prepare(h->u->cfg->sms_signature, text, strlen(text),
+                                                 &info)
+                               : NULL;
+    free(text);
+    if (ready == NULL) {
+        hop_busy(h);
+        return;
+    }
+    const char *phones[] = {h->e164};
+    q_batch b;
+    memset(&b, 0, sizeof b);
+    b.lane = Q_REPLY;
+    b.text = ready;
+    b.text_len = strlen(ready);
+    b.ucs2 = info.ucs2;
+    b.segments = info.segments;
+    b.phones = phones;
+    b.n = 1;
+    b.track = 1;
+    if (q_enqueue(h->u->queue, &b, on_sms_queued, h) == 0)
+        h->outstanding++;
+    else
+        hop_busy(h);
+    free(ready);
+}
+
 static void start_attempt(hop *h, const gw_participant *p, const char *answer)
 {
     char lock[GW_PID_MAX + 24], fail[GW_PID_MAX + 24], now[24], len[16], max[8];
@@ -968,6 +1060,10 @@ static int decide(hop *h)
     case N_INFO:
     case N_ASK_ID:
     case N_LANG:
+        if (h->s.node == N_INFO && offers_sms(h) && strcmp(in, "1") == 0) {
+            start_sms(h);
+            return 1;
+        }
         if (strcmp(in, "0") == 0) {
             go(h, N_MAIN);
             render_screen(h);
@@ -1305,6 +1401,12 @@ int gw_ussd_register(gw_ussd *u, struct gw_http *carrier)
     return 0;
 }
 
+
+void gw_ussd_set_outbound(gw_ussd *u, struct q *q, struct gw_sender *sender)
+{
+    u->queue = q;
+    u->sender = sender;
+}
 
 void gw_ussd_free(gw_ussd *u)
 {

@@ -28,8 +28,10 @@
 #include <event2/event.h>
 
 #define BODY_MAX (1024 * 1024)   /* bytes of response body kept; more is an error */
-#define MAX_CONNECTS 64L         /* idle connections kept for reuse */
+#define MAX_CONNECTS 512L        /* idle connections kept for reuse: more than the
+                                    dispatcher keeps in flight, so none is closed */
 #define RETRY_AFTER_MAX 1000000000L  /* seconds; larger delta-seconds are clamped */
+#define SPARE_MAX 512            /* finished easy handles kept for reuse */
 
 typedef struct xfer xfer;
 typedef struct sock_watch sock_watch;
@@ -71,6 +73,10 @@ struct prov_http {
     int64_t next_id;
     int depth;                  /* user callbacks running (nested) */
     int closing;                /* prov_http_free was called */
+    CURL *spare[SPARE_MAX];     /* reset easy handles: curl_easy_init and its
+                                   buffers cost more than a reset at thousands
+                                   of requests a second */
+    size_t nspare;
 };
 
 static int64_t mono_ms(void)
@@ -112,8 +118,13 @@ static void xfer_detach(prov_http *h, xfer *x)
 
 static void xfer_free(xfer *x)
 {
-    if (x->easy != NULL)
+    prov_http *h = x->h;
+    if (x->easy != NULL && !h->closing && !x->in_multi && h->nspare < SPARE_MAX) {
+        curl_easy_reset(x->easy);
+        h->spare[h->nspare++] = x->easy;
+    } else if (x->easy != NULL) {
         curl_easy_cleanup(x->easy);
+    }
     curl_slist_free_all(x->headers);
     free(x->body);
     free(x);
@@ -130,6 +141,8 @@ static void destroy(prov_http *h)
     }
     event_free(h->timer);
     event_free(h->deferred);
+    while (h->nspare > 0)
+        curl_easy_cleanup(h->spare[--h->nspare]);
     free(h);
 }
 
@@ -518,7 +531,7 @@ int64_t prov_http_send(prov_http *h, const prov_http_request *req, prov_http_cb 
     x->arg = arg;
     x->retry_after_s = -1;
     x->started_ms = mono_ms();
-    x->easy = curl_easy_init();
+    x->easy = h->nspare > 0 ? h->spare[--h->nspare] : curl_easy_init();
     if (x->easy == NULL) {
         free(x);
         return -1;

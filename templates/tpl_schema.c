@@ -37,6 +37,8 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"ussd.language_choose", "", TPL_KIND_SCREEN},
     {"ussd.language_set", "", TPL_KIND_SCREEN},
     {"ussd.goodbye", "", TPL_KIND_SCREEN},
+    {"ussd.sms_offer", "", TPL_KIND_LINE},
+    {"ussd.sms_sent", "", TPL_KIND_SCREEN},
 
     /* main menu labels, one per action (one line each) */
     {"menu.contribution", "", TPL_KIND_LINE},
@@ -49,6 +51,7 @@ const tpl_schema_key tpl_schema_keys[] = {
     /* SMS texts; the signature is added by the code, not written here */
     {"sms.contribution_paid", "year tier paid", TPL_KIND_SMS},
     {"sms.contribution_unpaid", "year tier due_amount due_date", TPL_KIND_SMS},
+    {"sms.contribution_unpaid_nodate", "year tier due_amount", TPL_KIND_SMS},
     {"sms.contribution_none", "year", TPL_KIND_SMS},
     {"sms.help", "hotline", TPL_KIND_SMS},
     {"sms.optout_done", "hotline", TPL_KIND_SMS},

@@ -281,3 +281,63 @@ def test_metrics_name_queue_and_sms(env):
     assert wait_until(lambda: env.metric("gateway_queue_depth",
                                          {"lane": "reply", "state": "ready"}) is not None, 5)
     assert env.metric("gateway_queue_oldest_seconds", {"lane": "bulk"}) is not None
+
+
+# ---- the Redis it runs on ----
+
+def other_ports(env):
+    from harness import free_port, merge_config, render_ini
+    cfg = merge_config(merge_config(env.default_config(), env.overrides), {
+        "http": {"listen": "127.0.0.1:%d" % free_port()},
+        "admin": {"listen": "127.0.0.1:%d" % free_port()}})
+    return render_ini(cfg)
+
+
+def test_refuses_an_evicting_redis_and_warns_without_aof(env):
+    env.redis("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    try:
+        rc, out, _ = env.run_gatewayd(other_ports(env), timeout=10)
+    finally:
+        env.redis("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    assert rc == 1, (rc, out)
+    assert "maxmemory-policy allkeys-lru" in out and "noeviction" in out, out
+    env.redis("CONFIG", "SET", "appendonly", "no")
+    try:
+        rc, out, _ = env.run_gatewayd(other_ports(env), timeout=3)
+    finally:
+        env.redis("CONFIG", "SET", "appendonly", "yes")
+    assert rc is None, (rc, out)        # it runs (killed by the harness after 3 s)
+    assert "appendonly is off" in out, out
+
+
+# ---- a USSD screen sends its text by SMS ----
+
+def test_ussd_contribution_screen_sends_a_confirmation_sms(env):
+    from ussd_util import PHONE, load_roster
+    setup(env)
+    load_roster(env)
+    session = "sms-confirm-1"
+    kind, text = env.ussd_at(session, PHONE["unpaid"], "")
+    assert kind == "CON", text
+    kind, text = env.ussd_at(session, PHONE["unpaid"], "1")
+    assert kind == "CON" and "1 把这些发短信给我" in text, text
+    kind, text = env.ussd_at(session, PHONE["unpaid"], "1*1")
+    assert kind == "END" and "短信" in text, text
+    # the carrier repeating that hop does not queue a second SMS
+    kind2, text2 = env.ussd_at(session, PHONE["unpaid"], "1*1")
+    assert (kind2, text2) == (kind, text)
+    [m] = CARRIER.wait_messages(1)
+    assert m["to"] == "+86" + PHONE["unpaid"], m
+    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，"
+                         "应缴200元，请在2026年12月31日前缴费。"), m["text"]
+    time.sleep(0.5)
+    assert len(CARRIER.messages()) == 1
+    # in English, for the English speaker (no due date on record)
+    kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "")
+    kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "1")
+    assert "1 Send this to me by SMS" in text, text
+    kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "1*1")
+    assert kind == "END" and "SMS" in text, text
+    [m] = CARRIER.wait_messages(1, to="+86" + PHONE["english"])
+    assert m["text"] == SIGNATURE + ("Your 2026 pension contribution is not paid yet. "
+                                     "Tier: 500 yuan. Due: 500 yuan."), m["text"]

@@ -334,6 +334,7 @@ static void test_key_vars(void **state)
     const struct { const char *key, *vars; } cases[] = {
         {"sms.contribution_paid", "year tier paid"},
         {"sms.contribution_unpaid", "year tier due_amount due_date"},
+        {"sms.contribution_unpaid_nodate", "year tier due_amount"},
         {"sms.contribution_none", "year"},
         {"sms.help", "hotline"},
         {"sms.optout_done", "hotline"},
@@ -361,8 +362,9 @@ static void test_key_vars(void **state)
 /* ---- loading: a set with the [sms] texts under test ---- */
 
 static const char *const sms_names[] = {
-    "contribution_paid", "contribution_unpaid", "contribution_none", "help", "optout_done",
-    "optin_done", "unpaid_reminder", "claim_reminder", "claim_last_day", "test",
+    "contribution_paid", "contribution_unpaid", "contribution_unpaid_nodate", "contribution_none",
+    "help", "optout_done", "optin_done", "unpaid_reminder", "claim_reminder", "claim_last_day",
+    "test",
 };
 #define NSMS (sizeof sms_names / sizeof sms_names[0])
 
