@@ -26,8 +26,8 @@
 #include "prov.h"
 #include "q.h"
 
-#define CLAIM_MAX 200
-#define CLAIM_MIN (GW_SENDER_MAX_IN_FLIGHT / 4)
+#define CLAIM_MAX 500            /* messages per claim */
+#define REQ_MAX 64               /* carrier requests in flight */
 #define POLL_MS 100
 #define RETRY_REDIS_MS 500
 
@@ -40,19 +40,30 @@ struct gw_sender {
     int claiming;               /* a claim is out */
     int claim_account;          /* the account it was made for */
     int stopped;
-    size_t in_flight;           /* carrier calls out */
-    struct send_job *jobs;      /* those calls, to free them at exit */
+    size_t in_flight;           /* messages in carrier requests out */
+    size_t requests;            /* carrier requests out */
+    struct send_job *jobs;      /* those requests, to free them at exit */
     uint32_t rng;
 };
 
+/* One message of a request. */
+typedef struct job_msg {
+    q_lane lane;
+    q_item item;
+    char id[24];
+} job_msg;
+
+/* One carrier request: N messages sharing one text (N > 1 only for
+ * carriers that take many numbers per request). */
 typedef struct send_job {
     gw_sender *s;
     struct send_job *prev, *next;
     size_t account;
-    q_lane lane;
-    q_item item;
-    char id[24];
     char *text;
+    size_t text_len;
+    int ucs2;
+    size_t n;
+    job_msg msgs[];
 } send_job;
 
 static void kick(gw_sender *s);
@@ -89,20 +100,20 @@ static void carrier_id_norm(const char *in, char *out, size_t outlen)
 
 /* ---- outcomes ---- */
 
-static void record(gw_sender *s, send_job *job, const prov_result *res)
+static void record(gw_sender *s, size_t account, const job_msg *m, const prov_result *res)
 {
-    const gw_provider_conf *conf = prov_registry_conf(s->reg, job->account);
+    const gw_provider_conf *conf = prov_registry_conf(s->reg, account);
     const char *prov = conf->name;
     int64_t now = gw_clock_now_ms();
     q_ack_entry e;
     memset(&e, 0, sizeof e);
-    e.lane = job->lane;
-    e.item = &job->item;
+    e.lane = m->lane;
+    e.item = &m->item;
     e.provider = prov;
     e.reason = res->reason;
     char cid[128], masked[32];
     gw_metrics_sms(prov, prov_outcome_name(res->outcome),
-                   res->outcome == PROV_ACCEPTED ? job->item.segments : 0);
+                   res->outcome == PROV_ACCEPTED ? m->item.segments : 0);
     switch (res->outcome) {
     case PROV_ACCEPTED:
         carrier_id_norm(res->carrier_id, cid, sizeof cid);
@@ -112,21 +123,20 @@ static void record(gw_sender *s, send_job *job, const prov_result *res)
     case PROV_THROTTLED:
         e.kind = Q_ACK_THROTTLED;
         e.pause_ms = res->retry_after_ms > 0 ? res->retry_after_ms : 1000;
-        prov_registry_pause(s->reg, job->account, now + e.pause_ms);
-        gw_warn("sender", "provider %s throttled: paused %" PRId64 " ms", prov, e.pause_ms);
+        prov_registry_pause(s->reg, account, now + e.pause_ms);
         break;
     case PROV_RETRY:
     case PROV_UNKNOWN:
-        if (job->item.attempt + 1 >= Q_MAX_ATTEMPTS) {
+        if (m->item.attempt + 1 >= Q_MAX_ATTEMPTS) {
             e.kind = Q_ACK_DEAD;
         } else {
             /* Failover: when another account can take it now, it goes at
              * once; else it waits its backoff. */
             int next = prov_registry_pick(s->reg, now, NULL);
             e.kind = Q_ACK_RETRY;
-            e.due_ms = next >= 0 && (size_t)next != job->account
+            e.due_ms = next >= 0 && (size_t)next != account
                            ? now
-                           : now + q_backoff_ms(job->item.attempt + 1, next_rand(s));
+                           : now + q_backoff_ms(m->item.attempt + 1, next_rand(s));
         }
         break;
     case PROV_PERMANENT:
@@ -134,15 +144,14 @@ static void record(gw_sender *s, send_job *job, const prov_result *res)
         e.kind = Q_ACK_DEAD;
         break;
     }
-    if (e.kind == Q_ACK_DEAD || res->outcome == PROV_UNKNOWN) {
-        gw_phone_mask(job->item.phone, masked, sizeof masked);
-        gw_warn("sender", "message %s to %s via %s: %s (%s)%s", job->id, masked, prov,
-                prov_outcome_name(res->outcome), res->reason,
-                e.kind == Q_ACK_DEAD ? ", given up" : ", will retry");
+    if (e.kind == Q_ACK_DEAD) {
+        gw_phone_mask(m->item.phone, masked, sizeof masked);
+        gw_warn("sender", "message %s to %s via %s: %s (%s), given up", m->id, masked, prov,
+                prov_outcome_name(res->outcome), res->reason);
     }
     if (q_ack(s->q, &e) != 0)
         gw_error("sender", "message %s: outcome not recorded; its lease will put it back",
-                 job->id);
+                 m->id);
 }
 
 static void job_free(send_job *job)
@@ -158,63 +167,50 @@ static void job_free(send_job *job)
     free(job);
 }
 
-static void on_sent(prov_registry *reg, size_t account, const prov_result *res, void *arg)
+static void on_sent(prov_registry *reg, size_t account, const prov_result *res, size_t n,
+                    void *arg)
 {
     (void)reg;
-    (void)account;
     send_job *job = arg;
     gw_sender *s = job->s;
-    s->in_flight--;
-    record(s, job, res);
+    s->in_flight -= job->n;
+    s->requests--;
+    for (size_t i = 0; i < job->n; i++)
+        record(s, account, &job->msgs[i], &res[i < n ? i : n - 1]);
     job_free(job);
     kick(s);
 }
 
 /* ---- claiming ---- */
 
-static void start_send(gw_sender *s, size_t account, const q_claimed *c)
+/* Starts one request for JOB; on failure records why for each message. */
+static void start_job(gw_sender *s, send_job *job)
 {
-    send_job *job = calloc(1, sizeof *job);
     prov_result res;
     memset(&res, 0, sizeof res);
-    if (job == NULL) {
-        gw_error("sender", "out of memory; message %" PRId64 " left to its lease", c->item.id);
-        return;
-    }
-    job->s = s;
-    job->account = account;
-    job->lane = c->lane;
-    job->item = c->item;
-    snprintf(job->id, sizeof job->id, "%" PRId64, c->item.id);
-    if (c->text == NULL) {
-        res.outcome = PROV_PERMANENT;
-        snprintf(res.reason, sizeof res.reason, "the message text has expired");
-        record(s, job, &res);
+    prov_msg *msgs = calloc(job->n, sizeof *msgs);
+    if (msgs == NULL) {
+        gw_error("sender", "out of memory; %zu messages left to their lease", job->n);
         job_free(job);
         return;
     }
-    job->text = malloc(c->text_len + 1);
-    if (job->text == NULL) {
-        free(job);
-        gw_error("sender", "out of memory; message %" PRId64 " left to its lease", c->item.id);
-        return;
+    for (size_t i = 0; i < job->n; i++) {
+        msgs[i].id = job->msgs[i].id;
+        msgs[i].to = job->msgs[i].item.phone;
+        msgs[i].text = job->text;
+        msgs[i].text_len = job->text_len;
+        msgs[i].ucs2 = job->ucs2;
+        msgs[i].segments = job->msgs[i].item.segments;
     }
-    memcpy(job->text, c->text, c->text_len);
-    job->text[c->text_len] = '\0';
-    prov_msg msg;
-    memset(&msg, 0, sizeof msg);
-    msg.id = job->id;
-    msg.to = job->item.phone;
-    msg.text = job->text;
-    msg.text_len = c->text_len;
-    msg.ucs2 = c->ucs2;
-    msg.segments = job->item.segments;
-    if (prov_send(s->reg, account, &msg, on_sent, job, &res) != 0) {
+    int rc = prov_send_batch(s->reg, job->account, msgs, job->n, on_sent, job, &res);
+    free(msgs);
+    if (rc != 0) {
         if (res.reason[0] == '\0') {
             res.outcome = PROV_RETRY;
             snprintf(res.reason, sizeof res.reason, "the request could not be started");
         }
-        record(s, job, &res);
+        for (size_t i = 0; i < job->n; i++)
+            record(s, job->account, &job->msgs[i], &res);
         job_free(job);
         return;
     }
@@ -222,7 +218,80 @@ static void start_send(gw_sender *s, size_t account, const q_claimed *c)
     if (s->jobs != NULL)
         s->jobs->prev = job;
     s->jobs = job;
-    s->in_flight++;
+    s->in_flight += job->n;
+    s->requests++;
+}
+
+static send_job *job_new(gw_sender *s, size_t account, const q_claimed *c, size_t cap)
+{
+    send_job *job = calloc(1, sizeof *job + cap * sizeof job->msgs[0]);
+    if (job == NULL)
+        return NULL;
+    job->s = s;
+    job->account = account;
+    job->ucs2 = c->ucs2;
+    job->text_len = c->text_len;
+    job->text = malloc(c->text_len + 1);
+    if (job->text == NULL) {
+        free(job);
+        return NULL;
+    }
+    memcpy(job->text, c->text, c->text_len);
+    job->text[c->text_len] = '\0';
+    return job;
+}
+
+static void job_add(send_job *job, const q_claimed *c)
+{
+    job_msg *m = &job->msgs[job->n++];
+    m->lane = c->lane;
+    m->item = c->item;
+    snprintf(m->id, sizeof m->id, "%" PRId64, c->item.id);
+}
+
+/* 1 when C can join JOB: the same text, a number not yet in it, room left. */
+static int joins(const send_job *job, const q_claimed *c, size_t cap)
+{
+    if (job->n >= cap || job->ucs2 != c->ucs2 || job->text_len != c->text_len ||
+        memcmp(job->text, c->text, c->text_len) != 0)
+        return 0;
+    for (size_t i = 0; i < job->n; i++)
+        if (strcmp(job->msgs[i].item.phone, c->item.phone) == 0)
+            return 0;
+    return 1;
+}
+
+/* Turns the claimed messages into requests: one per message, or for a
+ * carrier that takes many numbers, one per run of the same text. */
+static void start_sends(gw_sender *s, size_t account, const q_claimed *items, size_t n)
+{
+    size_t cap = prov_registry_max_recipients(s->reg, account);
+    send_job *open = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const q_claimed *c = &items[i];
+        if (c->text == NULL) {
+            job_msg m = {c->lane, c->item, ""};
+            snprintf(m.id, sizeof m.id, "%" PRId64, c->item.id);
+            prov_result res;
+            memset(&res, 0, sizeof res);
+            res.outcome = PROV_PERMANENT;
+            snprintf(res.reason, sizeof res.reason, "the message text has expired");
+            record(s, account, &m, &res);
+            continue;
+        }
+        if (open != NULL && !joins(open, c, cap)) {
+            start_job(s, open);
+            open = NULL;
+        }
+        if (open == NULL && (open = job_new(s, account, c, cap)) == NULL) {
+            gw_error("sender", "out of memory; message %" PRId64 " left to its lease",
+                     c->item.id);
+            continue;
+        }
+        job_add(open, c);
+    }
+    if (open != NULL)
+        start_job(s, open);
 }
 
 static void on_claim(q *q, const q_claim_result *res, void *arg)
@@ -236,8 +305,7 @@ static void on_claim(q *q, const q_claim_result *res, void *arg)
     }
     int64_t now = gw_clock_now_ms();
     size_t account = (size_t)s->claim_account;
-    for (size_t i = 0; i < res->n; i++)
-        start_send(s, account, &res->items[i]);
+    start_sends(s, account, res->items, res->n);
     if (res->paused_ms > 0) {
         /* A pause seen in Redis (another daemon's throttle answer, or ops)
          * is looked at again each second: it may be lifted early. */
@@ -253,12 +321,20 @@ static void on_claim(q *q, const q_claim_result *res, void *arg)
     }
 }
 
+/* How many messages a claim for ACCOUNT may take now. */
+static size_t room(const gw_sender *s, size_t account)
+{
+    size_t per_req = prov_registry_max_recipients(s->reg, account);
+    size_t by_msgs = GW_SENDER_MAX_IN_FLIGHT - s->in_flight;
+    size_t by_reqs = (REQ_MAX - s->requests) * per_req;
+    size_t n = by_msgs < by_reqs ? by_msgs : by_reqs;
+    return n < CLAIM_MAX ? n : CLAIM_MAX;
+}
+
 static void kick(gw_sender *s)
 {
-    /* Claim in batches: when a quarter of the slots are free, or all are
-     * (a slow trickle, a rate-limited account). */
-    if (s->stopped || s->claiming ||
-        (s->in_flight > 0 && GW_SENDER_MAX_IN_FLIGHT - s->in_flight < CLAIM_MIN))
+    if (s->stopped || s->claiming || s->in_flight >= GW_SENDER_MAX_IN_FLIGHT ||
+        s->requests >= REQ_MAX)
         return;
     int64_t now = gw_clock_now_ms(), wait = POLL_MS;
     int account = prov_registry_pick(s->reg, now, &wait);
@@ -266,14 +342,19 @@ static void kick(gw_sender *s)
         arm(s, wait > 0 && wait < POLL_MS ? wait : POLL_MS);
         return;
     }
+    /* Claim in batches: when a quarter of the room is free, or nothing is
+     * out (a slow trickle, a rate-limited account). */
+    size_t max = room(s, (size_t)account);
+    size_t full = prov_registry_max_recipients(s->reg, (size_t)account) * REQ_MAX;
+    if (full > GW_SENDER_MAX_IN_FLIGHT)
+        full = GW_SENDER_MAX_IN_FLIGHT;
+    if (s->requests > 0 && max < full / 4)
+        return;
     const gw_provider_conf *conf = prov_registry_conf(s->reg, (size_t)account);
     double rate = conf->max_tps > 0 ? conf->max_tps : 0;
     double burst = q_bucket_burst(conf->max_tps, s->cfg->sms_max_segments);
-    int max = (int)(GW_SENDER_MAX_IN_FLIGHT - s->in_flight);
-    if (max > CLAIM_MAX)
-        max = CLAIM_MAX;
     s->claim_account = account;
-    if (q_claim(s->q, now, max, conf->name, rate, burst, on_claim, s) != 0) {
+    if (q_claim(s->q, now, (int)max, conf->name, rate, burst, on_claim, s) != 0) {
         arm(s, RETRY_REDIS_MS);
         return;
     }

@@ -5,7 +5,10 @@
  * Providers are tried in order of preference (prov_registry_pick): a paused
  * or broken account is skipped for the next one. Claims are rate limited in
  * Redis (the account's token bucket, in segments), so several daemons share
- * one limit. At most GW_SENDER_MAX_IN_FLIGHT carrier calls are out at once.
+ * one limit. At most 64 carrier requests (GW_SENDER_MAX_IN_FLIGHT messages)
+ * are out at once. For a carrier that takes many numbers in one request
+ * (Africa's Talking), claimed messages sharing one text go together, up to
+ * its max_recipients.
  * Runs on the daemon's loop; not thread safe. */
 #ifndef GW_SENDER_H
 #define GW_SENDER_H
@@ -17,7 +20,7 @@ struct gw_config;
 struct q;
 struct prov_registry;
 
-#define GW_SENDER_MAX_IN_FLIGHT 256
+#define GW_SENDER_MAX_IN_FLIGHT 1024   /* messages; at most 64 requests */
 
 typedef struct gw_sender gw_sender;
 

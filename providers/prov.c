@@ -1,11 +1,12 @@
 /* prov.c - the table of carriers, the helpers their files share
  * (prov_internal.h) and the registry of accounts: order of preference,
- * pauses, the circuit breaker and prov_send; see prov.h.
+ * pauses, the circuit breaker, prov_send and prov_send_batch; see prov.h.
  *
  * Owns the accounts array (each points at its gw_provider_conf in the
  * caller's gw_config, or at the registry's own stdout console) and one
- * send_op per send in flight (a copy of the message; an HTTP request id or,
- * for carriers without HTTP, a zero-delay event that delivers the result).
+ * send_op per request in flight (copies of its messages, room for their
+ * results; an HTTP request id or, for carriers without HTTP, a zero-delay
+ * event that delivers the result).
  *
  * Circuit breaker, per account: `failures` counts RETRY and UNKNOWN outcomes
  * in a row; at BREAKER_FAILURES the circuit opens (`open_until_ms`, for
@@ -13,10 +14,16 @@
  * next send is its probe (`probe`); its success closes the circuit, its
  * failure opens it again for twice as long, up to BREAKER_OPEN_MAX_MS.
  *
+ * A send_op is one request: one message, or for a carrier with build_batch
+ * (Africa's Talking) up to its max_recipients messages sharing one text.
+ * The breaker notes one outcome per request, not per message, and the log
+ * has one line per request.
+ *
  * Invariants: a send_op is on the `sends` list exactly while its callback is
- * owed; it is taken off and freed before the callback runs, so a callback
- * may send again or free the registry. Runs on the loop of the prov_http
- * given to prov_registry_new; not thread safe. */
+ * owed; it is taken off before the callback runs (so a callback may send
+ * again or free the registry) and freed after it returns (the callback reads
+ * the results it holds). Runs on the loop of the prov_http given to
+ * prov_registry_new; not thread safe. */
 #include "prov.h"
 
 #include <ctype.h>
@@ -381,15 +388,19 @@ typedef struct account {
     int64_t probe_deadline_ms;  /* when its answer is due at the latest */
 } account;
 
+/* One request in flight: one message (prov_send, or a batch of one) or a
+ * batch of N sharing one text (prov_send_batch). */
 struct send_op {
     prov_registry *r;
     size_t account;
     int64_t http_id;            /* > 0: an HTTP request of r->http */
-    struct event *local;        /* carriers without HTTP: delivers local_res */
-    prov_result local_res;
-    prov_send_cb *cb;
+    struct event *local;        /* carriers without HTTP: delivers res[0] */
+    prov_send_cb *cb;           /* prov_send's callback, or NULL */
+    prov_batch_cb *batch_cb;    /* prov_send_batch's callback, or NULL */
     void *arg;
-    prov_msg msg;               /* its strings live in `strings` */
+    size_t n;                   /* messages in the request (>= 1) */
+    prov_msg *msgs;             /* N copies; their strings live in `strings` */
+    prov_result *res;           /* N results, RES[k] for MSGS[k] */
     send_op *prev, *next;
     char strings[];
 };
@@ -488,6 +499,8 @@ static void send_free(send_op *s)
 {
     if (s->local != NULL)
         event_free(s->local);
+    free(s->msgs);
+    free(s->res);
     free(s);
 }
 
@@ -610,120 +623,274 @@ void prov_registry_note(prov_registry *r, size_t i, prov_outcome o, int64_t now_
     }
 }
 
+/* ---- numbers (prov_internal.h) ---- */
+
+int prov_same_number(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return 0;
+    size_t digits = 0;
+    for (;;) {
+        while (*a != '\0' && !isdigit((unsigned char)*a))
+            a++;
+        while (*b != '\0' && !isdigit((unsigned char)*b))
+            b++;
+        if (*a == '\0' || *b == '\0')
+            return *a == *b && digits > 0;
+        if (*a != *b)
+            return 0;
+        a++;
+        b++;
+        digits++;
+    }
+}
+
 /* ---- sending ---- */
 
-/* Copies MSG's strings into a new send_op. */
-static send_op *send_new(prov_registry *r, size_t i, const prov_msg *msg, prov_send_cb *cb,
-                         void *arg)
+size_t prov_registry_max_recipients(const prov_registry *r, size_t i)
 {
-    const char *id = msg->id != NULL ? msg->id : "";
-    const char *dlr = msg->dlr_url;
-    size_t id_len = strlen(id), to_len = strlen(msg->to);
-    size_t dlr_len = dlr != NULL ? strlen(dlr) : 0;
-    size_t extra = id_len + 1 + to_len + 1 + msg->text_len + 1 + (dlr != NULL ? dlr_len + 1 : 0);
+    if (r == NULL || i >= r->count)
+        return 1;
+    const prov_ops *ops = r->accounts[i].ops;
+    if (ops->build_batch == NULL || ops->parse_batch == NULL || ops->max_recipients < 1)
+        return 1;
+    return (size_t)ops->max_recipients;
+}
+
+/* Checks a call to send MSGS[0..N) through account I. Returns 0, or -1
+ * with the reason in RES: RETRY for a bad call (which says nothing of the
+ * messages), PERMANENT for a lone message without a number or text. */
+static int send_check(const prov_registry *r, size_t i, const prov_msg *msgs, size_t n,
+                      int has_cb, prov_result *res)
+{
+    if (r == NULL || i >= r->count || msgs == NULL || n == 0 || !has_cb) {
+        prov_result_set(res, PROV_RETRY, "bad call: no registry, account, message or callback");
+        return -1;
+    }
+    size_t max = prov_registry_max_recipients(r, i);
+    if (n > max) {
+        prov_result_set(res, PROV_RETRY, "bad call: %zu messages, account %s takes %zu per request",
+                        n, r->accounts[i].conf->name, max);
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const prov_msg *m = &msgs[k];
+        if (m->to == NULL || m->to[0] == '\0' || (m->text == NULL && m->text_len > 0)) {
+            /* alone it can never go; in a batch the others could */
+            prov_result_set(res, n == 1 ? PROV_PERMANENT : PROV_RETRY,
+                            "message without a number or text");
+            return -1;
+        }
+        if (k == 0)
+            continue;
+        if (m->ucs2 != msgs[0].ucs2 || m->text_len != msgs[0].text_len ||
+            (m->text_len > 0 && memcmp(m->text, msgs[0].text, m->text_len) != 0)) {
+            prov_result_set(res, PROV_RETRY,
+                            "bad call: the messages of one request differ in text");
+            return -1;
+        }
+        /* the answer is matched to messages by number: each must be distinct */
+        for (size_t j = 0; j < k; j++) {
+            if (prov_same_number(m->to, msgs[j].to)) {
+                prov_result_set(res, PROV_RETRY, "bad call: one number twice in one request");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A new send_op with copies of MSGS[0..N): the text (shared by all) once,
+ * each id, number and dlr_url. */
+static send_op *send_new(prov_registry *r, size_t i, const prov_msg *msgs, size_t n)
+{
+    size_t extra = msgs[0].text_len + 1;
+    for (size_t k = 0; k < n; k++) {
+        extra += (msgs[k].id != NULL ? strlen(msgs[k].id) : 0) + 1 + strlen(msgs[k].to) + 1;
+        if (msgs[k].dlr_url != NULL)
+            extra += strlen(msgs[k].dlr_url) + 1;
+    }
     send_op *s = calloc(1, sizeof *s + extra);
     if (s == NULL)
         return NULL;
+    s->msgs = calloc(n, sizeof *s->msgs);
+    s->res = calloc(n, sizeof *s->res);
+    if (s->msgs == NULL || s->res == NULL) {
+        send_free(s);
+        return NULL;
+    }
     s->r = r;
     s->account = i;
-    s->cb = cb;
-    s->arg = arg;
-    s->msg = *msg;
+    s->n = n;
     char *p = s->strings;
-    memcpy(p, id, id_len + 1);
-    s->msg.id = p;
-    p += id_len + 1;
-    memcpy(p, msg->to, to_len + 1);
-    s->msg.to = p;
-    p += to_len + 1;
-    if (msg->text_len > 0)
-        memcpy(p, msg->text, msg->text_len);
-    p[msg->text_len] = '\0';
-    s->msg.text = p;
-    p += msg->text_len + 1;
-    if (dlr != NULL) {
-        memcpy(p, dlr, dlr_len + 1);
-        s->msg.dlr_url = p;
+    const char *text = p;
+    if (msgs[0].text_len > 0)
+        memcpy(p, msgs[0].text, msgs[0].text_len);
+    p[msgs[0].text_len] = '\0';
+    p += msgs[0].text_len + 1;
+    for (size_t k = 0; k < n; k++) {
+        const char *fields[3] = {msgs[k].id != NULL ? msgs[k].id : "", msgs[k].to,
+                                 msgs[k].dlr_url};
+        const char *copies[3] = {NULL, NULL, NULL};
+        for (size_t f = 0; f < 3; f++) {
+            if (fields[f] == NULL)
+                continue;
+            size_t len = strlen(fields[f]);
+            memcpy(p, fields[f], len + 1);
+            copies[f] = p;
+            p += len + 1;
+        }
+        s->msgs[k] = msgs[k];
+        s->msgs[k].id = copies[0];
+        s->msgs[k].to = copies[1];
+        s->msgs[k].dlr_url = copies[2];
+        s->msgs[k].text = text;
     }
     return s;
 }
 
-static void log_result(const account *a, const send_op *s, const prov_result *res)
+/* The one outcome the breaker notes for a request with results RES[0..N):
+ * ACCEPTED if any message was accepted (the account works), else PERMANENT
+ * if all were refused for good, else THROTTLED if any was throttled, else
+ * UNKNOWN if any may have gone, else RETRY. */
+static prov_outcome request_outcome(const prov_result *res, size_t n)
 {
-    char to[32];
-    gw_phone_mask(s->msg.to, to, sizeof to);
-    enum gw_log_level level = res->outcome == PROV_ACCEPTED    ? GW_LOG_DEBUG
-                              : res->outcome == PROV_THROTTLED ? GW_LOG_INFO
-                                                               : GW_LOG_WARN;
-    gw_log(level, "prov", "account %s: message %s to %s %s (HTTP %ld)%s%s", a->conf->name,
-           s->msg.id, to, prov_outcome_name(res->outcome), res->http_status,
-           res->reason[0] != '\0' ? ": " : "", res->reason);
+    size_t count[PROV_PERMANENT + 1] = {0};
+    for (size_t k = 0; k < n; k++)
+        if (res[k].outcome <= PROV_PERMANENT)
+            count[res[k].outcome]++;
+    if (count[PROV_ACCEPTED] > 0)
+        return PROV_ACCEPTED;
+    if (count[PROV_PERMANENT] == n)
+        return PROV_PERMANENT;
+    if (count[PROV_THROTTLED] > 0)
+        return PROV_THROTTLED;
+    return count[PROV_UNKNOWN] > 0 ? PROV_UNKNOWN : PROV_RETRY;
 }
 
-/* Takes S off the list, notes RES for the breaker, pauses a throttled
- * account, frees S and calls its callback (last: it may free R). */
-static void send_done(send_op *s, prov_result *res)
+/* One line for request S: DEBUG when all was accepted, INFO when the rest
+ * was throttled, else WARN. A single message is named with its outcome; a
+ * batch gives its counts by outcome and its first message not accepted.
+ * Numbers are masked. */
+static void log_request(const account *a, const send_op *s)
+{
+    size_t count[PROV_PERMANENT + 1] = {0};
+    size_t first_failed = s->n;
+    for (size_t k = 0; k < s->n; k++) {
+        if (s->res[k].outcome <= PROV_PERMANENT)
+            count[s->res[k].outcome]++;
+        if (s->res[k].outcome != PROV_ACCEPTED && first_failed == s->n)
+            first_failed = k;
+    }
+    enum gw_log_level level = count[PROV_ACCEPTED] == s->n ? GW_LOG_DEBUG
+                              : count[PROV_ACCEPTED] + count[PROV_THROTTLED] == s->n
+                                  ? GW_LOG_INFO
+                                  : GW_LOG_WARN;
+    size_t k = first_failed < s->n ? first_failed : 0;
+    const prov_msg *m = &s->msgs[k];
+    const prov_result *res = &s->res[k];
+    char to[32];
+    gw_phone_mask(m->to, to, sizeof to);
+    const char *sep = res->reason[0] != '\0' ? ": " : "";
+    if (s->n == 1) {
+        gw_log(level, "prov", "account %s: message %s to %s %s (HTTP %ld)%s%s", a->conf->name,
+               m->id, to, prov_outcome_name(res->outcome), res->http_status, sep, res->reason);
+        return;
+    }
+    char counts[128] = "";
+    size_t used = 0;
+    for (int o = PROV_ACCEPTED; o <= PROV_PERMANENT; o++) {
+        if (count[o] == 0 || used >= sizeof counts)
+            continue;
+        int w = snprintf(counts + used, sizeof counts - used, "%s%zu %s", used > 0 ? ", " : "",
+                         count[o], prov_outcome_name((prov_outcome)o));
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (first_failed == s->n)
+        gw_log(level, "prov", "account %s: request of %zu messages (HTTP %ld): %s",
+               a->conf->name, s->n, res->http_status, counts);
+    else
+        gw_log(level, "prov",
+               "account %s: request of %zu messages (HTTP %ld): %s; first not accepted: "
+               "message %s to %s %s%s%s",
+               a->conf->name, s->n, res->http_status, counts, m->id, to,
+               prov_outcome_name(res->outcome), sep, res->reason);
+}
+
+/* Takes S off the list, notes the request's outcome for the breaker,
+ * pauses a throttled account (for the longest Retry-After given), logs,
+ * calls the callback and then frees S (the callback reads S's results; it
+ * may free R, which no longer knows S). */
+static void send_done(send_op *s)
 {
     prov_registry *r = s->r;
     size_t i = s->account;
     account *a = &r->accounts[i];
     send_unlink(r, s);
-    if (res->outcome == PROV_THROTTLED && res->retry_after_ms <= 0)
-        res->retry_after_ms = RETRY_AFTER_DEFAULT_MS;
+    long pause_ms = 0;
+    for (size_t k = 0; k < s->n; k++) {
+        prov_result *res = &s->res[k];
+        if (res->outcome != PROV_THROTTLED)
+            continue;
+        if (res->retry_after_ms <= 0)
+            res->retry_after_ms = RETRY_AFTER_DEFAULT_MS;
+        if (res->retry_after_ms > pause_ms)
+            pause_ms = res->retry_after_ms;
+    }
     int64_t now = gw_clock_now_ms();
-    prov_registry_note(r, i, res->outcome, now);
-    if (res->outcome == PROV_THROTTLED)
-        prov_registry_pause(r, i, now + res->retry_after_ms);
-    log_result(a, s, res);
-    prov_send_cb *cb = s->cb;
-    void *arg = s->arg;
+    prov_registry_note(r, i, request_outcome(s->res, s->n), now);
+    if (pause_ms > 0)
+        prov_registry_pause(r, i, now + pause_ms);
+    log_request(a, s);
+    if (s->cb != NULL)
+        s->cb(r, i, &s->res[0], s->arg);
+    else
+        s->batch_cb(r, i, s->res, s->n, s->arg);
     send_free(s);
-    cb(r, i, res, arg);
 }
 
 static void on_http_done(const prov_http_response *resp, void *arg)
 {
     send_op *s = arg;
     const account *a = &s->r->accounts[s->account];
-    prov_result res;
-    memset(&res, 0, sizeof res);
-    a->ops->parse_response(a->conf, &s->msg, resp, &res);
-    if (resp->ok && res.http_status == 0)
-        res.http_status = resp->status;
-    send_done(s, &res);
+    if (s->n == 1)
+        a->ops->parse_response(a->conf, &s->msgs[0], resp, &s->res[0]);
+    else
+        a->ops->parse_batch(a->conf, s->msgs, s->n, resp, s->res);
+    for (size_t k = 0; k < s->n; k++)
+        if (resp->ok && s->res[k].http_status == 0)
+            s->res[k].http_status = resp->status;
+    send_done(s);
 }
 
 static void on_local_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    send_op *s = arg;
-    prov_result res = s->local_res;
-    send_done(s, &res);
+    send_done(arg);
 }
 
-int prov_send(prov_registry *r, size_t i, const prov_msg *msg, prov_send_cb *cb, void *arg,
-              prov_result *res)
+/* prov_send and prov_send_batch: CB for one message, or BATCH_CB. */
+static int send_start(prov_registry *r, size_t i, const prov_msg *msgs, size_t n,
+                      prov_send_cb *cb, prov_batch_cb *batch_cb, void *arg, prov_result *res)
 {
     prov_result scratch;
     if (res == NULL)
         res = &scratch;
     memset(res, 0, sizeof *res);
-    if (r == NULL || i >= r->count || msg == NULL || cb == NULL) {
-        prov_result_set(res, PROV_RETRY, "bad call: no registry, account, message or callback");
+    if (send_check(r, i, msgs, n, cb != NULL || batch_cb != NULL, res) != 0)
         return -1;
-    }
-    if (msg->to == NULL || msg->to[0] == '\0' || (msg->text == NULL && msg->text_len > 0)) {
-        prov_result_set(res, PROV_PERMANENT, "message without a number or text");
-        return -1;
-    }
     account *a = &r->accounts[i];
-    send_op *s = send_new(r, i, msg, cb, arg);
+    send_op *s = send_new(r, i, msgs, n);
     if (s == NULL) {
         prov_result_set(res, PROV_RETRY, "out of memory");
         return -1;
     }
+    s->cb = cb;
+    s->batch_cb = batch_cb;
+    s->arg = arg;
     if (a->ops->deliver_local != NULL) {
+        /* n == 1: send_check allows no more without build_batch */
         s->local = evtimer_new(prov_http_base(r->http), on_local_done, s);
         struct timeval zero = {0, 0};
         if (s->local == NULL || evtimer_add(s->local, &zero) != 0) {
@@ -731,11 +898,13 @@ int prov_send(prov_registry *r, size_t i, const prov_msg *msg, prov_send_cb *cb,
             prov_result_set(res, PROV_RETRY, "cannot schedule the delivery");
             return -1;
         }
-        a->ops->deliver_local(a->conf, &s->msg, &s->local_res);
+        a->ops->deliver_local(a->conf, &s->msgs[0], &s->res[0]);
     } else {
         prov_req req;
         memset(&req, 0, sizeof req);
-        if (a->ops->build_request(a->conf, &s->msg, &req, res) != 0) {
+        int rc = n == 1 ? a->ops->build_request(a->conf, &s->msgs[0], &req, res)
+                        : a->ops->build_batch(a->conf, s->msgs, n, &req, res);
+        if (rc != 0) {
             send_free(s);
             return -1;
         }
@@ -756,8 +925,24 @@ int prov_send(prov_registry *r, size_t i, const prov_msg *msg, prov_send_cb *cb,
     if (half_open(a, now) && a->probe == NULL) {
         a->probe = s;
         a->probe_deadline_ms = now + a->conf->timeout_ms + 1000;
-        gw_info("prov", "account %s: half-open, message %s is the probe", a->conf->name,
-                s->msg.id);
+        if (n == 1)
+            gw_info("prov", "account %s: half-open, message %s is the probe", a->conf->name,
+                    s->msgs[0].id);
+        else
+            gw_info("prov", "account %s: half-open, a request of %zu messages is the probe",
+                    a->conf->name, n);
     }
     return 0;
+}
+
+int prov_send(prov_registry *r, size_t i, const prov_msg *msg, prov_send_cb *cb, void *arg,
+              prov_result *res)
+{
+    return send_start(r, i, msg, msg != NULL ? 1 : 0, cb, NULL, arg, res);
+}
+
+int prov_send_batch(prov_registry *r, size_t i, const prov_msg *msgs, size_t n,
+                    prov_batch_cb *cb, void *arg, prov_result *res)
+{
+    return send_start(r, i, msgs, n, NULL, cb, arg, res);
 }

@@ -94,6 +94,24 @@ typedef struct prov_ops {
     /* Carriers without HTTP (console): delivers MSG at once and fills RES. */
     void (*deliver_local)(const gw_provider_conf *conf, const prov_msg *msg, prov_result *res);
 
+    /* Carriers that take one text to many numbers in one request (Africa's
+     * Talking: "to" is a comma-separated list; the answer lists each
+     * recipient). MAX_RECIPIENTS > 1 enables prov_send_batch for them; 0 or
+     * 1 means one message per request. */
+    int max_recipients;
+
+    /* Builds one request for MSGS[0..N) (1 <= N <= max_recipients), which
+     * share one text and coding and have distinct numbers. Returns 0, or -1
+     * with one reason in RES (applies to all N) and REQ cleared. */
+    int (*build_batch)(const gw_provider_conf *conf, const prov_msg *msgs, size_t n,
+                       prov_req *req, prov_result *res);
+
+    /* Classifies the answer for each message: RES[i] for MSGS[i]. A
+     * recipient the answer does not mention is PROV_UNKNOWN (the carrier
+     * may have sent it). */
+    void (*parse_batch)(const gw_provider_conf *conf, const prov_msg *msgs, size_t n,
+                        const prov_http_response *resp, prov_result *res);
+
     /* Checks what the carrier needs of account CONF beyond the config
      * loader's checks (e.g. a base_url where there is no public default).
      * Returns 0, or -1 with a reason in ERR. */
@@ -156,6 +174,23 @@ typedef void prov_send_cb(prov_registry *r, size_t account, const prov_result *r
  * through a half-open account makes that send its probe. */
 int prov_send(prov_registry *r, size_t i, const prov_msg *msg, prov_send_cb *cb, void *arg,
               prov_result *res);
+
+/* Messages one request through account I may carry (>= 1). */
+size_t prov_registry_max_recipients(const prov_registry *r, size_t i);
+
+/* Called once per prov_send_batch, from the loop: RES[i] for MSGS[i]. */
+typedef void prov_batch_cb(prov_registry *r, size_t account, const prov_result *res, size_t n,
+                           void *arg);
+
+/* Sends MSGS[0..N) (one text, distinct numbers, N <= max_recipients)
+ * through account I in one request (N == 1, or a carrier without
+ * build_batch: exactly prov_send). The breaker notes one outcome per
+ * request: ACCEPTED when any message was accepted, else PERMANENT when all
+ * were refused for good, else THROTTLED when any was throttled (which also
+ * pauses the account), else RETRY/UNKNOWN. Returns 0 (CB later from
+ * the loop), or -1 (CB not called; RES, when not NULL, holds one reason). */
+int prov_send_batch(prov_registry *r, size_t i, const prov_msg *msgs, size_t n,
+                    prov_batch_cb *cb, void *arg, prov_result *res);
 
 /* Sends in flight. */
 size_t prov_registry_pending(const prov_registry *r);

@@ -123,5 +123,8 @@ const prov_ops prov_console_ops = {
     .build_request = NULL,
     .parse_response = NULL,
     .deliver_local = console_deliver,
+    .max_recipients = 1,
+    .build_batch = NULL,
+    .parse_batch = NULL,
     .check_conf = NULL,
 };

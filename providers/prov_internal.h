@@ -75,6 +75,13 @@ void prov_req_finish(prov_req *req, const char *method, const gw_provider_conf *
 int prov_build_failed(prov_req *req, prov_result *res, prov_outcome outcome, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
 
+/* ---- numbers ---- */
+
+/* 1 when A and B are the same number written alike or not: their digits,
+ * every other character ignored, are equal and not empty ("+8613800000001"
+ * and "8613800000001" are the same). NULL is no number. */
+int prov_same_number(const char *a, const char *b);
+
 /* ---- results ---- */
 
 /* Sets RES's outcome and reason. The reason is cut to fit, control

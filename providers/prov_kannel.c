@@ -117,5 +117,8 @@ const prov_ops prov_kannel_ops = {
     .build_request = kannel_build_request,
     .parse_response = kannel_parse_response,
     .deliver_local = NULL,
+    .max_recipients = 1,
+    .build_batch = NULL,
+    .parse_batch = NULL,
     .check_conf = kannel_check_conf,
 };

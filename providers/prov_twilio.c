@@ -154,5 +154,8 @@ const prov_ops prov_twilio_ops = {
     .build_request = twilio_build_request,
     .parse_response = twilio_parse_response,
     .deliver_local = NULL,
+    .max_recipients = 1,
+    .build_batch = NULL,
+    .parse_batch = NULL,
     .check_conf = twilio_check_conf,
 };

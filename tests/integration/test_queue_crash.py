@@ -14,11 +14,17 @@ CARRIER = FakeCarrier().start()
 N = 10000
 
 CONFIG = {
+    # one message per request: the kill lands among many small requests
+    "provider tw": {"type": "twilio", "base_url": CARRIER.url,
+                    "account_sid": fake_carrier.DEFAULT_TWILIO_SID,
+                    "auth_token": fake_carrier.DEFAULT_TWILIO_TOKEN, "sender": "+8610690000",
+                    "max_tps": 0, "timeout_ms": 5000},
+    # up to 100 numbers per request
     "provider at": {"type": "africastalking", "base_url": CARRIER.url,
                     "username": fake_carrier.DEFAULT_AT_USERNAME,
                     "api_key": fake_carrier.DEFAULT_AT_API_KEY, "max_tps": 0,
                     "timeout_ms": 5000},
-    "sms": {"default_provider": "at"},
+    "sms": {"default_provider": "tw"},
 }
 
 
@@ -44,15 +50,17 @@ def received_counts():
     return counts
 
 
-def wait_all(numbers, timeout):
+def wait_all(env, numbers, timeout):
     want = set(numbers)
 
     def done():
         return want <= set(received_counts())
     if not wait_until(done, timeout, interval=0.5):
         missing = want - set(received_counts())
-        raise AssertionError("%d of %d messages never reached the carrier (e.g. %s)"
-                             % (len(missing), len(want), sorted(missing)[:3]))
+        raise AssertionError("%d of %d messages never reached the carrier (e.g. %s); "
+                             "carrier requests %s; queue %s"
+                             % (len(missing), len(want), sorted(missing)[:3],
+                                CARRIER.state()["requests"], env.admin("GET", "/v1/queue")))
 
 
 class Second:
@@ -104,25 +112,26 @@ def test_kill_9_mid_dispatch_loses_nothing(env):
     assert at_kill < N, "everything was sent before the kill; make the carrier slower"
     CARRIER.ok()
     env.start_gatewayd()
-    wait_all(numbers, 90)
+    wait_all(env, numbers, 45)
     counts = received_counts()
     dups = sum(c - 1 for c in counts.values())
     recovered = int(env.redis("HGET", "gw:{q}:stats", "recovered") or 0)
     # duplicates only among the messages the killed daemon held (at most its
     # in-flight limit), and every one of those was counted as recovered
-    assert dups <= recovered <= 400, (dups, recovered)
+    assert dups <= recovered <= 1100, (dups, recovered)
     assert wait_until(lambda: env.redis("HGET", "gw:{q}:n", "bulk") == "0", 10)
 
 
 def test_two_daemons_send_nothing_twice(env):
     CARRIER.reset()
     CARRIER.set_mode("slow", delay_ms=2)
+    env.restart_gatewayd({"sms": {"default_provider": "at"}})
     second = Second(env)
     try:
         before = env.metric("gateway_sms_submitted_total", {"result": "accepted"}) or 0
         numbers = phones(N)
         enqueue_all(env, numbers)
-        wait_all(numbers, 90)
+        wait_all(env, numbers, 45)
         time.sleep(0.5)
         counts = received_counts()
         twice = [p for p, c in counts.items() if c > 1]

@@ -2,7 +2,8 @@
  * body, auth, headers, coding), how parse_response classifies answers shaped
  * like the real APIs' (Africa's Talking's SMSMessageData, Twilio's Message
  * resource and error object, Kannel's sendsms replies), and the console's
- * deliver_local. The registry and prov_send are in test_prov_registry.c. */
+ * deliver_local; Africa's Talking's batches (build_batch, parse_batch). The
+ * registry and prov_send are in test_prov_registry.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "prov.h"
 #include "prov_fixtures.h"
+#include "prov_internal.h"
 
 /* ---- helpers ---- */
 
@@ -102,6 +104,11 @@ static void test_ops_table(void **state)
         assert_int_equal(ops->deliver_local != NULL, local);
         assert_int_equal(ops->build_request != NULL, !local);
         assert_int_equal(ops->parse_response != NULL, !local);
+        /* only Africa's Talking takes many numbers in one request */
+        int batch = strcmp(types[i], "africastalking") == 0;
+        assert_int_equal(ops->build_batch != NULL, batch);
+        assert_int_equal(ops->parse_batch != NULL, batch);
+        assert_int_equal(ops->max_recipients, batch ? 100 : 1);
     }
     assert_null(prov_ops_find("smpp"));
     assert_null(prov_ops_find(NULL));
@@ -224,6 +231,196 @@ static void test_at_parse(void **state)
     };
     gw_provider_conf conf = conf_at();
     run_cases("africastalking", &conf, &msg_gsm, cases, sizeof cases / sizeof cases[0]);
+}
+
+/* ---- Africa's Talking: batches ---- */
+
+/* One text to five numbers; MSGS[k] is +86138000000(k+1). */
+#define BATCH_TEXT "Meeting at 3pm, hall B"
+
+static void batch_msgs(prov_msg *msgs, size_t n)
+{
+    static const char *const ids[] = {"61", "62", "63", "64", "65"};
+    static const char *const tos[] = {"+8613800000001", "+8613800000002", "+8613800000003",
+                                      "+8613800000004", "+8613800000005"};
+    assert_true(n <= 5);
+    for (size_t k = 0; k < n; k++)
+        msgs[k] = (prov_msg){.id = ids[k], .to = tos[k], .text = BATCH_TEXT,
+                             .text_len = strlen(BATCH_TEXT), .segments = 1};
+}
+
+static void test_same_number(void **state)
+{
+    (void)state;
+    assert_true(prov_same_number("+8613800000001", "+8613800000001"));
+    assert_true(prov_same_number("+8613800000001", "8613800000001"));
+    assert_true(prov_same_number("+86 138-0000-0001", "8613800000001"));
+    assert_false(prov_same_number("+8613800000001", "+8613800000002"));
+    assert_false(prov_same_number("+861380000000", "+8613800000001"));   /* a prefix */
+    assert_false(prov_same_number("+8613800000001", "+86138000000012"));
+    assert_false(prov_same_number("", ""));                             /* no digits */
+    assert_false(prov_same_number("+", "none"));
+    assert_false(prov_same_number(NULL, "+8613800000001"));
+    assert_false(prov_same_number("+8613800000001", NULL));
+}
+
+static void test_at_build_batch(void **state)
+{
+    (void)state;
+    const prov_ops *ops = prov_ops_find("africastalking");
+    gw_provider_conf conf = conf_at();
+    prov_msg msgs[3];
+    batch_msgs(msgs, 3);
+    prov_req req;
+    prov_result res;
+    assert_int_equal(ops->build_batch(&conf, msgs, 3, &req, &res), 0);
+    assert_string_equal(req.http.method, "POST");
+    assert_string_equal(req.http.url, "https://api.africastalking.com/version1/messaging");
+    /* one "to": the three numbers joined by ',' (%2C), each with its '+' (%2B) */
+    assert_string_equal(req.http.body,
+                        "username=county"
+                        "&to=%2B8613800000001%2C%2B8613800000002%2C%2B8613800000003"
+                        "&message=Meeting%20at%203pm%2C%20hall%20B&from=COUNTY");
+    assert_int_equal(req.http.body_len, strlen(req.http.body));
+    assert_int_equal(req.http.timeout_ms, 5000);
+    assert_string_equal(find_header(&req, "apiKey: "), "apiKey: KEY123");
+    assert_string_equal(find_header(&req, "Accept: "), "Accept: application/json");
+    prov_req_clear(&req);
+
+    /* a batch of one is the single message's request */
+    prov_req single;
+    assert_int_equal(ops->build_batch(&conf, &msg_gsm, 1, &req, &res), 0);
+    assert_int_equal(ops->build_request(&conf, &msg_gsm, &single, &res), 0);
+    assert_string_equal(req.http.body, single.http.body);
+    assert_string_equal(req.http.url, single.http.url);
+    prov_req_clear(&req);
+    prov_req_clear(&single);
+
+    /* none, or more than the carrier takes: refused, REQ cleared */
+    assert_int_equal(ops->build_batch(&conf, msgs, 0, &req, &res), -1);
+    assert_int_equal(res.outcome, PROV_RETRY);
+    assert_null(req.url);
+    prov_msg many[101];
+    char numbers[101][20];
+    for (size_t k = 0; k < 101; k++) {
+        snprintf(numbers[k], sizeof numbers[k], "+86138%08zu", k);
+        many[k] = msgs[0];
+        many[k].to = numbers[k];
+    }
+    assert_int_equal(ops->build_batch(&conf, many, 100, &req, &res), 0);
+    assert_non_null(strstr(req.http.body, "%2C%2B8613800000099&message="));
+    prov_req_clear(&req);
+    assert_int_equal(ops->build_batch(&conf, many, 101, &req, &res), -1);
+    assert_int_equal(res.outcome, PROV_RETRY);
+    assert_null(req.url);
+
+    conf.api_key = NULL;
+    assert_int_equal(ops->build_batch(&conf, msgs, 3, &req, &res), -1);
+    assert_int_equal(res.outcome, PROV_RETRY);
+    assert_null(req.url);
+}
+
+static void test_at_parse_batch(void **state)
+{
+    (void)state;
+    const prov_ops *ops = prov_ops_find("africastalking");
+    gw_provider_conf conf = conf_at();
+    prov_msg msgs[5];
+    batch_msgs(msgs, 5);
+    /* Shaped like the carrier's: in its own order, one number without its
+     * '+', the fourth number left out. */
+    static const char body[] =
+        "{\"SMSMessageData\":{\"Message\":\"Sent to 1/5 Total Cost: KES 0.8000\","
+        "\"Recipients\":["
+        "{\"cost\":\"0\",\"messageId\":\"None\",\"number\":\"+8613800000003\","
+        "\"status\":\"UserInBlacklist\",\"statusCode\":406},"
+        "{\"cost\":\"KES 0.8000\",\"messageId\":\"ATXid_5f1e\",\"number\":\"8613800000001\","
+        "\"status\":\"Success\",\"statusCode\":101},"
+        "{\"cost\":\"0\",\"messageId\":\"None\",\"number\":\"+8613800000005\","
+        "\"status\":\"InsufficientBalance\",\"statusCode\":405},"
+        "{\"cost\":\"0\",\"messageId\":\"None\",\"number\":\"+8613800000002\","
+        "\"status\":\"InvalidPhoneNumber\",\"statusCode\":403}]}}";
+    prov_http_response resp = answer(201, body, -1);
+    prov_result res[5];
+    memset(res, 0x5a, sizeof res);          /* parse_batch sets all of each */
+    ops->parse_batch(&conf, msgs, 5, &resp, res);
+    static const struct {
+        prov_outcome outcome;
+        const char *carrier_id;
+        const char *reason_has;
+    } want[5] = {
+        {PROV_ACCEPTED, "ATXid_5f1e", "statusCode 101 Sent"},
+        {PROV_PERMANENT, "", "statusCode 403 InvalidPhoneNumber"},
+        {PROV_PERMANENT, "", "statusCode 406 UserInBlacklist"},
+        {PROV_UNKNOWN, "", "the carrier's answer does not list this number"},
+        {PROV_RETRY, "", "statusCode 405 InsufficientBalance"},
+    };
+    for (size_t k = 0; k < 5; k++) {
+        if (res[k].outcome != want[k].outcome)
+            fail_msg("message %zu: %s, wanted %s (%s)", k, prov_outcome_name(res[k].outcome),
+                     prov_outcome_name(want[k].outcome), res[k].reason);
+        assert_string_equal(res[k].carrier_id, want[k].carrier_id);
+        assert_string_equal(res[k].reason, want[k].reason_has);
+        assert_int_equal(res[k].http_status, 201);
+        assert_int_equal(res[k].retry_after_ms, 0);
+    }
+
+    /* one message: its entry is found by number, wherever it is listed */
+    prov_result one;
+    ops->parse_response(&conf, &msgs[1], &resp, &one);
+    assert_int_equal(one.outcome, PROV_PERMANENT);
+    assert_string_equal(one.reason, "statusCode 403 InvalidPhoneNumber");
+    ops->parse_batch(&conf, &msgs[3], 1, &resp, &one);
+    assert_int_equal(one.outcome, PROV_UNKNOWN);
+}
+
+static void test_at_parse_batch_request_level(void **state)
+{
+    (void)state;
+    /* answers about the whole request: the same result for every message */
+    static const parse_case cases[] = {
+        {429, "Too many requests", 7, 0, 0, PROV_THROTTLED, NULL, "429", 7000},
+        {429, "", -1, 0, 0, PROV_THROTTLED, NULL, "429", 1000},
+        {500, "Internal Server Error", -1, 0, 0, PROV_RETRY, NULL, "HTTP 500", 0},
+        {502, "Bad Gateway", -1, 0, 0, PROV_RETRY, NULL, "HTTP 502", 0},
+        {401, "The supplied authentication is invalid", -1, 0, 0, PROV_RETRY, NULL,
+         "api_key refused", 0},
+        {201, "<html>ok</html>", -1, 0, 0, PROV_UNKNOWN, NULL, "cannot read", 0},
+        {201, "{\"SMSMessageData\":{\"Message\":\"InsufficientBalance\",\"Recipients\":[]}}",
+         -1, 0, 0, PROV_RETRY, NULL, "InsufficientBalance", 0},
+        {201, "{\"SMSMessageData\":{\"Message\":\"UserInBlacklist\",\"Recipients\":[]}}", -1, 0,
+         0, PROV_PERMANENT, NULL, "UserInBlacklist", 0},
+        {0, "Operation timed out after 5000 milliseconds", -1, 1, 0, PROV_UNKNOWN, NULL,
+         "no answer in time", 0},
+        {0, "Failed to connect to 127.0.0.1 port 9: Connection refused", -1, 0, 1, PROV_RETRY,
+         NULL, "not sent", 0},
+    };
+    const prov_ops *ops = prov_ops_find("africastalking");
+    gw_provider_conf conf = conf_at();
+    prov_msg msgs[3];
+    batch_msgs(msgs, 3);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const parse_case *c = &cases[i];
+        prov_http_response resp = c->status != 0
+                                      ? answer(c->status, c->body, c->retry_after_s)
+                                      : no_answer(c->timed_out, c->not_sent, c->body);
+        prov_result res[3];
+        memset(res, 0x5a, sizeof res);
+        ops->parse_batch(&conf, msgs, 3, &resp, res);
+        for (size_t k = 0; k < 3; k++) {
+            if (res[k].outcome != c->want)
+                fail_msg("case %zu (HTTP %ld %s), message %zu: %s, wanted %s (%s)", i,
+                         c->status, c->body, k, prov_outcome_name(res[k].outcome),
+                         prov_outcome_name(c->want), res[k].reason);
+            assert_int_equal(res[k].http_status, c->status);
+            assert_string_equal(res[k].carrier_id, "");
+            if (strstr(res[k].reason, c->reason_has) == NULL)
+                fail_msg("case %zu: reason \"%s\" lacks \"%s\"", i, res[k].reason,
+                         c->reason_has);
+            assert_int_equal(res[k].retry_after_ms,
+                             c->want == PROV_THROTTLED ? c->retry_after_ms : 0);
+        }
+    }
 }
 
 /* ---- Twilio ---- */
@@ -432,6 +629,10 @@ int main(void)
         cmocka_unit_test(test_ops_table),
         cmocka_unit_test(test_at_build),
         cmocka_unit_test(test_at_parse),
+        cmocka_unit_test(test_same_number),
+        cmocka_unit_test(test_at_build_batch),
+        cmocka_unit_test(test_at_parse_batch),
+        cmocka_unit_test(test_at_parse_batch_request_level),
         cmocka_unit_test(test_twilio_build),
         cmocka_unit_test(test_twilio_parse),
         cmocka_unit_test(test_kannel_build),

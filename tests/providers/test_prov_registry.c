@@ -1,5 +1,6 @@
 /* test_prov_registry.c - the registry of accounts (order of preference,
- * pauses, the circuit breaker) and prov_send through it.
+ * pauses, the circuit breaker) and prov_send and prov_send_batch through
+ * it.
  *
  * The prov_send tests run a fake carrier: an evhttp server on 127.0.0.1
  * (ephemeral port) on the test's own loop, which decodes what it receives so
@@ -7,6 +8,11 @@
  *   POST /version1/messaging            201 Africa's Talking "Sent"
  *   POST /throttle/version1/messaging   429 with Retry-After: 2
  *   POST /slow/version1/messaging       held until the test ends
+ *   POST /batch/version1/messaging      201 listing each number of "to" in
+ *                                       reverse order: 101 Sent, but 403 for
+ *                                       a number ending in 8 and none for
+ *                                       one ending in 9
+ *   POST /fail/version1/messaging       500
  *   POST /2010-04-01/Accounts/AC1/Messages.json   201 Twilio {"sid": "SM1"}
  *   GET  /cgi-bin/sendsms?...           202 "0: Accepted for delivery"
  * Breaker and pause tests pass their own times; prov_send notes outcomes at
@@ -35,6 +41,7 @@
 
 #include "gw_clock.h"
 #include "gw_config.h"
+#include "gw_log.h"
 #include "prov.h"
 #include "prov_fixtures.h"
 
@@ -303,6 +310,8 @@ typedef struct send_fx {
     struct evhttp_request *held;   /* the slow request, answered at teardown */
     /* what the fake carrier decoded, per path kind */
     char at_body_to[32], at_body_message[64], at_body_from[32], at_apikey[32];
+    int batch_requests;       /* to /batch */
+    char batch_to[256];       /* the last one's "to", decoded */
     char tw_auth[64], tw_to[32], tw_body[64];
     char kannel_to[32], kannel_text[64], kannel_coding[8], kannel_charset[16];
     int free_in_callback;     /* the callback frees the registry */
@@ -323,6 +332,44 @@ static void reply(struct evhttp_request *req, int status, const char *body,
     evbuffer_add(out, body, strlen(body));
     evhttp_send_reply(req, status, "Answer", out);
     evbuffer_free(out);
+}
+
+/* Africa's Talking's answer to a batch sent to TO ("+86...,+86..."): the
+ * numbers in reverse order, as the carrier need not keep ours. */
+static void reply_batch(struct evhttp_request *req, const char *to)
+{
+    char numbers[16][32];
+    size_t n = 0;
+    for (const char *p = to; *p != '\0' && n < 16;) {
+        size_t len = strcspn(p, ",");
+        snprintf(numbers[n++], sizeof numbers[0], "%.*s", (int)len, p);
+        p += len + (p[len] == ',' ? 1 : 0);
+    }
+    char body[4096];
+    size_t used = (size_t)snprintf(body, sizeof body,
+                                   "{\"SMSMessageData\":{\"Message\":\"Sent\",\"Recipients\":[");
+    const char *sep = "";
+    for (size_t k = n; k-- > 0;) {
+        const char *num = numbers[k];
+        size_t len = strlen(num);
+        char last = len > 0 ? num[len - 1] : '\0';
+        if (last == '9')
+            continue;
+        if (last == '8')
+            used += (size_t)snprintf(body + used, sizeof body - used,
+                                     "%s{\"statusCode\":403,\"number\":\"%s\",\"status\":"
+                                     "\"InvalidPhoneNumber\",\"cost\":\"0\",\"messageId\":"
+                                     "\"None\"}", sep, num);
+        else
+            used += (size_t)snprintf(body + used, sizeof body - used,
+                                     "%s{\"statusCode\":101,\"number\":\"%s\",\"status\":"
+                                     "\"Success\",\"cost\":\"KES 0.8000\",\"messageId\":"
+                                     "\"ATXid_%s\"}", sep, num, len >= 4 ? num + len - 4 : num);
+        sep = ",";
+        assert_true(used < sizeof body);
+    }
+    snprintf(body + used, sizeof body - used, "]}}");
+    reply(req, 201, body, NULL);
 }
 
 static void on_carrier(struct evhttp_request *req, void *arg)
@@ -350,6 +397,16 @@ static void on_carrier(struct evhttp_request *req, void *arg)
                         "\"Recipients\":[{\"statusCode\":101,\"number\":\"+8613800000001\","
                         "\"status\":\"Success\",\"cost\":\"KES 0.8000\",\"messageId\":"
                         "\"ATXid_1\"}]}}", NULL);
+    } else if (strcmp(uri, "/batch/version1/messaging") == 0) {
+        f->batch_requests++;
+        assert_int_equal(evhttp_parse_query_str(body, &q), 0);
+        copy_param(&q, "to", f->batch_to, sizeof f->batch_to);
+        copy_param(&q, "message", f->at_body_message, sizeof f->at_body_message);
+        copy_param(&q, "from", f->at_body_from, sizeof f->at_body_from);
+        copy_param(in, "apiKey", f->at_apikey, sizeof f->at_apikey);
+        reply_batch(req, f->batch_to);
+    } else if (strcmp(uri, "/fail/version1/messaging") == 0) {
+        reply(req, 500, "Internal Server Error", NULL);
     } else if (strcmp(uri, "/throttle/version1/messaging") == 0) {
         reply(req, 429, "Too Many Requests", "2");
     } else if (strcmp(uri, "/slow/version1/messaging") == 0) {
@@ -675,6 +732,363 @@ static void test_send_callback_frees_registry(void **state)
     assert_int_equal(prov_http_pending(f->http), 0);
     send_fx_free(f);
 }
+/* ---- prov_send_batch ---- */
+
+/* A batch's record (the callback's ARG). */
+typedef struct batch_slot {
+    int called;
+    int sync;                 /* called from inside prov_send_batch */
+    size_t account;
+    size_t n;
+    prov_result res[8];
+    send_fx *f;
+} batch_slot;
+
+static void on_batch(prov_registry *r, size_t account, const prov_result *res, size_t n,
+                     void *arg)
+{
+    batch_slot *slot = arg;
+    send_fx *f = slot->f;
+    slot->called++;
+    slot->sync = f->in_send;
+    slot->account = account;
+    slot->n = n;
+    assert_true(n <= sizeof slot->res / sizeof slot->res[0]);
+    memcpy(slot->res, res, n * sizeof *res);
+    f->done++;
+    assert_true(r == f->r);
+}
+
+static int send_batch(send_fx *f, size_t account, const prov_msg *msgs, size_t n,
+                      batch_slot *slot, prov_result *res)
+{
+    memset(slot, 0, sizeof *slot);
+    slot->f = f;
+    f->in_send = 1;
+    int rc = prov_send_batch(f->r, account, msgs, n, on_batch, slot, res);
+    f->in_send = 0;
+    return rc;
+}
+
+/* Sends MSGS[0..N) through ACCOUNT and waits for the callback. */
+static void send_batch_wait(send_fx *f, size_t account, const prov_msg *msgs, size_t n,
+                            batch_slot *slot)
+{
+    int before = f->done;
+    assert_int_equal(send_batch(f, account, msgs, n, slot, NULL), 0);
+    assert_true(run_until(f, &f->done, before + 1, 3000));
+    assert_int_equal(slot->called, 1);
+    assert_false(slot->sync);
+    assert_int_equal(slot->n, n);
+    assert_int_equal(slot->account, account);
+}
+
+/* Messages sharing one text to NUMBERS[0..N) (ids "71", "72", ...). */
+static void make_batch(prov_msg *msgs, const char *const *numbers, size_t n)
+{
+    static const char *const ids[] = {"71", "72", "73", "74", "75", "76", "77", "78"};
+    assert_true(n <= 8);
+    for (size_t k = 0; k < n; k++)
+        msgs[k] = (prov_msg){.id = ids[k], .to = numbers[k], .text = "Meeting at 3pm, hall B",
+                             .text_len = 22, .segments = 1};
+}
+
+static void test_registry_max_recipients(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    prov_http *http = prov_http_new(base);
+    gw_provider_conf at = conf_at(), tw = conf_twilio(), kan = conf_kannel();
+    gw_provider_conf console = {.name = "console", .type = "console", .priority = 100,
+                                .timeout_ms = 1000, .path = "/dev/null"};
+    at.next = &tw;
+    tw.next = &kan;
+    kan.next = &console;
+    gw_config cfg = {.providers = &at};
+    char err[256];
+    prov_registry *r = prov_registry_new(&cfg, http, err, sizeof err);
+    assert_non_null(r);
+    static const size_t want[] = {100, 1, 1, 1};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(prov_registry_max_recipients(r, i), want[i]);
+    assert_int_equal(prov_registry_max_recipients(r, 4), 1);    /* never 0 */
+    assert_int_equal(prov_registry_max_recipients(NULL, 0), 1);
+    prov_registry_free(r);
+    prov_http_free(http);
+    event_base_free(base);
+}
+
+static void test_send_batch_end_to_end(void **state)
+{
+    (void)state;
+    send_fx *f = send_fx_new();
+    char at_base[80], tw_base[64];
+    snprintf(at_base, sizeof at_base, "http://127.0.0.1:%d/batch", f->port);
+    snprintf(tw_base, sizeof tw_base, "http://127.0.0.1:%d", f->port);
+    gw_provider_conf at = conf_at(), tw = conf_twilio();
+    gw_provider_conf console = {.name = "console", .type = "console", .priority = 100,
+                                .timeout_ms = 1000, .path = "/dev/null"};
+    at.base_url = at_base;
+    tw.base_url = tw_base;
+    tw.account_sid = "AC1";
+    at.next = &tw;
+    tw.next = &console;
+    gw_config cfg = {.providers = &at};
+    char err[256];
+    f->r = prov_registry_new(&cfg, f->http, err, sizeof err);
+    assert_non_null(f->r);
+
+    /* the account's circuit opened 40 s ago: the batch is its probe */
+    int64_t now = gw_clock_now_ms();
+    for (int i = 0; i < 5; i++)
+        prov_registry_note(f->r, 0, PROV_RETRY, now - 40000);
+    static const char *const numbers[] = {"+8613800000001", "+8613800000002",
+                                          "+8613800000003"};
+    prov_msg msgs[3];
+    make_batch(msgs, numbers, 3);
+    batch_slot b;
+    assert_int_equal(send_batch(f, 0, msgs, 3, &b, NULL), 0);
+    assert_int_equal(prov_registry_pending(f->r), 1);   /* one request */
+    assert_true(prov_registry_broken(f->r, 0, gw_clock_now_ms()));   /* probe out */
+    assert_int_equal(f->done, 0);                       /* never from inside */
+    assert_true(run_until(f, &f->done, 1, 3000));
+    assert_int_equal(prov_registry_pending(f->r), 0);
+    assert_false(prov_registry_broken(f->r, 0, gw_clock_now_ms()));  /* it closed it */
+
+    /* the carrier saw one request, its "to" the three numbers */
+    assert_int_equal(f->requests, 1);
+    assert_int_equal(f->batch_requests, 1);
+    assert_string_equal(f->batch_to, "+8613800000001,+8613800000002,+8613800000003");
+    assert_string_equal(f->at_body_message, "Meeting at 3pm, hall B");
+    assert_string_equal(f->at_body_from, "COUNTY");
+    assert_string_equal(f->at_apikey, "KEY123");
+
+    /* one callback with three results, each matched to its number (the
+     * carrier lists them in reverse order) */
+    assert_int_equal(b.called, 1);
+    assert_false(b.sync);
+    assert_int_equal(b.account, 0);
+    assert_int_equal(b.n, 3);
+    static const char *const ids[] = {"ATXid_0001", "ATXid_0002", "ATXid_0003"};
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(b.res[k].outcome, PROV_ACCEPTED);
+        assert_string_equal(b.res[k].carrier_id, ids[k]);
+        assert_int_equal(b.res[k].http_status, 201);
+    }
+
+    /* a batch of one goes as prov_send would: Twilio, the console */
+    batch_slot one;
+    send_batch_wait(f, 1, &msg_gsm, 1, &one);
+    assert_int_equal(one.res[0].outcome, PROV_ACCEPTED);
+    assert_string_equal(one.res[0].carrier_id, "SM1");
+    assert_string_equal(f->tw_to, "+8613800000001");
+    send_batch_wait(f, 2, &msg_ucs2, 1, &one);
+    assert_int_equal(one.res[0].outcome, PROV_ACCEPTED);
+    assert_string_equal(one.res[0].carrier_id, "43");
+    assert_int_equal(f->requests, 2);
+
+    /* bad calls: -1 with one reason, no callback, nothing sent */
+    prov_result res;
+    memset(&res, 0x5a, sizeof res);
+    assert_int_equal(send_batch(f, 1, msgs, 2, &one, &res), -1);  /* Twilio: one a request */
+    assert_int_equal(res.outcome, PROV_RETRY);
+    assert_non_null(strstr(res.reason, "takes 1 per request"));
+    assert_string_equal(res.carrier_id, "");
+    assert_int_equal(send_batch(f, 0, msgs, 0, &one, &res), -1);
+    assert_int_equal(res.outcome, PROV_RETRY);
+    prov_msg odd[3];
+    memcpy(odd, msgs, sizeof odd);
+    odd[2].text = "Meeting at 4pm, hall B";
+    assert_int_equal(send_batch(f, 0, odd, 3, &one, &res), -1);
+    assert_non_null(strstr(res.reason, "differ in text"));
+    memcpy(odd, msgs, sizeof odd);
+    odd[1].ucs2 = 1;
+    assert_int_equal(send_batch(f, 0, odd, 3, &one, &res), -1);
+    memcpy(odd, msgs, sizeof odd);
+    odd[2].to = "8613800000001";                       /* the first number again */
+    assert_int_equal(send_batch(f, 0, odd, 3, &one, &res), -1);
+    assert_non_null(strstr(res.reason, "twice"));
+    memcpy(odd, msgs, sizeof odd);
+    odd[1].to = "";
+    assert_int_equal(send_batch(f, 0, odd, 3, &one, &res), -1);
+    assert_int_equal(res.outcome, PROV_RETRY);         /* the others could go */
+    assert_int_equal(send_batch(f, 0, &odd[1], 1, &one, &res), -1);
+    assert_int_equal(res.outcome, PROV_PERMANENT);     /* alone it never can */
+    assert_int_equal(prov_registry_pending(f->r), 0);
+    int never = 0;
+    run_until(f, &never, 1, 50);
+    assert_int_equal(one.called, 0);
+    assert_int_equal(f->requests, 2);
+    send_fx_free(f);
+}
+
+/* The lines the code under test writes to stderr while CAPTURE is on. */
+typedef struct capture {
+    char path[64];
+    int saved;
+} capture;
+
+static void capture_start(capture *c)
+{
+    snprintf(c->path, sizeof c->path, "/tmp/test_prov_log_XXXXXX");
+    int fd = mkstemp(c->path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    c->saved = dup(STDERR_FILENO);
+    assert_true(c->saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    close(fd);
+}
+
+/* Ends the capture; returns what was written (read_file's buffer). */
+static char *capture_end(capture *c)
+{
+    fflush(stderr);
+    assert_true(dup2(c->saved, STDERR_FILENO) >= 0);
+    close(c->saved);
+    char *text = read_file(c->path);
+    unlink(c->path);
+    return text;
+}
+
+static size_t count_lines(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *line = text; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        if (strstr(buf, needle) != NULL)
+            n++;
+        line += len + (end != NULL ? 1 : 0);
+    }
+    return n;
+}
+
+static void test_send_batch_breaker_throttle_cancel(void **state)
+{
+    (void)state;
+    send_fx *f = send_fx_new();
+    char fail[80], mixed[80], throttle[80], slow[80];
+    snprintf(fail, sizeof fail, "http://127.0.0.1:%d/fail", f->port);
+    snprintf(mixed, sizeof mixed, "http://127.0.0.1:%d/batch", f->port);
+    snprintf(throttle, sizeof throttle, "http://127.0.0.1:%d/throttle", f->port);
+    snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow", f->port);
+    gw_provider_conf a_fail = conf_at(), a_mixed = conf_at(), a_throttle = conf_at(),
+                     a_slow = conf_at();
+    a_fail.name = "at_fail";
+    a_fail.base_url = fail;
+    a_mixed.name = "at_mixed";
+    a_mixed.base_url = mixed;
+    a_throttle.name = "at_throttle";
+    a_throttle.base_url = throttle;
+    a_slow.name = "at_slow";
+    a_slow.base_url = slow;
+    a_fail.next = &a_mixed;
+    a_mixed.next = &a_throttle;
+    a_throttle.next = &a_slow;
+    gw_config cfg = {.providers = &a_fail};
+    char err[256];
+    f->r = prov_registry_new(&cfg, f->http, err, sizeof err);
+    assert_non_null(f->r);
+
+    static const char *const numbers[] = {"+8613800000001", "+8613800000002",
+                                          "+8613800000003"};
+    prov_msg msgs[3];
+    make_batch(msgs, numbers, 3);
+    batch_slot b;
+
+    /* HTTP 500 to a batch of three: each message RETRY, one failure noted,
+     * one log line with the numbers masked */
+    gw_log_set_level(GW_LOG_INFO);                      /* whatever GW_LOG_LEVEL says */
+    capture cap;
+    capture_start(&cap);
+    send_batch_wait(f, 0, msgs, 3, &b);
+    char *log = capture_end(&cap);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(b.res[k].outcome, PROV_RETRY);
+        assert_int_equal(b.res[k].http_status, 500);
+    }
+    if (count_lines(log, " prov: ") != 1 || count_lines(log, "request of 3 messages") != 1)
+        fail_msg("wanted one line for the request, got:\n%s", log);
+    assert_non_null(strstr(log, "3 retry"));
+    assert_non_null(strstr(log, "+86138****0001"));
+    assert_null(strstr(log, "8613800000001"));
+    assert_null(strstr(log, "8613800000002"));
+    /* four more failed requests open the circuit: five notes, not fifteen */
+    for (int i = 0; i < 3; i++) {
+        send_batch_wait(f, 0, msgs, 3, &b);
+        assert_false(prov_registry_broken(f->r, 0, gw_clock_now_ms()));
+    }
+    send_batch_wait(f, 0, msgs, 3, &b);
+    assert_true(prov_registry_broken(f->r, 0, gw_clock_now_ms()));
+    assert_int_equal(f->requests, 5);
+
+    /* per-number answers (the fake carrier: a number ending in 8 is invalid,
+     * one ending in 9 left out of its answer) */
+    static const char *const lost[] = {"+8613800000008", "+8613800000009"};
+    static const char *const some[] = {"+8613800000001", "+8613800000008",
+                                       "+8613800000009"};
+    static const char *const refused[] = {"+8613800000008", "+8613800000018"};
+    prov_msg m_lost[2], m_some[3], m_refused[2];
+    make_batch(m_lost, lost, 2);
+    make_batch(m_some, some, 3);
+    make_batch(m_refused, refused, 2);
+    /* permanent and unknown: a failure */
+    for (int i = 0; i < 4; i++)
+        send_batch_wait(f, 1, m_lost, 2, &b);
+    assert_int_equal(b.res[0].outcome, PROV_PERMANENT);
+    assert_int_equal(b.res[1].outcome, PROV_UNKNOWN);
+    assert_false(prov_registry_broken(f->r, 1, gw_clock_now_ms()));
+    /* one accepted among them: the account works, the count starts again */
+    send_batch_wait(f, 1, m_some, 3, &b);
+    assert_int_equal(b.res[0].outcome, PROV_ACCEPTED);
+    assert_string_equal(b.res[0].carrier_id, "ATXid_0001");
+    assert_int_equal(b.res[1].outcome, PROV_PERMANENT);
+    assert_string_equal(b.res[1].reason, "statusCode 403 InvalidPhoneNumber");
+    assert_int_equal(b.res[2].outcome, PROV_UNKNOWN);
+    assert_string_equal(b.res[2].reason, "the carrier's answer does not list this number");
+    for (int i = 0; i < 4; i++)
+        send_batch_wait(f, 1, m_lost, 2, &b);
+    assert_false(prov_registry_broken(f->r, 1, gw_clock_now_ms()));
+    /* all refused for good: closes too */
+    send_batch_wait(f, 1, m_refused, 2, &b);
+    assert_int_equal(b.res[0].outcome, PROV_PERMANENT);
+    assert_int_equal(b.res[1].outcome, PROV_PERMANENT);
+    for (int i = 0; i < 4; i++)
+        send_batch_wait(f, 1, m_lost, 2, &b);
+    assert_false(prov_registry_broken(f->r, 1, gw_clock_now_ms()));
+    send_batch_wait(f, 1, m_lost, 2, &b);
+    assert_true(prov_registry_broken(f->r, 1, gw_clock_now_ms()));
+
+    /* 429 with Retry-After: 2 to a batch: all throttled, the account paused */
+    send_batch_wait(f, 2, msgs, 3, &b);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(b.res[k].outcome, PROV_THROTTLED);
+        assert_int_equal(b.res[k].retry_after_ms, 2000);
+    }
+    int64_t now = gw_clock_now_ms();
+    assert_false(prov_registry_broken(f->r, 2, now));  /* not a failure */
+    prov_registry_pause(f->r, 0, now + 60000);
+    prov_registry_pause(f->r, 1, now + 60000);
+    prov_registry_pause(f->r, 3, now + 60000);
+    int64_t wait = 0;
+    assert_int_equal(prov_registry_pick(f->r, now, &wait), -1);
+    assert_true(wait > 1000 && wait <= 2000);
+
+    /* freeing the registry cancels a batch in flight: no callback */
+    int requests = f->requests;
+    assert_int_equal(send_batch(f, 3, msgs, 3, &b, NULL), 0);
+    assert_true(run_until(f, &f->requests, requests + 1, 2000));   /* held by the server */
+    prov_registry_free(f->r);
+    f->r = NULL;
+    int never = 0;
+    run_until(f, &never, 1, 50);
+    assert_int_equal(b.called, 0);
+    assert_int_equal(prov_http_pending(f->http), 0);
+    send_fx_free(f);
+}
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +1100,9 @@ int main(void)
         cmocka_unit_test(test_send_through_fake_carriers),
         cmocka_unit_test(test_send_console_probe_and_cancel),
         cmocka_unit_test(test_send_callback_frees_registry),
+        cmocka_unit_test(test_registry_max_recipients),
+        cmocka_unit_test(test_send_batch_end_to_end),
+        cmocka_unit_test(test_send_batch_breaker_throttle_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
