@@ -1,0 +1,133 @@
+"""The queue's Lua scripts on a real redis-server, driven with a chosen clock:
+token-bucket arithmetic in segments, lane order, FIFO within a lane, pauses,
+retry and dead outcomes, and the reaping of a dead consumer's work. The
+scripts are the files in queue/lua/, loaded as gatewayd loads them."""
+import os
+
+from harness import REPO
+
+LUA = os.path.join(REPO, "queue", "lua")
+T0 = 1796100000000          # a fixed "now" in ms (the scripts take the clock as an argument)
+
+
+def script(name):
+    with open(os.path.join(LUA, name + ".lua"), encoding="utf-8") as f:
+        return f.read()
+
+
+def enqueue(env, lane, due_ms, phones, seg=1, text="ghello"):
+    return env.redis("EVAL", script("q_enqueue"), 0, lane, due_ms // 1000, seg, text, "", 3600,
+                     "", "0", *phones)
+
+
+def claim(env, now, max_=100, prov="p", rate=0, burst=0, consumer="c1"):
+    paused, wait, items, bodies, dropped = env.redis(
+        "EVAL", script("q_claim"), 0, now, consumer, 6000, max_, prov, rate, burst)
+    members = [items[i + 1] for i in range(0, len(items), 2)]
+    lanes = [items[i] for i in range(0, len(items), 2)]
+    return paused, wait, lanes, members
+
+
+def phones_of(members):
+    return [m.split(":")[3] for m in members]
+
+
+def stop_dispatch(env):
+    # gatewayd shares this Redis: keep its dispatcher off the test's keys
+    env.stop_gatewayd()
+
+
+def test_token_bucket_counts_segments_and_refills(env):
+    stop_dispatch(env)
+    enqueue(env, "bulk", T0, ["+861%02d" % i for i in range(10)], seg=2)
+    # rate 10 segments/s, burst 4: two 2-segment messages at once
+    _, wait, _, got = claim(env, T0, rate=10, burst=4)
+    assert len(got) == 2, got
+    assert wait == 200, wait                  # 2 more segments take 200 ms at 10/s
+    _, wait, _, got = claim(env, T0 + 100, rate=10, burst=4)
+    assert got == [] and wait == 100, (got, wait)   # 1 segment refilled of the 2 needed
+    _, _, _, got = claim(env, T0 + 200, rate=10, burst=4)
+    assert len(got) == 1, got
+    # a long pause refills only up to the burst
+    _, _, _, got = claim(env, T0 + 60000, rate=10, burst=4)
+    assert len(got) == 2, got
+    # without a rate, everything due at once
+    _, wait, _, got = claim(env, T0 + 60000, rate=0, burst=0)
+    assert len(got) == 5 and wait == 0, (got, wait)
+
+
+def test_reply_before_bulk_fifo_and_due_times(env):
+    stop_dispatch(env)
+    enqueue(env, "bulk", T0, ["+8610", "+8611", "+8612"])
+    enqueue(env, "bulk", T0 + 5000, ["+8619"])                 # not due yet
+    enqueue(env, "reply", T0 + 1000, ["+8620"])
+    _, _, lanes, got = claim(env, T0 + 1000)
+    assert lanes == ["reply", "bulk", "bulk", "bulk"], lanes
+    assert phones_of(got) == ["+8620", "+8610", "+8611", "+8612"], got
+    _, _, _, got = claim(env, T0 + 4999)
+    assert got == []
+    _, _, _, got = claim(env, T0 + 5000)
+    assert phones_of(got) == ["+8619"], got
+    assert env.redis("HGET", "gw:{q}:n", "bulk") == "0"
+    assert env.redis("HGET", "gw:{q}:n", "reply") == "0"
+
+
+def test_pause_and_ack_outcomes(env):
+    stop_dispatch(env)
+    enqueue(env, "bulk", T0, ["+8630", "+8631", "+8632", "+8633"])
+    env.redis("SET", "gw:{q}:pause:p", "1", "PX", 60000)
+    paused, _, _, got = claim(env, T0)
+    assert paused > 0 and got == [], (paused, got)
+    env.redis("DEL", "gw:{q}:pause:p")
+    _, _, _, got = claim(env, T0)
+    assert len(got) == 4
+    ids = [m.split(":")[0] for m in got]
+    assert sorted(env.redis("HKEYS", "gw:{q}:fl:c1")) == sorted(ids)
+    retry = got[1].split(":")
+    retry[1] = "1"
+    dead = got[3].split(":")
+    dead[1] = "1"                 # as gatewayd sends it: the attempt counted
+    args = ["c1", T0, 6000, 3600,
+            ids[0], "bulk", "a", "p", "abc", "", got[0], "",
+            ids[1], "bulk", "r", "p", "", (T0 + 2000) // 1000, ":".join(retry), "503",
+            ids[2], "bulk", "t", "p", "", 3000, got[2], "",
+            ids[3], "bulk", "d", "p", "", "", ":".join(dead), "invalid number"]
+    lost = env.redis("EVAL", script("q_ack"), 0, *args)
+    assert lost == 0
+    assert env.redis("HLEN", "gw:{q}:fl:c1") == 0
+    assert env.redis("GET", "gw:{q}:m:" + ids[0]).startswith("sent|p|abc|0|")
+    assert env.redis("GET", "gw:{q}:cid:p:abc") == ids[0]
+    assert env.redis("GET", "gw:{q}:m:" + ids[3]).startswith("failed|p||1|")
+    assert env.redis("LLEN", "gw:{q}:dead") == 1
+    assert 0 < env.redis("PTTL", "gw:{q}:pause:p") <= 3000
+    # the throttled one is back at the front now, the retried one due 2 s later
+    env.redis("DEL", "gw:{q}:pause:p")
+    _, _, _, got2 = claim(env, T0 + 1000)
+    assert phones_of(got2) == ["+8632"], got2
+    _, _, _, got3 = claim(env, T0 + 2000)
+    assert got3 == [":".join(retry)], got3
+    # a finished message that comes round again is dropped, not resent
+    first, _ = enqueue(env, "bulk", T0, ["+8640"])
+    env.redis("SET", "gw:{q}:m:%d" % first, "sent|p|x|0|1")
+    _, _, _, got4 = claim(env, T0 + 3000)
+    assert got4 == [], got4
+    assert env.redis("HGET", "gw:{q}:stats", "dropped_done") == "1"
+
+
+def test_reap_gives_back_a_dead_consumers_work(env):
+    stop_dispatch(env)
+    enqueue(env, "reply", T0, ["+8650", "+8651"])
+    _, _, _, got = claim(env, T0, consumer="dead")
+    assert len(got) == 2
+    # its lease runs to T0 + 6000: not reaped before
+    assert env.redis("EVAL", script("q_reap"), 0, T0 + 5999, "") == 0
+    assert env.redis("EVAL", script("q_reap"), 0, T0 + 6001, "") == 2
+    assert env.redis("EXISTS", "gw:{q}:fl:dead") == 0
+    assert env.redis("HGET", "gw:{q}:stats", "recovered") == "2"
+    _, _, _, again = claim(env, T0 + 6001, consumer="alive")
+    assert sorted(again) == sorted(got), (again, got)
+    # an ack from the dead consumer now finds nothing it holds: counted, not requeued
+    lost = env.redis("EVAL", script("q_ack"), 0, "dead", T0 + 7000, 6000, 3600,
+                     got[0].split(":")[0], "reply", "r", "p", "", (T0 + 8000) // 1000, got[0], "x")
+    assert lost == 1
+    assert env.redis("HGET", "gw:{q}:n", "reply") == "0"
