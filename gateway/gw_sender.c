@@ -303,6 +303,8 @@ static void on_claim(q *q, const q_claim_result *res, void *arg)
         arm(s, RETRY_REDIS_MS);
         return;
     }
+    if (s->stopped)
+        return;     /* stopping: q_release gives what was claimed back */
     int64_t now = gw_clock_now_ms();
     size_t account = (size_t)s->claim_account;
     start_sends(s, account, res->items, res->n);
@@ -414,5 +416,5 @@ void gw_sender_stop(gw_sender *s)
 
 size_t gw_sender_busy(const gw_sender *s)
 {
-    return s->in_flight + q_ack_pending(s->q);
+    return s->in_flight + q_ack_pending(s->q) + (size_t)s->claiming;
 }

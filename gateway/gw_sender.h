@@ -38,7 +38,8 @@ void gw_sender_poke(gw_sender *s);
 /* Stops claiming new work (a clean stop); sends in flight finish. */
 void gw_sender_stop(gw_sender *s);
 
-/* Carrier calls in flight plus outcomes not yet written to Redis. */
+/* Messages in carrier calls, outcomes not yet written to Redis, and a claim
+ * not yet answered: a clean stop waits for these. */
 size_t gw_sender_busy(const gw_sender *s);
 
 #endif
