@@ -120,8 +120,8 @@ int cmd_send(const ctl *c, int argc, char **argv)
                    last ? last : "?");
         else
             printf("queued message %s", id ? id : "?");
-        printf(" (%d segment%s each, %s, %s lane)\n", seg, seg == 1 ? "" : "s",
-               enc != NULL && strcmp(enc, "ucs2") == 0 ? "UCS-2" : "GSM-7",
+        printf(" (%d segment%s%s, %s, %s lane)\n", seg, seg == 1 ? "" : "s",
+               n > 1 ? " each" : "", enc != NULL && strcmp(enc, "ucs2") == 0 ? "UCS-2" : "GSM-7",
                json_string_value(json_object_get(ans, "lane")));
         json_decref(ans);
     }

@@ -76,6 +76,21 @@ static void on_enqueued(q *q, int64_t first_id, const char *body_id, const char 
     send_req_free(s);
 }
 
+/* 1 when NAME is one of the space-separated placeholder names in ALLOWED. */
+static int has_placeholder(const char *allowed, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = allowed; n > 0 && *p != '\0';) {
+        size_t len = strcspn(p, " ");
+        if (len == n && memcmp(p, name, n) == 0)
+            return 1;
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 /* Renders template NAME ("unpaid_reminder" -> text key "sms.unpaid_reminder")
  * in LANG with VARS (an object of strings or numbers). Returns a malloc'd
  * text, or NULL with a reason in ERR. */
@@ -103,12 +118,7 @@ static char *render_template(gw_admin *a, const char *name, const char *lang, js
     const char *k;
     json_t *v;
     json_object_foreach(vars, k, v) {
-        size_t kl = strlen(k);
-        const char *hit = strstr(allowed, k);
-        while (hit != NULL && !((hit == allowed || hit[-1] == ' ') &&
-                                (hit[kl] == ' ' || hit[kl] == '\0')))
-            hit = strstr(hit + 1, k);
-        if (kl == 0 || hit == NULL) {
+        if (!has_placeholder(allowed, k)) {
             snprintf(err, errlen, "template %.40s has no placeholder {%.40s} (it has: %s)",
                      name, k, allowed[0] ? allowed : "none");
             return NULL;
@@ -124,7 +134,7 @@ static char *render_template(gw_admin *a, const char *name, const char *lang, js
                      json_integer_value(v));
             tv[nv].value = numbuf[nv];
         } else {
-            snprintf(err, errlen, "vars.%.40s must be a string", k);
+            snprintf(err, errlen, "vars.%.40s must be a string or a whole number", k);
             return NULL;
         }
         tv[nv].name = k;

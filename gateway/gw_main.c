@@ -121,7 +121,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
             gw_warn("main", "stopping with %zu requests and %zu messages unfinished after %d ms "
                     "(the messages go back to the queue)", busy, sending, DRAIN_MAX_MS);
         d->releasing = 1;
-        if (q_release(d->queue, on_released, d) != 0)
+        if (q_release(d->queue, sending > 0, on_released, d) != 0)
             event_base_loopexit(d->base, NULL);
     }
 }

@@ -149,9 +149,11 @@ static void record(gw_sender *s, size_t account, const job_msg *m, const prov_re
         gw_warn("sender", "message %s to %s via %s: %s (%s), given up", m->id, masked, prov,
                 prov_outcome_name(res->outcome), res->reason);
     }
-    if (q_ack(s->q, &e) != 0)
-        gw_error("sender", "message %s: outcome not recorded; its lease will put it back",
-                 m->id);
+    if (q_ack(s->q, &e) != 0) {
+        gw_error("sender", "message %s: outcome not recorded; it comes back when its lease "
+                 "runs out", m->id);
+        q_abandon(s->q);
+    }
 }
 
 static void job_free(send_job *job)
@@ -190,7 +192,9 @@ static void start_job(gw_sender *s, send_job *job)
     memset(&res, 0, sizeof res);
     prov_msg *msgs = calloc(job->n, sizeof *msgs);
     if (msgs == NULL) {
-        gw_error("sender", "out of memory; %zu messages left to their lease", job->n);
+        gw_error("sender", "out of memory; %zu messages come back when their lease runs out",
+                 job->n);
+        q_abandon(s->q);
         job_free(job);
         return;
     }
@@ -284,8 +288,9 @@ static void start_sends(gw_sender *s, size_t account, const q_claimed *items, si
             open = NULL;
         }
         if (open == NULL && (open = job_new(s, account, c, cap)) == NULL) {
-            gw_error("sender", "out of memory; message %" PRId64 " left to its lease",
-                     c->item.id);
+            gw_error("sender", "out of memory; message %" PRId64 " comes back when its lease "
+                     "runs out", c->item.id);
+            q_abandon(s->q);
             continue;
         }
         job_add(open, c);

@@ -35,8 +35,10 @@ extern const char gw_lua_q_stats[];
 #define ACK_FLUSH_MAX 512       /* outcomes per ack call */
 #define MEMBER_MAX 200
 
-/* One outcome waiting to be written: its 8 arguments, copied. */
+/* One outcome waiting to be written: its 8 arguments, copied, and the
+ * lease it was claimed under. */
 typedef struct ack_rec {
+    unsigned lease;
     char id[24];
     char lane[8];
     char kind[2];
@@ -57,7 +59,9 @@ typedef struct ack_call {
 struct q {
     struct event_base *base;
     gw_redis *redis;
-    char consumer[96];
+    char base_id[112];          /* HOST:PID:RANDOM */
+    unsigned lease;             /* current lease number */
+    char consumer[128];         /* base_id:lease */
     gw_redis_script *s_enqueue, *s_claim, *s_ack, *s_reap, *s_stats;
     struct event *tick;
     struct event *flush_ev;
@@ -200,7 +204,12 @@ static void flush_acks(evutil_socket_t fd, short what, void *arg)
     (void)what;
     q *q = arg;
     while (q->nacks > 0 && gw_redis_up(q->redis)) {
-        size_t n = q->nacks < ACK_FLUSH_MAX ? q->nacks : ACK_FLUSH_MAX;
+        /* One call per lease: the outcomes leave that consumer's hash. */
+        size_t n = 1;
+        while (n < q->nacks && n < ACK_FLUSH_MAX && q->acks[n].lease == q->acks[0].lease)
+            n++;
+        char consumer[sizeof q->consumer];
+        snprintf(consumer, sizeof consumer, "%s:%u", q->base_id, q->acks[0].lease);
         ack_call *c = calloc(1, sizeof *c);
         const char **argv = malloc((4 + n * ACK_GROUP) * sizeof *argv);
         if (c == NULL || argv == NULL) {
@@ -222,7 +231,7 @@ static void flush_acks(evutil_socket_t fd, short what, void *arg)
         snprintf(lease, sizeof lease, "%d", Q_LEASE_MS);
         snprintf(ttl, sizeof ttl, "%d", Q_RECORD_TTL_S);
         int argc = 0;
-        argv[argc++] = q->consumer;
+        argv[argc++] = consumer;
         argv[argc++] = now;
         argv[argc++] = lease;
         argv[argc++] = ttl;
@@ -264,6 +273,7 @@ int q_ack(q *q, const q_ack_entry *e)
     }
     ack_rec *a = &q->acks[q->nacks];
     memset(a, 0, sizeof *a);
+    a->lease = e->item->lease;
     snprintf(a->id, sizeof a->id, "%" PRId64, e->item->id);
     copy_str(a->lane, sizeof a->lane, q_lane_name(e->lane));
     copy_clean(a->provider, sizeof a->provider, e->provider);
@@ -397,6 +407,7 @@ fail:
 
 typedef struct claim_call {
     q *q;
+    unsigned lease;             /* the lease the claim was made under */
     q_claim_cb *cb;
     void *arg;
 } claim_call;
@@ -411,8 +422,15 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5 ||
         reply->element[2]->type != REDIS_REPLY_ARRAY ||
         reply->element[3]->type != REDIS_REPLY_ARRAY) {
-        if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
             gw_error("queue", "claim: %s", reply->str);
+        } else if (reply == NULL && c->lease == c->q->lease) {
+            /* It may have been carried out: what it took is in our hash, but
+             * we do not know what. Let that lease run out. */
+            gw_warn("queue", "a claim's answer was lost with the connection; whatever it "
+                    "took comes back when its lease runs out");
+            q_abandon(c->q);
+        }
         c->cb(c->q, &res, c->arg);
         free(c);
         return;
@@ -435,6 +453,7 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
                      m->len);
             continue;
         }
+        it->item.lease = c->lease;
         it->lane = (lane->len == 5 && memcmp(lane->str, "reply", 5) == 0) ? Q_REPLY : Q_BULK;
         it->member = m->str;
         for (size_t j = 0; j + 1 < bodies->elements; j += 2) {
@@ -451,9 +470,11 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
         }
         k++;
     }
-    if (n > 0 && items == NULL)
-        gw_error("queue", "out of memory reading %zu claimed messages; their lease will "
-                 "put them back", n);
+    if (n > 0 && items == NULL) {
+        gw_error("queue", "out of memory reading %zu claimed messages; they come back when "
+                 "their lease runs out", n);
+        q_abandon(c->q);
+    }
     res.n = k;
     res.items = items;
     c->cb(c->q, &res, c->arg);
@@ -470,6 +491,7 @@ int q_claim(q *q, int64_t now_ms, int max, const char *provider, double rate, do
     if (c == NULL)
         return -1;
     c->q = q;
+    c->lease = q->lease;
     c->cb = cb;
     c->arg = arg;
     char now[24], lease[24], maxs[16], rates[32], bursts[32];
@@ -504,7 +526,7 @@ static void on_release(gw_redis *r, redisReply *reply, void *arg)
     free(c);
 }
 
-int q_release(q *q, q_done_cb *done, void *arg)
+int q_release(q *q, int unsure, q_done_cb *done, void *arg)
 {
     done_call *c = malloc(sizeof *c);
     if (c == NULL)
@@ -514,8 +536,8 @@ int q_release(q *q, q_done_cb *done, void *arg)
     c->arg = arg;
     char now[24];
     snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
-    const char *argv[] = {now, q->consumer};
-    if (gw_redis_eval(q->redis, q->s_reap, on_release, c, 0, 2, argv, NULL) != 0) {
+    const char *argv[] = {now, q->consumer, unsure ? "1" : "0"};
+    if (gw_redis_eval(q->redis, q->s_reap, on_release, c, 0, 3, argv, NULL) != 0) {
         free(c);
         return -1;
     }
@@ -587,8 +609,9 @@ q *q_new(struct event_base *base, gw_redis *redis)
     uint64_t rnd = (uint64_t)gw_clock_mono_us() ^ ((uint64_t)getpid() << 32);
     rnd ^= rnd >> 17;
     rnd *= 0x9E3779B97F4A7C15ULL;
-    snprintf(q->consumer, sizeof q->consumer, "%s:%ld:%08llx", host, (long)getpid(),
+    snprintf(q->base_id, sizeof q->base_id, "%s:%ld:%08llx", host, (long)getpid(),
              (unsigned long long)(rnd >> 32));
+    snprintf(q->consumer, sizeof q->consumer, "%s:%u", q->base_id, q->lease);
     q->s_enqueue = gw_redis_script_add(redis, "q_enqueue", gw_lua_q_enqueue);
     q->s_claim = gw_redis_script_add(redis, "q_claim", gw_lua_q_claim);
     q->s_ack = gw_redis_script_add(redis, "q_ack", gw_lua_q_ack);
@@ -622,6 +645,12 @@ void q_free(q *q)
 const char *q_consumer(const q *q)
 {
     return q->consumer;
+}
+
+void q_abandon(q *q)
+{
+    q->lease++;
+    snprintf(q->consumer, sizeof q->consumer, "%s:%u", q->base_id, q->lease);
 }
 
 const q_stats *q_stats_get(const q *q)

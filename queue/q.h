@@ -60,6 +60,8 @@ typedef struct q_item {
     char phone[24];          /* E.164 */
     char body_id[24];
     char extra[64];          /* producer's data ("" when none) */
+    unsigned lease;          /* not in the member: which of this process's leases
+                                it was claimed under (set by q_claim, used by q_ack) */
 } q_item;
 
 /* Parses MEMBER[0..LEN). Returns 0, or -1 when it is malformed. */
@@ -91,7 +93,15 @@ q *q_new(struct event_base *base, struct gw_redis *redis);
 /* Stops the timers and frees; pending callbacks are not called. */
 void q_free(q *q);
 
+/* The consumer id claims are made under now ("HOST:PID:RANDOM:LEASE"). */
 const char *q_consumer(const q *q);
+
+/* Gives up the current lease: claims made under it that this process can no
+ * longer account for (a claim whose answer was lost with the connection, an
+ * out-of-memory path) come back to the queue when it runs out, as after a
+ * crash, while later claims go under a new consumer id. q_claim calls it
+ * itself when a claim's answer is lost. */
+void q_abandon(q *q);
 
 /* Called with the first id of the batch (ids are FIRST .. FIRST+N-1) and the
  * body id, or with ERR set (Redis down or refused) and nothing queued. */
@@ -169,10 +179,12 @@ int q_ack(q *q, const q_ack_entry *e);
 size_t q_ack_pending(const q *q);
 
 /* Puts back everything this consumer still holds and drops its lease (a
- * clean stop). DONE (may be NULL) is called once with the count put back,
- * or -1 when Redis could not be reached. */
+ * clean stop). UNSURE 1: some of it was out at a carrier with no answer yet
+ * (a stop that could not wait), so it is counted as recovered (a possible
+ * duplicate). DONE (may be NULL) is called once with the count put back, or
+ * -1 when Redis could not be reached. */
 typedef void q_done_cb(q *q, long n, void *arg);
-int q_release(q *q, q_done_cb *done, void *arg);
+int q_release(q *q, int unsure, q_done_cb *done, void *arg);
 
 /* The numbers of the queue, refreshed every second from Redis. */
 typedef struct q_stats {

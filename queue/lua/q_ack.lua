@@ -2,7 +2,8 @@
 -- Each message leaves the consumer's in-flight hash. When it had already
 -- left (the lease was reclaimed and the message put back for another
 -- consumer), a retry is not queued again (it is queued already) and the
--- case is counted as "lost_lease".
+-- case is counted as "lost_lease". MEMBER for "r" and "d" carries the
+-- attempt already raised; the claimed member had one less.
 -- ARGV: consumer, now_ms, lease_ms, record_ttl_s, then groups of 8:
 --   id, lane, kind, provider, carrier_id, num, member, reason
 -- kind: "a" accepted (status sent, carrier id -> our id),
@@ -31,8 +32,20 @@ end
 for i = 5, #ARGV, 8 do
   local id, lane, kind, prov = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local cid, num, member, reason = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-  local owned = redis.call('HDEL', flk, id)
-  if owned == 0 then
+  -- Ours only if the hash still holds this very claim (an outcome sent
+  -- again after a lost answer must not take a later claim of the same id).
+  local orig = member
+  if kind == 'r' or kind == 'd' then
+    local pre, att, post = string.match(member, '^(%d+:)(%d+)(:.*)$')
+    if pre then
+      orig = pre .. string.format('%d', tonumber(att) - 1) .. post
+    end
+  end
+  local owned = 0
+  if redis.call('HGET', flk, id) == lane .. '|' .. orig then
+    redis.call('HDEL', flk, id)
+    owned = 1
+  else
     lost = lost + 1
   end
   local attempt = string.match(member, '^%d+:(%d+):') or '0'
@@ -60,9 +73,13 @@ for i = 5, #ARGV, 8 do
       redis.call('SET', pk, '1', 'PX', num)
     end
   elseif kind == 'd' then
-    redis.call('SET', 'gw:{q}:m:' .. id,
-               'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason, 'EX', ttl)
-    redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
+    local mk = 'gw:{q}:m:' .. id
+    local prev = redis.call('GET', mk)
+    if owned == 1 or not (prev and string.sub(prev, 1, 7) == 'failed|') then
+      redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
+    end
+    redis.call('SET', mk, 'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
+               'EX', ttl)
   end
 end
 redis.call('LTRIM', 'gw:{q}:dead', 0, 99999)

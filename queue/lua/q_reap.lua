@@ -2,8 +2,9 @@
 -- out (a daemon killed or cut off) back to their lanes, at the front of the
 -- current second, so any daemon sends them soon. Their carrier call may
 -- have gone out: each is counted in "recovered" (a possible duplicate).
--- With ARGV[2] set, releases that one consumer at once (a clean stop).
--- ARGV: now_ms, consumer ("" = every expired one)
+-- With ARGV[2] set, releases that one consumer at once (a clean stop); they
+-- count as recovered only when ARGV[3] is "1" (some were out at a carrier).
+-- ARGV: now_ms, consumer ("" = every expired one), unsure ("1" or absent)
 -- Returns the number of messages put back.
 local now = tonumber(ARGV[1])
 local sec = string.format('%d', math.floor(now / 1000))
@@ -29,7 +30,7 @@ for _, c in ipairs(list) do
   redis.call('DEL', flk)
   redis.call('ZREM', 'gw:{q}:consumers', c)
 end
-if total > 0 and (ARGV[2] == nil or ARGV[2] == '') then
+if total > 0 and (ARGV[2] == nil or ARGV[2] == '' or ARGV[3] == '1') then
   redis.call('HINCRBY', 'gw:{q}:stats', 'recovered', total)
 end
 return total

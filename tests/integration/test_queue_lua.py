@@ -94,6 +94,10 @@ def test_pause_and_ack_outcomes(env):
             ids[3], "bulk", "d", "p", "", "", ":".join(dead), "invalid number"]
     lost = env.redis("EVAL", script("q_ack"), 0, *args)
     assert lost == 0
+    # the same outcomes sent again (their answer was lost): nothing is queued twice
+    waiting = env.redis("HGET", "gw:{q}:n", "bulk")
+    assert env.redis("EVAL", script("q_ack"), 0, *args) == 4
+    assert env.redis("HGET", "gw:{q}:n", "bulk") == waiting == "2", waiting
     assert env.redis("HLEN", "gw:{q}:fl:c1") == 0
     assert env.redis("GET", "gw:{q}:m:" + ids[0]).startswith("sent|p|abc|0|")
     assert env.redis("GET", "gw:{q}:cid:p:abc") == ids[0]
