@@ -146,13 +146,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     q *q = arg;
     if (!gw_redis_up(q->redis))
         return;
-    char now[24], until[24];
-    int64_t t = gw_clock_now_ms();
-    snprintf(now, sizeof now, "%" PRId64, t);
-    snprintf(until, sizeof until, "%" PRId64, t + Q_LEASE_MS);
-    gw_redis_command(q->redis, NULL, NULL, "ZADD gw:{q}:consumers %s %s", until, q->consumer);
-    const char *reap_argv[] = {now, ""};
-    gw_redis_eval(q->redis, q->s_reap, on_reap, q, 0, 2, reap_argv, NULL);
+    char now[24], lease[24];
+    snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
+    snprintf(lease, sizeof lease, "%d", Q_LEASE_MS);
+    /* The heartbeat of this consumer's lease, then the reaping of others'. */
+    const char *reap_argv[] = {now, "", "0", q->consumer, lease};
+    gw_redis_eval(q->redis, q->s_reap, on_reap, q, 0, 5, reap_argv, NULL);
     if (!q->stats_pending) {
         const char *argv[] = {now};
         if (gw_redis_eval(q->redis, q->s_stats, on_stats, q, 0, 1, argv, NULL) == 0)
@@ -536,8 +535,8 @@ int q_release(q *q, int unsure, q_done_cb *done, void *arg)
     c->arg = arg;
     char now[24];
     snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
-    const char *argv[] = {now, q->consumer, unsure ? "1" : "0"};
-    if (gw_redis_eval(q->redis, q->s_reap, on_release, c, 0, 3, argv, NULL) != 0) {
+    const char *argv[] = {now, q->consumer, unsure ? "1" : "0", "", "0"};
+    if (gw_redis_eval(q->redis, q->s_reap, on_release, c, 0, 5, argv, NULL) != 0) {
         free(c);
         return -1;
     }

@@ -11,7 +11,8 @@
  *   gw:{q}:body:BID             STRING 'g'|'u' (GSM-7 / UCS-2) + the text to send;
  *                               shared by every message of a batch or campaign
  *   gw:{q}:n                    HASH lane -> messages waiting (scheduled + ready)
- *   gw:{q}:consumers            ZSET consumer -> lease expiry (ms)
+ *   gw:{q}:consumers            ZSET consumer -> lease expiry (ms, on Redis' clock:
+ *                               daemons' clocks may differ; due times use theirs)
  *   gw:{q}:fl:CONSUMER          HASH id -> "LANE|MEMBER": what it is sending
  *   gw:{q}:m:ID                 STRING status "STATE|PROVIDER|CARRIER_ID|ATTEMPT|MS[|REASON]",
  *                               STATE queued (one-off sends only), retrying, sent, failed;

@@ -86,5 +86,7 @@ redis.call('LTRIM', 'gw:{q}:dead', 0, 99999)
 if lost > 0 then
   redis.call('HINCRBY', 'gw:{q}:stats', 'lost_lease', lost)
 end
-redis.call('ZADD', 'gw:{q}:consumers', 'XX', now + lease, consumer)
+local t = redis.call('TIME')     -- leases run on Redis' clock
+redis.call('ZADD', 'gw:{q}:consumers', 'XX', t[1] * 1000 + math.floor(t[2] / 1000) + lease,
+           consumer)
 return lost

@@ -99,5 +99,8 @@ end
 if dropped > 0 then
   redis.call('HINCRBY', 'gw:{q}:stats', 'dropped_done', dropped)
 end
-redis.call('ZADD', 'gw:{q}:consumers', now + lease, consumer)
+-- Leases run on Redis' clock, not the daemons' (which may differ, or be
+-- moved by a test): one clock for every daemon's lease.
+local t = redis.call('TIME')
+redis.call('ZADD', 'gw:{q}:consumers', t[1] * 1000 + math.floor(t[2] / 1000) + lease, consumer)
 return {0, wait, items, bodies, dropped}

@@ -4,15 +4,24 @@
 -- have gone out: each is counted in "recovered" (a possible duplicate).
 -- With ARGV[2] set, releases that one consumer at once (a clean stop); they
 -- count as recovered only when ARGV[3] is "1" (some were out at a carrier).
--- ARGV: now_ms, consumer ("" = every expired one), unsure ("1" or absent)
+-- With ARGV[4] set, first renews that consumer's lease by ARGV[5] ms (the
+-- caller's heartbeat). Leases run on Redis' clock (TIME), due seconds on
+-- the caller's (ARGV[1]).
+-- ARGV: now_ms, consumer ("" = every expired one), unsure ("1" or "0"),
+--       heartbeat consumer ("" = none), lease_ms
 -- Returns the number of messages put back.
 local now = tonumber(ARGV[1])
 local sec = string.format('%d', math.floor(now / 1000))
+local t = redis.call('TIME')
+local rnow = t[1] * 1000 + math.floor(t[2] / 1000)
+if ARGV[4] ~= nil and ARGV[4] ~= '' then
+  redis.call('ZADD', 'gw:{q}:consumers', rnow + tonumber(ARGV[5]), ARGV[4])
+end
 local list
 if ARGV[2] ~= nil and ARGV[2] ~= '' then
   list = {ARGV[2]}
 else
-  list = redis.call('ZRANGEBYSCORE', 'gw:{q}:consumers', '-inf', now, 'LIMIT', 0, 20)
+  list = redis.call('ZRANGEBYSCORE', 'gw:{q}:consumers', '-inf', rnow, 'LIMIT', 0, 20)
 end
 local total = 0
 for _, c in ipairs(list) do

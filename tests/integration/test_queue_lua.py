@@ -123,9 +123,17 @@ def test_reap_gives_back_a_dead_consumers_work(env):
     enqueue(env, "reply", T0, ["+8650", "+8651"])
     _, _, _, got = claim(env, T0, consumer="dead")
     assert len(got) == 2
-    # its lease runs to T0 + 6000: not reaped before
-    assert env.redis("EVAL", script("q_reap"), 0, T0 + 5999, "") == 0
-    assert env.redis("EVAL", script("q_reap"), 0, T0 + 6001, "") == 2
+    # leases run on Redis' clock: 6 s from now, so not reaped yet
+    lease_end = float(env.redis("ZSCORE", "gw:{q}:consumers", "dead"))
+    sec, usec = env.redis("TIME")
+    assert 5000 < lease_end - (int(sec) * 1000 + int(usec) // 1000) <= 6000, lease_end
+    assert env.redis("EVAL", script("q_reap"), 0, T0 + 6001, "", "0", "", "0") == 0
+    # a heartbeat renews another consumer's lease without touching this one
+    env.redis("EVAL", script("q_reap"), 0, T0, "", "0", "alive", 6000)
+    assert env.redis("ZSCORE", "gw:{q}:consumers", "alive") is not None
+    # ... and once it has run out, its work comes back
+    env.redis("ZADD", "gw:{q}:consumers", lease_end - 7000, "dead")
+    assert env.redis("EVAL", script("q_reap"), 0, T0 + 6001, "", "0", "", "0") == 2
     assert env.redis("EXISTS", "gw:{q}:fl:dead") == 0
     assert env.redis("HGET", "gw:{q}:stats", "recovered") == "2"
     _, _, _, again = claim(env, T0 + 6001, consumer="alive")
