@@ -220,4 +220,26 @@ void gw_metrics_render_summary(struct evbuffer *out)
         "<tr><th>Roster rows imported / updated / unchanged / rejected</th>"
         "<td>%llu / %llu / %llu / %llu</td></tr>",
         m.import[0], m.import[1], m.import[2], m.import[3]);
+    unsigned long long sms[NRESULTS] = {0};
+    for (size_t p = 0; p <= GW_METRICS_PROVIDERS; p++)
+        for (int r = 0; r < NRESULTS; r++)
+            sms[r] += m.sms[p][r];
+    evbuffer_add_printf(out,
+        "<tr><th>SMS accepted by carriers</th><td>%llu</td></tr>"
+        "<tr><th>&nbsp; retried / no answer / throttled / refused</th>"
+        "<td class=\"%s\">%llu / %llu / %llu / %llu</td></tr>",
+        sms[0], sms[4] > 0 ? "bad" : "ok", sms[1], sms[2], sms[3], sms[4]);
+    const q_stats *q = m.queue;
+    if (q != NULL && q->valid) {
+        int64_t late = q->oldest_ms[Q_REPLY] > 60000 ? 1 : 0;
+        evbuffer_add_printf(out,
+            "<tr><th>Queue: replies waiting (oldest due)</th><td class=\"%s\">%lld (%.0f s)</td></tr>"
+            "<tr><th>Queue: bulk waiting (oldest due)</th><td>%lld (%.0f s)</td></tr>"
+            "<tr><th>Queue: in flight / dead</th><td>%lld / %lld</td></tr>",
+            late ? "bad" : "ok", (long long)q->total[Q_REPLY],
+            q->oldest_ms[Q_REPLY] > 0 ? (double)q->oldest_ms[Q_REPLY] / 1000.0 : 0.0,
+            (long long)q->total[Q_BULK],
+            q->oldest_ms[Q_BULK] > 0 ? (double)q->oldest_ms[Q_BULK] / 1000.0 : 0.0,
+            (long long)q->in_flight, (long long)q->dead);
+    }
 }

@@ -284,6 +284,9 @@ def test_metrics_name_queue_and_sms(env):
     assert wait_until(lambda: env.metric("gateway_queue_depth",
                                          {"lane": "reply", "state": "ready"}) is not None, 5)
     assert env.metric("gateway_queue_oldest_seconds", {"lane": "bulk"}) is not None
+    status, page = env.get_admin("/")
+    assert status == 200 and "SMS accepted by carriers" in page, page[:500]
+    assert "Queue: replies waiting" in page, page[:2000]
 
 
 # ---- the Redis it runs on ----
