@@ -49,6 +49,7 @@
 #include "gw_records.h"
 #include "gw_redis.h"
 #include "gw_sender.h"
+#include "gw_texts.h"
 #include "gw_ussd_dialect.h"
 #include "q.h"
 #include "tpl.h"
@@ -357,32 +358,12 @@ static void sb_text(strbuf *b, const hop *h, const char *key, const tpl_var *var
 
 static void fmt_money(const hop *h, int64_t fen, char *out, size_t cap)
 {
-    char amount[32];
-    if (gw_money_format(fen < 0 ? 0 : fen, amount, sizeof amount) < 0)
-        amount[0] = '\0';
-    tpl_var v = {"amount", amount};
-    char *t = tpl_render(*h->u->tpl, hop_lang(h), "fmt.money", &v, 1);
-    snprintf(out, cap, "%s", t != NULL ? t : amount);
-    free(t);
+    gw_text_money(*h->u->tpl, hop_lang(h), fen, out, cap);
 }
 
 static void fmt_date(const hop *h, const char *ymd, char *out, size_t cap)
 {
-    int y, m, d;
-    if (gw_date_parse(ymd, &y, &m, &d) != 0) {
-        snprintf(out, cap, "%s", ymd);
-        return;
-    }
-    char ys[8], ms[4], ds[4], mm[4], dd[4];
-    snprintf(ys, sizeof ys, "%d", y);
-    snprintf(ms, sizeof ms, "%d", m);
-    snprintf(ds, sizeof ds, "%d", d);
-    snprintf(mm, sizeof mm, "%02d", m);
-    snprintf(dd, sizeof dd, "%02d", d);
-    tpl_var v[] = {{"year", ys}, {"month", ms}, {"day", ds}, {"mm", mm}, {"dd", dd}};
-    char *t = tpl_render(*h->u->tpl, hop_lang(h), "fmt.date", v, 5);
-    snprintf(out, cap, "%s", t != NULL ? t : ymd);
-    free(t);
+    gw_text_date(*h->u->tpl, hop_lang(h), ymd, out, cap);
 }
 
 static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap)
@@ -404,44 +385,10 @@ static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap)
  * NULL (OOM). */
 static char *render_contribution(const hop *h, const gw_participant *p, const char *section)
 {
-    char a[64], c[64], d[64], year[8], key[64];
-    tpl_var v[4];
-    size_t n;
-    const char *which;
-    int y = p->contribution_year;
-    if (y == 0) {
-        time_t now = (time_t)(gw_clock_now_ms() / 1000);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        y = tm.tm_year + 1900;
-    }
-    snprintf(year, sizeof year, "%d", y);
-    v[0] = (tpl_var){"year", year};
-    if (p->contribution_year == 0 || p->contribution_tier_fen < 0) {
-        which = "contribution_none";
-        n = 1;
-    } else if (p->contribution_paid_fen > 0) {
-        fmt_money(h, p->contribution_tier_fen, a, sizeof a);
-        fmt_money(h, p->contribution_paid_fen, c, sizeof c);
-        v[1] = (tpl_var){"tier", a};
-        v[2] = (tpl_var){"paid", c};
-        which = "contribution_paid";
-        n = 3;
-    } else {
-        fmt_money(h, p->contribution_tier_fen, a, sizeof a);
-        v[1] = (tpl_var){"tier", a};
-        v[2] = (tpl_var){"due_amount", a};
-        which = "contribution_unpaid_nodate";
-        n = 3;
-        if (p->contribution_due[0] != '\0') {
-            fmt_date(h, p->contribution_due, d, sizeof d);
-            v[3] = (tpl_var){"due_date", d};
-            which = "contribution_unpaid";
-            n = 4;
-        }
-    }
-    snprintf(key, sizeof key, "%s.%s", section, which);
-    return tpl_render(*h->u->tpl, hop_lang(h), key, v, n);
+    time_t now = (time_t)(gw_clock_now_ms() / 1000);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    return gw_text_contribution(*h->u->tpl, hop_lang(h), p, section, tm.tm_year + 1900);
 }
 
 /* The contribution screen offers its text by SMS when the daemon sends SMS. */
