@@ -456,6 +456,7 @@ int gw_admin_register(gw_admin *a, gw_http *admin)
         gw_http_route(admin, "/v1/participants/import", handle_import, a) != 0 ||
         gw_http_route(admin, "/v1/participants/", handle_participant, a) != 0 ||
         gw_admin_messages_register(a, admin) != 0 ||
+        gw_admin_inbound_register(a, admin) != 0 ||
         gw_http_route(admin, "/v1/", handle_v1_unknown, a) != 0)
         return -1;
     return 0;

@@ -24,4 +24,7 @@ int gw_admin_require_auth(gw_admin *a, gw_http_req *req);
 /* Routes /v1/messages, /v1/messages/{id} and /v1/queue (gw_admin_messages.c). */
 int gw_admin_messages_register(gw_admin *a, gw_http *admin);
 
+/* Routes /v1/optouts and /v1/inbox (gw_admin_inbound.c). */
+int gw_admin_inbound_register(gw_admin *a, gw_http *admin);
+
 #endif

@@ -20,6 +20,7 @@
 #include "gw_clock.h"
 #include "gw_config.h"
 #include "gw_http.h"
+#include "gw_inbound.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_records.h"
@@ -42,6 +43,7 @@ typedef struct daemon_state {
     prov_http *http_client;
     gw_records *records;
     gw_ussd *ussd;
+    gw_inbound *inbound;
     gw_admin *admin;
     q *queue;
     prov_registry *providers;
@@ -246,6 +248,11 @@ int main(int argc, char **argv)
         gw_admin_set_outbound(d.admin, d.queue, d.providers, d.sender, &d.tpl);
     if (d.ussd != NULL)
         gw_ussd_set_outbound(d.ussd, d.queue, d.sender);
+    d.inbound = gw_inbound_new(d.cfg, d.redis, d.records, &d.tpl, d.queue, d.sender);
+    if (d.inbound == NULL || gw_inbound_register(d.inbound, d.carrier_http) != 0) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
     if (d.records == NULL || d.ussd == NULL || d.admin == NULL ||
         gw_ussd_register(d.ussd, d.carrier_http) != 0 ||
         gw_admin_register(d.admin, d.admin_http) != 0) {
@@ -289,6 +296,7 @@ out:
     gw_metrics_set_queue(NULL);
     prov_http_free(d.http_client);
     gw_ussd_free(d.ussd);
+    gw_inbound_free(d.inbound);
     gw_admin_free(d.admin);
     gw_records_free(d.records);
     gw_http_free(d.carrier_http);

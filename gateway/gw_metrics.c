@@ -18,7 +18,14 @@ static const char *outcome_names[GW_USSD_OUTCOME_COUNT] = {
     "continue", "end", "busy", "unknown_phone", "duplicate", "bad_request",
 };
 
+#define NIN_DIALECTS 3
+#define NIN_KINDS 7
+static const char *in_dialects[NIN_DIALECTS] = {"africastalking", "twilio", "kannel"};
+static const char *in_kinds[NIN_KINDS] = {"optout", "optin", "help", "status", "other",
+                                          "duplicate", "bad_signature"};
+
 static struct {
+    unsigned long long inbound[NIN_DIALECTS][NIN_KINDS];
     unsigned long long ussd[GW_DIALECT_COUNT][GW_USSD_OUTCOME_COUNT];
     unsigned long long hist[NBUCKETS];
     unsigned long long hist_count;
@@ -83,6 +90,14 @@ void gw_metrics_sms(const char *provider, const char *result, int segments)
             m.sms[p][i]++;
     if (segments > 0)
         m.segments[p] += (unsigned long long)segments;
+}
+
+void gw_metrics_inbound(const char *dialect, const char *kind)
+{
+    for (int d = 0; d < NIN_DIALECTS; d++)
+        for (int k = 0; k < NIN_KINDS; k++)
+            if (strcmp(dialect, in_dialects[d]) == 0 && strcmp(kind, in_kinds[k]) == 0)
+                m.inbound[d][k]++;
 }
 
 void gw_metrics_set_queue(const q_stats *qs)
@@ -188,6 +203,13 @@ void gw_metrics_render(struct evbuffer *out, int redis_up)
         evbuffer_add_printf(out, "gateway_roster_rows_total{result=\"%s\"} %llu\n",
                             import_names[i], m.import[i]);
     render_sms(out);
+    evbuffer_add_printf(out,
+        "# HELP gateway_inbound_sms_total SMS from residents, by carrier and what they asked.\n"
+        "# TYPE gateway_inbound_sms_total counter\n");
+    for (int d = 0; d < NIN_DIALECTS; d++)
+        for (int k = 0; k < NIN_KINDS; k++)
+            evbuffer_add_printf(out, "gateway_inbound_sms_total{provider=\"%s\",kind=\"%s\"} %llu\n",
+                                in_dialects[d], in_kinds[k], m.inbound[d][k]);
 }
 
 void gw_metrics_render_summary(struct evbuffer *out)

@@ -42,6 +42,11 @@ void gw_metrics_sms_provider(const char *provider);
  * gateway_sms_segments_total when accepted. */
 void gw_metrics_sms(const char *provider, const char *result, int segments);
 
+/* Counts one inbound SMS: DIALECT "africastalking" | "twilio" | "kannel",
+ * KIND a keyword name ("optout", "optin", "help", "status", "other") or
+ * "duplicate" (a carrier's repeat) or "bad_signature". */
+void gw_metrics_inbound(const char *dialect, const char *kind);
+
 /* The queue snapshot rendered as gateway_queue_* gauges (NULL: none). */
 void gw_metrics_set_queue(const struct q_stats *qs);
 

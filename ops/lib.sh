@@ -12,7 +12,7 @@ GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything a fresh Debian 12 machine needs to build, test, demo and benchmark.
 GW_DEPS=(build-essential g++ cmake pkg-config libevent-dev libhiredis-dev
          libcurl4-openssl-dev libphonenumber-dev libcmocka-dev libjansson-dev
-         libinih-dev libcsv-dev libhttp-parser-dev redis-server python3 wrk faketime curl
+         libinih-dev libssl-dev libcsv-dev libhttp-parser-dev redis-server python3 wrk faketime curl
          ca-certificates tzdata kannel kannel-extras)
 
 gw_say() { printf '==> %s\n' "$*" >&2; }

@@ -5,7 +5,9 @@
 -- handed out only when the provider's token bucket holds its segments; the
 -- bucket refills at RATE segments per second up to BURST. A message whose
 -- status already says sent, delivered or failed (another consumer finished
--- it after a lease was reclaimed) is dropped here, not sent again.
+-- it after a lease was reclaimed) is dropped here, not sent again. A bulk
+-- message to a phone on the opt-out list (gw:{q}:optout) is skipped here,
+-- just before sending, with status "skipped".
 -- Each handed-out message is recorded in the consumer's in-flight hash
 -- (id -> "lane|member") and the consumer's lease is extended.
 -- ARGV: now_ms, consumer, lease_ms, max, provider, rate, burst
@@ -75,6 +77,11 @@ for _, lane in ipairs({'reply', 'bulk'}) do
       elseif st and (string.sub(st, 1, 5) == 'sent|' or string.sub(st, 1, 10) == 'delivered|'
                      or string.sub(st, 1, 7) == 'failed|') then
         dropped = dropped + 1
+      elseif lane == 'bulk' and
+             redis.call('HEXISTS', 'gw:{q}:optout', string.match(m, '^%d+:%d+:%d+:([^:]*):')) == 1 then
+        -- opted out since it was queued: a bulk message is not sent (replies are)
+        redis.call('SET', 'gw:{q}:m:' .. id, 'skipped||||' .. ARGV[1] .. '|opted out', 'EX', 604800)
+        redis.call('HINCRBY', 'gw:{q}:stats', 'skipped_optout', 1)
       else
         redis.call('HSET', flk, id, lane .. '|' .. m)
         items[#items + 1] = lane
