@@ -789,6 +789,10 @@ static const command commands[] = {
      "queue one SMS (to one or many numbers); prints its id", cmd_send},
     {"message", "ID", "show what became of a message (queued, sent, failed, ...)", cmd_message},
     {"queue", "", "the outbound queue: waiting, in flight, dead; carrier accounts", cmd_queue},
+    {"optout", "list | add NUMBER | remove NUMBER",
+     "the numbers that asked for no reminders (replies still reach them)", cmd_optout},
+    {"inbox", "[--limit N]", "SMS from residents that were not keywords, newest first",
+     cmd_inbox},
     {"ussd", "--phone NUMBER [--carrier-url URL] [--service-code CODE]",
      "dial the USSD service from this terminal, as a phone would", cmd_ussd},
 };

@@ -82,9 +82,20 @@ void print_raw(const http_answer *ans);
 /* "key: value" lines, aligned. */
 void print_fields(const json_t *obj);
 
+/* One JSON call to the admin API: BODY (may be NULL; not stolen) to PATH.
+ * Returns 0 with the parsed answer object in *OUT (caller decrefs; NULL
+ * with --json, where the raw answer was printed), or EXIT_HTTP /
+ * EXIT_USAGE after saying why. */
+int api_call(const ctl *c, const char *method, const char *path, json_t *body,
+             const char *what, json_t **out);
+
 /* gatewayctl_send.c */
 int cmd_send(const ctl *c, int argc, char **argv);
 int cmd_message(const ctl *c, int argc, char **argv);
 int cmd_queue(const ctl *c, int argc, char **argv);
+
+/* gatewayctl_inbound.c */
+int cmd_optout(const ctl *c, int argc, char **argv);
+int cmd_inbox(const ctl *c, int argc, char **argv);
 
 #endif

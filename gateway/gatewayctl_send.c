@@ -17,7 +17,7 @@
 /* One JSON call: BODY (may be NULL; not stolen) to PATH. Returns 0 with the
  * parsed answer in *OUT (caller decrefs; may be NULL with --json, where the
  * raw answer is printed), or EXIT_HTTP / EXIT_USAGE after saying why. */
-static int api_call(const ctl *c, const char *method, const char *path, json_t *body,
+int api_call(const ctl *c, const char *method, const char *path, json_t *body,
                     const char *what, json_t **out)
 {
     *out = NULL;

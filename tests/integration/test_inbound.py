@@ -190,3 +190,21 @@ def test_admin_optouts_and_bad_input(env):
     assert status == 400
     status, _, _ = env.carrier("POST", "/sms/inbound/africastalking", "text=TD", FORM)
     assert status == 400
+
+
+def test_gatewayctl_optout_and_inbox(env):
+    setup(env)
+    rc, out, err = env.gatewayctl("optout", "add", "13800000202")
+    assert rc == 0 and "+8613800000202 is opted out" in out, (rc, out, err)
+    rc, out, err = env.gatewayctl("optout", "list")
+    assert rc == 0 and "+8613800000202" in out and "(admin)" in out and "1 number" in out, out
+    rc, out, err = env.gatewayctl("optout", "remove", "+8613800000202")
+    assert rc == 0 and "again" in out, out
+    rc, out, err = env.gatewayctl("optout", "add", "12")
+    assert rc == 1 and "bad_phone" in err, (rc, out, err)
+    rc, out, err = env.gatewayctl("inbox")
+    assert rc == 0 and "empty" in out, out
+    at_inbound(env, "+86" + PHONE["unpaid"], "我想问问补缴", "at-ctl")
+    assert wait_until(lambda: "我想问问补缴" in env.gatewayctl("inbox", "--limit", "5")[1], 5)
+    rc, out, err = env.gatewayctl("inbox", "--limit", "5")
+    assert "李四 (U-UNPAID)" in out, out

@@ -1,0 +1,79 @@
+/* gatewayctl_inbound.c - gatewayctl's commands for what residents send:
+ *
+ *   optout list | add NUMBER | remove NUMBER    (GET|POST /v1/optouts)
+ *   inbox [--limit N]                           (GET /v1/inbox)
+ *
+ * Single-threaded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatewayctl.h"
+
+int cmd_optout(const ctl *c, int argc, char **argv)
+{
+    json_t *ans = NULL;
+    int rc;
+    if (argc == 2 && strcmp(argv[1], "list") == 0) {
+        rc = api_call(c, "GET", "/v1/optouts", NULL, "optout list", &ans);
+        if (rc == 0 && ans != NULL) {
+            size_t i;
+            json_t *o;
+            json_array_foreach(json_object_get(ans, "optouts"), i, o)
+                printf("%-16s since %s (%s)\n", json_string_value(json_object_get(o, "phone")),
+                       json_string_value(json_object_get(o, "since")),
+                       json_string_value(json_object_get(o, "channel")));
+            printf("%lld number%s opted out\n",
+                   (long long)json_integer_value(json_object_get(ans, "count")),
+                   json_integer_value(json_object_get(ans, "count")) == 1 ? "" : "s");
+        }
+    } else if (argc == 3 && (strcmp(argv[1], "add") == 0 || strcmp(argv[1], "remove") == 0)) {
+        json_t *body = json_pack("{s:s, s:s}", "phone", argv[2], "action", argv[1]);
+        if (body == NULL)
+            die_oom();
+        rc = api_call(c, "POST", "/v1/optouts", body, "optout", &ans);
+        json_decref(body);
+        if (rc == 0 && ans != NULL)
+            printf("%s %s\n", json_string_value(json_object_get(ans, "phone")),
+                   json_is_true(json_object_get(ans, "opted_out"))
+                       ? "is opted out: no reminders or notices (replies still go)"
+                       : "receives reminders and notices again");
+    } else {
+        return -1;
+    }
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_inbox(const ctl *c, int argc, char **argv)
+{
+    const char *limit = "50";
+    for (int i = 1; i < argc; i++) {
+        int r = opt_value(argc, argv, &i, "--limit", &limit);
+        if (r != 1)
+            return -1;
+    }
+    if (strspn(limit, "0123456789") != strlen(limit) || strlen(limit) > 4 || !*limit)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/v1/inbox?limit=%s", limit);
+    json_t *ans = NULL;
+    int rc = api_call(c, "GET", path, NULL, "inbox", &ans);
+    if (rc == 0 && ans != NULL) {
+        size_t i, j;
+        json_t *m, *p;
+        json_array_foreach(json_object_get(ans, "messages"), i, m) {
+            printf("%s  %s", json_string_value(json_object_get(m, "received_at")),
+                   json_string_value(json_object_get(m, "from")));
+            json_array_foreach(json_object_get(m, "participants"), j, p)
+                printf("%s %s (%s)", j == 0 ? "  " : ",",
+                       json_string_value(json_object_get(p, "name")),
+                       json_string_value(json_object_get(p, "id")));
+            printf("\n    %s\n", json_string_value(json_object_get(m, "text")));
+        }
+        if (json_array_size(json_object_get(ans, "messages")) == 0)
+            printf("the inbox is empty\n");
+    }
+    json_decref(ans);
+    return rc;
+}
