@@ -43,6 +43,7 @@
 #include "gw_config.h"
 #include "gw_format.h"
 #include "gw_http.h"
+#include "gw_inbound.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_phone.h"
@@ -61,7 +62,9 @@ extern const char gw_lua_id_attempt[];
 #define MAX_PEOPLE 16
 #define MAX_BODY 4096
 
-enum node { N_NEW, N_PERSON, N_MAIN, N_INFO, N_ASK_ID, N_LANG, N_DONE };
+/* Numbers are stored in sessions: new nodes go at the end. */
+enum node { N_NEW, N_PERSON, N_MAIN, N_INFO, N_ASK_ID, N_LANG, N_DONE, N_REMIND };
+#define N_LAST N_REMIND     /* the highest node a stored session may name */
 
 static const char *const languages[] = {"zh", "en"};   /* language menu: 1, 2 */
 
@@ -534,6 +537,11 @@ static void render_body(strbuf *b, hop *h, int *back_on_first)
         sb_text(b, h, "ussd.language_choose", NULL, 0);
         *back_on_first = 1;
         break;
+    case N_REMIND:      /* info: "on" receives reminders, "off" opted out */
+        sb_text(b, h, strcmp(h->s.info, "off") == 0 ? "ussd.reminders_off" : "ussd.reminders_on",
+                NULL, 0);
+        *back_on_first = 1;
+        break;
     default:
         break;
     }
@@ -889,6 +897,65 @@ static void start_sms(hop *h)
     free(ready);
 }
 
+/* ---- menu 5: reminders on or off (the opt-out list SMS keywords share) ---- */
+
+static void on_remind_get(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    hop *h = arg;
+    h->outstanding--;
+    if (h->answered) {
+        hop_release(h);
+        return;
+    }
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        hop_busy(h);
+    } else {
+        snprintf(h->s.info, sizeof h->s.info, "%s", reply->integer == 1 ? "off" : "on");
+        go(h, N_REMIND);
+        render_screen(h);
+        save_and_answer(h);
+    }
+    hop_release(h);
+}
+
+static void start_remind_get(hop *h)
+{
+    const char *argv[] = {"HEXISTS", "gw:{q}:optout", h->e164};
+    if (gw_redis_argv(h->u->redis, on_remind_get, h, 3, argv, NULL) == 0)
+        h->outstanding++;
+    else
+        hop_busy(h);
+}
+
+static void on_remind_set(int status, void *arg)
+{
+    hop *h = arg;
+    h->outstanding--;
+    if (h->answered) {
+        hop_release(h);
+        return;
+    }
+    if (status != 0) {
+        hop_busy(h);
+    } else {
+        end_with(h, strcmp(h->s.info, "on") == 0 ? "ussd.reminders_stopped"
+                                                 : "ussd.reminders_started", GW_USSD_END);
+        save_and_answer(h);
+    }
+    hop_release(h);
+}
+
+/* Turns reminders off when they were on, and back on when they were off. */
+static void start_remind_set(hop *h)
+{
+    if (gw_optout_set(h->u->redis, h->e164, strcmp(h->s.info, "on") == 0, "ussd",
+                      on_remind_set, h) == 0)
+        h->outstanding++;
+    else
+        hop_busy(h);
+}
+
 static void start_attempt(hop *h, const gw_participant *p, const char *answer)
 {
     char lock[GW_PID_MAX + 24], fail[GW_PID_MAX + 24], now[24], len[16], max[8];
@@ -1001,9 +1068,24 @@ static int decide(hop *h)
                 render_screen(h);
                 return 0;
             }
+            if (strcmp(action, "reminders") == 0) {
+                start_remind_get(h);
+                return 1;
+            }
         }
         break;
     }
+    case N_REMIND:
+        if (strcmp(in, "1") == 0) {
+            start_remind_set(h);
+            return 1;
+        }
+        if (strcmp(in, "0") == 0) {
+            go(h, N_MAIN);
+            render_screen(h);
+            return 0;
+        }
+        break;
     case N_INFO:
     case N_ASK_ID:
     case N_LANG:
@@ -1193,7 +1275,7 @@ static void on_session(gw_redis *r, redisReply *reply, void *arg)
         h->s.until_ms = field_long(&f[11]);
         if (ppl->type == REDIS_REPLY_STRING && !h->people_fresh)
             h->s.have_people = people_decode(h, ppl->str) == 0;
-        if (h->s.node < N_NEW || h->s.node > N_DONE || h->s.page < 0 || h->s.page > 100)
+        if (h->s.node < N_NEW || h->s.node > N_LAST || h->s.page < 0 || h->s.page > 100)
             session_reset(h);   /* damaged: start over */
     }
     loaded(h);

@@ -39,6 +39,10 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"ussd.goodbye", "", TPL_KIND_SCREEN},
     {"ussd.sms_offer", "", TPL_KIND_LINE},
     {"ussd.sms_sent", "", TPL_KIND_SCREEN},
+    {"ussd.reminders_on", "", TPL_KIND_SCREEN},
+    {"ussd.reminders_off", "", TPL_KIND_SCREEN},
+    {"ussd.reminders_stopped", "", TPL_KIND_SCREEN},
+    {"ussd.reminders_started", "", TPL_KIND_SCREEN},
 
     /* main menu labels, one per action (one line each) */
     {"menu.contribution", "", TPL_KIND_LINE},

@@ -208,3 +208,35 @@ def test_gatewayctl_optout_and_inbox(env):
     assert wait_until(lambda: "我想问问补缴" in env.gatewayctl("inbox", "--limit", "5")[1], 5)
     rc, out, err = env.gatewayctl("inbox", "--limit", "5")
     assert "李四 (U-UNPAID)" in out, out
+
+
+def test_ussd_menu_5_shares_the_optout_list(env):
+    setup(env)
+    phone = PHONE["paid"]
+    kind, text = env.ussd_at("rem-1", phone, "")
+    assert "5 短信提醒开关" in text, text
+    kind, text = env.ussd_at("rem-1", phone, "5")
+    assert kind == "CON" and "您现在会收到" in text and "1 不再接收提醒" in text, text
+    kind, text = env.ussd_at("rem-1", phone, "5*1")
+    assert kind == "END" and "不再给您发提醒短信" in text, text
+    o = optouts(env)
+    assert "+86" + phone in o and o["+86" + phone]["channel"] == "ussd", o
+    # the SMS side sees the same list: START by SMS, then the menu says it is on
+    at_inbound(env, "+86" + phone, "订阅", "at-rem")
+    assert wait_until(lambda: "+86" + phone not in optouts(env), 5)
+    kind, text = env.ussd_at("rem-2", phone, "")
+    kind, text = env.ussd_at("rem-2", phone, "5")
+    assert "1 不再接收提醒" in text, text
+    # opted out by SMS, turned back on from the menu
+    at_inbound(env, "+86" + phone, "TD", "at-rem2")
+    assert wait_until(lambda: "+86" + phone in optouts(env), 5)
+    kind, text = env.ussd_at("rem-3", phone, "")
+    kind, text = env.ussd_at("rem-3", phone, "5")
+    assert "您已退订提醒短信" in text and "1 恢复接收提醒" in text, text
+    kind, text = env.ussd_at("rem-3", phone, "5*1")
+    assert kind == "END" and "已为您恢复" in text, text
+    assert "+86" + phone not in optouts(env)
+    kind, text = env.ussd_at("rem-4", phone, "")
+    kind, text = env.ussd_at("rem-4", phone, "5")
+    kind, text = env.ussd_at("rem-4", phone, "5*0")
+    assert kind == "CON" and "1 " in text and "6 " in text, text     # back to the main menu

@@ -396,9 +396,9 @@ static void test_menu(void **state)
     tpl_set *set = load_ok(DATA);
     const tpl_menu_item *items = NULL;
     size_t n = tpl_menu(set, "main", &items);
-    assert_int_equal(n, 4);
-    const int digits[] = {1, 2, 3, 6};
-    const char *actions[] = {"contribution", "balance", "pension", "language"};
+    assert_int_equal(n, 5);
+    const int digits[] = {1, 2, 3, 5, 6};
+    const char *actions[] = {"contribution", "balance", "pension", "reminders", "language"};
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(items[i].digit, digits[i]);
         assert_string_equal(items[i].action, actions[i]);
@@ -410,14 +410,14 @@ static void test_menu(void **state)
     assert_int_equal(tpl_menu(NULL, "main", &items), 0);
     tpl_free(set);
 
-    /* 4 and 5 added later, in file order */
+    /* 4 added later stays in file order */
     char dir[64];
-    make_set(dir, "menus.ini", APPEND, NULL, "5 = reminders\n4 = claim");
+    make_set(dir, "menus.ini", APPEND, NULL, "4 = claim");
     set = load_ok(dir);
     n = tpl_menu(set, "main", &items);
     assert_int_equal(n, 6);
-    assert_int_equal(items[4].digit, 5);
-    assert_string_equal(items[4].action, "reminders");
+    assert_int_equal(items[4].digit, 6);
+    assert_string_equal(items[4].action, "language");
     assert_int_equal(items[5].digit, 4);
     assert_string_equal(items[5].action, "claim");
     tpl_free(set);
@@ -464,7 +464,7 @@ static void test_file_variations(void **state)
     tpl_set *set = load_ok(dir);
     assert_string_equal(tpl_text(set, "zh", "ussd.back"), "0 返回");
     assert_null(strchr(tpl_text(set, "en", "ussd.goodbye"), '\r'));
-    assert_int_equal(tpl_menu(set, "main", NULL), 4);
+    assert_int_equal(tpl_menu(set, "main", NULL), 5);
     tpl_free(set);
     remove_set(dir);
 
