@@ -23,6 +23,7 @@
 #include "gw_inbound.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
+#include "gw_phone.h"
 #include "gw_records.h"
 #include "gw_redis.h"
 #include "gw_sender.h"
@@ -92,6 +93,20 @@ static void on_redis_check(gw_redis *r, const char *policy, int appendonly, void
              "(see ops/redis.conf)", policy);
     d->refused = 1;
     event_base_loopexit(d->base, NULL);
+}
+
+/* A carrier's "the recipient blocked you" answer: the resident asked not
+ * to be messaged, so the number joins the opt-out list. */
+static void on_blocked(const char *e164, const char *account, void *arg)
+{
+    daemon_state *d = arg;
+    char channel[80], masked[32];
+    snprintf(channel, sizeof channel, "carrier:%s", account);
+    gw_phone_mask(e164, masked, sizeof masked);
+    gw_info("main", "%s says %s blocks our messages: added to the opt-out list", account,
+            masked);
+    if (gw_optout_set(d->redis, e164, 1, channel, NULL, NULL) != 0)
+        gw_error("main", "could not add %s to the opt-out list: Redis is down", masked);
 }
 
 static void on_released(q *q, long n, void *arg)
@@ -237,6 +252,7 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    gw_sender_on_blocked(d.sender, on_blocked, &d);
     for (size_t i = 0; i < prov_registry_count(d.providers); i++)
         gw_metrics_sms_provider(prov_registry_conf(d.providers, i)->name);
     gw_metrics_set_queue(q_stats_get(d.queue));

@@ -44,6 +44,8 @@ struct gw_sender {
     size_t requests;            /* carrier requests out */
     struct send_job *jobs;      /* those requests, to free them at exit */
     uint32_t rng;
+    gw_sender_blocked_cb *blocked_cb;
+    void *blocked_arg;
 };
 
 /* One message of a request. */
@@ -144,6 +146,8 @@ static void record(gw_sender *s, size_t account, const job_msg *m, const prov_re
         e.kind = Q_ACK_DEAD;
         break;
     }
+    if (res->recipient_blocked && s->blocked_cb != NULL)
+        s->blocked_cb(m->item.phone, prov, s->blocked_arg);
     if (e.kind == Q_ACK_DEAD) {
         gw_phone_mask(m->item.phone, masked, sizeof masked);
         gw_warn("sender", "message %s to %s via %s: %s (%s), given up", m->id, masked, prov,
@@ -405,6 +409,12 @@ void gw_sender_free(gw_sender *s)
         job_free(s->jobs);
     event_free(s->timer);
     free(s);
+}
+
+void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg)
+{
+    s->blocked_cb = cb;
+    s->blocked_arg = arg;
 }
 
 void gw_sender_poke(gw_sender *s)

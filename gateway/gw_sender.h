@@ -32,6 +32,12 @@ gw_sender *gw_sender_new(struct event_base *base, const struct gw_config *cfg, s
  * Free the provider registry first: it cancels their calls. */
 void gw_sender_free(gw_sender *s);
 
+/* Called when a carrier refuses a number because its owner asked the
+ * carrier to block messages (Africa's Talking UserInBlacklist, Twilio
+ * 21610): the daemon puts it on the opt-out list. */
+typedef void gw_sender_blocked_cb(const char *e164, const char *account, void *arg);
+void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg);
+
 /* Something was queued: look for due work now rather than at the next poll. */
 void gw_sender_poke(gw_sender *s);
 

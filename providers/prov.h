@@ -60,6 +60,9 @@ typedef struct prov_result {
                                hour), else 1000 */
     char carrier_id[128];   /* ACCEPTED: the carrier's message id ("" if none) */
     char reason[200];       /* short, for logs and dead letters; no phone numbers */
+    int recipient_blocked;  /* the carrier refuses this number because the resident
+                               asked it to (a blacklist or unsubscribe answer):
+                               the number joins the opt-out list */
 } prov_result;
 
 /* A built HTTP request; strings owned by the prov_req (prov_req_clear). */

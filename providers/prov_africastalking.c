@@ -232,6 +232,7 @@ static void classify_recipient(json_t *rcpt, const prov_http_response *resp, pro
         prov_result_set(res, PROV_ACCEPTED, "statusCode %d %s", code, at_codes[k].name);
     } else {
         prov_result_set(res, at_codes[k].outcome, "statusCode %d %s", code, at_codes[k].name);
+        res->recipient_blocked = code == 406;   /* UserInBlacklist */
     }
 }
 

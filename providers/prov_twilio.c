@@ -145,6 +145,7 @@ static void twilio_parse_response(const gw_provider_conf *conf, const prov_msg *
         prov_result_throttled(res, resp, "HTTP %ld, error %ld: %s", st, code, detail);
     else
         prov_result_set(res, outcome, "HTTP %ld, error %ld: %s", st, code, detail);
+    res->recipient_blocked = code == 21610;     /* the recipient replied STOP to Twilio */
     json_decref(root);
 }
 

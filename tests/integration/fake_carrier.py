@@ -65,6 +65,8 @@ matches (count None: until changed), then falls back to the next rule:
               code 20429). Kannel has no throttle answer of its own: a busy smsbox
               answers 503 "Temporal failure, try again later." without Retry-After,
               so that is what the kannel API answers here.
+  blacklisted AT: the Recipient statusCode 406 "UserInBlacklist"; Twilio: 400
+              {"code": 21610} (the recipient unsubscribed); Kannel: as permanent.
   permanent   AT: 201 with the Recipient statusCode 403 "InvalidPhoneNumber"
               (messageId "None"); Twilio: 400 {"code": 21211, "message": "The 'To'
               number is not a valid phone number."}; Kannel: 400 "Number(s)
@@ -106,7 +108,7 @@ AT = "africastalking"
 TWILIO = "twilio"
 KANNEL = "kannel"
 APIS = (AT, TWILIO, KANNEL)
-MODES = ("ok", "fail", "throttle", "permanent", "slow", "hang")
+MODES = ("ok", "fail", "throttle", "permanent", "blacklisted", "slow", "hang")
 
 DEFAULT_AT_USERNAME = "sandbox"
 DEFAULT_AT_API_KEY = "at-test-api-key-0123456789"
@@ -356,6 +358,11 @@ class _Handler(BaseHTTPRequestHandler):
                                    "status": "InvalidPhoneNumber", "cost": "0",
                                    "messageId": "None"})
                 continue
+            if rule["mode"] == "blacklisted":
+                recipients.append({"statusCode": 406, "number": number,
+                                   "status": "UserInBlacklist", "cost": "0",
+                                   "messageId": "None"})
+                continue
             mid = "ATXid_" + uuid.uuid4().hex
             self._record(carrier, AT, number, form.get("from"), form["message"], form,
                          carrier_id=mid)
@@ -401,6 +408,9 @@ class _Handler(BaseHTTPRequestHandler):
         rule = carrier._rule(TWILIO, to)
         if rule["mode"] == "permanent":
             self._twilio_error(400, 21211, "The 'To' number is not a valid phone number.")
+            return
+        if rule["mode"] == "blacklisted":
+            self._twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
             return
         if self._apply(carrier, TWILIO, rule):
             return
@@ -472,7 +482,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, KANNEL_DENIED, "text/html")
             return
         rule = carrier._rule(KANNEL, allowed[0])
-        if rule["mode"] == "permanent":
+        if rule["mode"] in ("permanent", "blacklisted"):
             self._send(400, KANNEL_DENIED, "text/html")
             return
         if self._apply(carrier, KANNEL, rule):
@@ -641,7 +651,7 @@ class FakeCarrier:
                 rule = table.get(key)
                 if rule is None:
                     continue
-                if only_permanent and rule["mode"] != "permanent":
+                if only_permanent and rule["mode"] not in ("permanent", "blacklisted"):
                     continue
                 if rule["count"] is not None:
                     rule["count"] -= 1

@@ -12,8 +12,8 @@ from fake_carrier import FakeCarrier
 from harness import wait_until
 from ussd_util import PHONE, load_roster
 
-CARRIER = FakeCarrier().start()
 TWILIO_TOKEN = "inbound-twilio-token-0123456789"
+CARRIER = FakeCarrier(twilio_token=TWILIO_TOKEN).start()
 SIGNATURE = "【某县人社】"
 
 CONFIG = {
@@ -240,3 +240,18 @@ def test_ussd_menu_5_shares_the_optout_list(env):
     kind, text = env.ussd_at("rem-4", phone, "5")
     kind, text = env.ussd_at("rem-4", phone, "5*0")
     assert kind == "CON" and "1 " in text and "6 " in text, text     # back to the main menu
+
+
+def test_carrier_blacklist_answer_adds_the_number(env):
+    setup(env)
+    for account, api, phone in (("at", "africastalking", "+8613800000301"),
+                                ("tw", "twilio", "+8613800000302")):
+        CARRIER.set_mode("blacklisted", number=phone)
+        env.restart_gatewayd({"sms": {"default_provider": account}})
+        status, answer = env.admin("POST", "/v1/messages", {"to": phone, "text": "通知"})
+        assert status == 202, answer
+        assert wait_until(lambda: env.admin("GET", "/v1/messages/%s" % answer["id"])[1]
+                          .get("status") == "failed", 10)
+        assert wait_until(lambda: phone in optouts(env), 5), optouts(env)
+        assert optouts(env)[phone]["channel"] == "carrier:" + account
+        assert CARRIER.requests(api) >= 1
