@@ -359,7 +359,7 @@ static void handle_at(gw_http_req *req, void *arg)
 /* 1 when the request carries a valid X-Twilio-Signature for one of the
  * Twilio accounts with an auth token (the one named by AccountSid when
  * given), or when no Twilio account has a token to check with. */
-static int twilio_signed(gw_inbound *in, gw_http_req *req, const gw_form *f)
+int gw_twilio_request_ok(const gw_config *cfg, gw_http_req *req, const gw_form *f)
 {
     const char *given = gw_http_header(req, "X-Twilio-Signature");
     const char *sid = gw_form_get(f, "AccountSid");
@@ -372,7 +372,7 @@ static int twilio_signed(gw_inbound *in, gw_http_req *req, const gw_form *f)
     for (size_t i = 0; i < n; i++)
         gw_form_pair(f, i, &kv[i].key, &kv[i].value);
     int checked = 0, ok = 0;
-    for (const gw_provider_conf *p = in->cfg->providers; p != NULL && !ok; p = p->next) {
+    for (const gw_provider_conf *p = cfg->providers; p != NULL && !ok; p = p->next) {
         if (strcmp(p->type, "twilio") != 0 || p->auth_token == NULL || p->auth_token[0] == '\0')
             continue;
         if (sid != NULL && p->account_sid != NULL && strcmp(sid, p->account_sid) != 0)
@@ -392,7 +392,7 @@ static int twilio_signed(gw_inbound *in, gw_http_req *req, const gw_form *f)
         /* No account names this sid, or none has a token: check nothing
          * only when no Twilio account has a token at all. */
         checked = 0;
-        for (const gw_provider_conf *p = in->cfg->providers; p != NULL; p = p->next)
+        for (const gw_provider_conf *p = cfg->providers; p != NULL; p = p->next)
             if (strcmp(p->type, "twilio") == 0 && p->auth_token != NULL && p->auth_token[0])
                 checked = 1;
     }
@@ -410,7 +410,7 @@ static void handle_twilio(gw_http_req *req, void *arg)
     gw_form *f = read_form(req);
     if (f == NULL)
         return;
-    if (!twilio_signed(in, req, f)) {
+    if (!gw_twilio_request_ok(in->cfg, req, f)) {
         gw_metrics_inbound("twilio", "bad_signature");
         gw_warn("inbound", "twilio: a request with a missing or wrong X-Twilio-Signature was "
                 "refused");

@@ -32,6 +32,8 @@ struct gw_http;
 struct tpl_set;
 struct q;
 struct gw_sender;
+struct gw_http_req;
+struct gw_form;
 
 typedef struct gw_inbound gw_inbound;
 
@@ -43,6 +45,12 @@ gw_inbound *gw_inbound_new(const struct gw_config *cfg, struct gw_redis *redis,
 int gw_inbound_register(gw_inbound *in, struct gw_http *carrier);
 
 void gw_inbound_free(gw_inbound *in);
+
+/* 1 when REQ (a Twilio callback with form F) carries a valid
+ * X-Twilio-Signature for one of CFG's Twilio accounts that has an auth token
+ * (the one its AccountSid names), or when no Twilio account has a token. */
+int gw_twilio_request_ok(const struct gw_config *cfg, struct gw_http_req *req,
+                         const struct gw_form *f);
 
 /* Adds (OUT 1) or removes (OUT 0) E164 on the opt-out list, recording when
  * and through which CHANNEL ("sms:twilio", "admin", "ussd"). DONE gets 0,

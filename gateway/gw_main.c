@@ -19,6 +19,7 @@
 #include "gw_admin.h"
 #include "gw_clock.h"
 #include "gw_config.h"
+#include "gw_dlr.h"
 #include "gw_http.h"
 #include "gw_inbound.h"
 #include "gw_log.h"
@@ -45,6 +46,7 @@ typedef struct daemon_state {
     gw_records *records;
     gw_ussd *ussd;
     gw_inbound *inbound;
+    gw_dlr *dlr;
     gw_admin *admin;
     q *queue;
     prov_registry *providers;
@@ -265,7 +267,9 @@ int main(int argc, char **argv)
     if (d.ussd != NULL)
         gw_ussd_set_outbound(d.ussd, d.queue, d.sender);
     d.inbound = gw_inbound_new(d.cfg, d.redis, d.records, &d.tpl, d.queue, d.sender);
-    if (d.inbound == NULL || gw_inbound_register(d.inbound, d.carrier_http) != 0) {
+    d.dlr = gw_dlr_new(d.cfg, d.queue);
+    if (d.inbound == NULL || gw_inbound_register(d.inbound, d.carrier_http) != 0 ||
+        d.dlr == NULL || gw_dlr_register(d.dlr, d.carrier_http) != 0) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
@@ -313,6 +317,7 @@ out:
     prov_http_free(d.http_client);
     gw_ussd_free(d.ussd);
     gw_inbound_free(d.inbound);
+    gw_dlr_free(d.dlr);
     gw_admin_free(d.admin);
     gw_records_free(d.records);
     gw_http_free(d.carrier_http);

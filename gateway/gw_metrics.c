@@ -24,7 +24,11 @@ static const char *in_dialects[NIN_DIALECTS] = {"africastalking", "twilio", "kan
 static const char *in_kinds[NIN_KINDS] = {"optout", "optin", "help", "status", "other",
                                           "duplicate", "bad_signature"};
 
+#define NDLR 4
+static const char *dlr_states[NDLR] = {"sent", "delivered", "failed", "unmatched"};
+
 static struct {
+    unsigned long long dlr[NIN_DIALECTS][NDLR];
     unsigned long long inbound[NIN_DIALECTS][NIN_KINDS];
     unsigned long long ussd[GW_DIALECT_COUNT][GW_USSD_OUTCOME_COUNT];
     unsigned long long hist[NBUCKETS];
@@ -98,6 +102,14 @@ void gw_metrics_inbound(const char *dialect, const char *kind)
         for (int k = 0; k < NIN_KINDS; k++)
             if (strcmp(dialect, in_dialects[d]) == 0 && strcmp(kind, in_kinds[k]) == 0)
                 m.inbound[d][k]++;
+}
+
+void gw_metrics_dlr(const char *dialect, const char *status)
+{
+    for (int d = 0; d < NIN_DIALECTS; d++)
+        for (int k = 0; k < NDLR; k++)
+            if (strcmp(dialect, in_dialects[d]) == 0 && strcmp(status, dlr_states[k]) == 0)
+                m.dlr[d][k]++;
 }
 
 void gw_metrics_set_queue(const q_stats *qs)
@@ -210,6 +222,20 @@ void gw_metrics_render(struct evbuffer *out, int redis_up)
         for (int k = 0; k < NIN_KINDS; k++)
             evbuffer_add_printf(out, "gateway_inbound_sms_total{provider=\"%s\",kind=\"%s\"} %llu\n",
                                 in_dialects[d], in_kinds[k], m.inbound[d][k]);
+    unsigned long long unmatched = 0;
+    evbuffer_add_printf(out,
+        "# HELP gateway_dlr_total Delivery reports, by carrier and the status they reported.\n"
+        "# TYPE gateway_dlr_total counter\n");
+    for (int d = 0; d < NIN_DIALECTS; d++) {
+        for (int k = 0; k < NDLR - 1; k++)
+            evbuffer_add_printf(out, "gateway_dlr_total{provider=\"%s\",status=\"%s\"} %llu\n",
+                                in_dialects[d], dlr_states[k], m.dlr[d][k]);
+        unmatched += m.dlr[d][NDLR - 1];
+    }
+    evbuffer_add_printf(out,
+        "# HELP gateway_dlr_unmatched_total Delivery reports for no known message.\n"
+        "# TYPE gateway_dlr_unmatched_total counter\n"
+        "gateway_dlr_unmatched_total %llu\n", unmatched);
 }
 
 void gw_metrics_render_summary(struct evbuffer *out)

@@ -47,6 +47,10 @@ void gw_metrics_sms(const char *provider, const char *result, int segments);
  * "duplicate" (a carrier's repeat) or "bad_signature". */
 void gw_metrics_inbound(const char *dialect, const char *kind);
 
+/* Counts one delivery report: STATUS "sent", "delivered", "failed" or
+ * "unmatched" (no known message). */
+void gw_metrics_dlr(const char *dialect, const char *status);
+
 /* The queue snapshot rendered as gateway_queue_* gauges (NULL: none). */
 void gw_metrics_set_queue(const struct q_stats *qs);
 

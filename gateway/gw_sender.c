@@ -10,7 +10,6 @@
  * message's text copied). Runs on the daemon's loop; not thread safe. */
 #include "gw_sender.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +45,8 @@ struct gw_sender {
     uint32_t rng;
     gw_sender_blocked_cb *blocked_cb;
     void *blocked_arg;
+    char **dlr_urls;            /* per account: Kannel's dlr-url template, else NULL */
+    size_t ndlr_urls;
 };
 
 /* One message of a request. */
@@ -88,18 +89,6 @@ static void arm(gw_sender *s, int64_t ms)
     event_add(s->timer, &tv);
 }
 
-/* Carrier ids are matched case-insensitively and without leading zeros
- * (carriers echo them back in delivery reports in varying forms). */
-static void carrier_id_norm(const char *in, char *out, size_t outlen)
-{
-    while (*in == '0' && in[1] != '\0')
-        in++;
-    size_t i = 0;
-    for (; in[i] != '\0' && i + 1 < outlen; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
-
 /* ---- outcomes ---- */
 
 static void record(gw_sender *s, size_t account, const job_msg *m, const prov_result *res)
@@ -118,7 +107,7 @@ static void record(gw_sender *s, size_t account, const job_msg *m, const prov_re
                    res->outcome == PROV_ACCEPTED ? m->item.segments : 0);
     switch (res->outcome) {
     case PROV_ACCEPTED:
-        carrier_id_norm(res->carrier_id, cid, sizeof cid);
+        q_carrier_id_norm(res->carrier_id, cid, sizeof cid);
         e.kind = Q_ACK_SENT;
         e.carrier_id = cid;
         break;
@@ -209,6 +198,7 @@ static void start_job(gw_sender *s, send_job *job)
         msgs[i].text_len = job->text_len;
         msgs[i].ucs2 = job->ucs2;
         msgs[i].segments = job->msgs[i].item.segments;
+        msgs[i].dlr_url = s->dlr_urls != NULL ? s->dlr_urls[job->account] : NULL;
     }
     int rc = prov_send_batch(s->reg, job->account, msgs, job->n, on_sent, job, &res);
     free(msgs);
@@ -393,10 +383,31 @@ gw_sender *gw_sender_new(struct event_base *base, const gw_config *cfg, q *q,
     s->reg = reg;
     s->rng = (uint32_t)gw_clock_mono_us() | 1u;
     s->timer = evtimer_new(base, on_timer, s);
-    if (s->timer == NULL) {
+    size_t naccounts = prov_registry_count(reg);
+    s->dlr_urls = calloc(naccounts > 0 ? naccounts : 1, sizeof *s->dlr_urls);
+    if (s->timer == NULL || s->dlr_urls == NULL) {
+        if (s->timer != NULL)
+            event_free(s->timer);
+        free(s->dlr_urls);
         free(s);
         return NULL;
     }
+    /* Kannel runs beside the daemon and reports to its carrier listener;
+     * "%i" becomes our message id, "%d" is Kannel's delivery status. */
+    const char *host = cfg->http_listen.host;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        host = "127.0.0.1";
+    for (size_t i = 0; i < naccounts; i++) {
+        const gw_provider_conf *c = prov_registry_conf(reg, i);
+        if (strcmp(c->type, "kannel") != 0)
+            continue;
+        char url[512];
+        snprintf(url, sizeof url, "http://%s%s%s:%d/dlr/kannel?account=%s&id=%%i&status=%%d",
+                 strchr(host, ':') != NULL ? "[" : "", host, strchr(host, ':') != NULL ? "]" : "",
+                 cfg->http_listen.port, c->name);
+        s->dlr_urls[i] = strdup(url);
+    }
+    s->ndlr_urls = naccounts;
     arm(s, POLL_MS);
     return s;
 }
@@ -407,6 +418,9 @@ void gw_sender_free(gw_sender *s)
         return;
     while (s->jobs != NULL)     /* their calls were cancelled with the registry */
         job_free(s->jobs);
+    for (size_t i = 0; i < s->ndlr_urls; i++)
+        free(s->dlr_urls[i]);
+    free(s->dlr_urls);
     event_free(s->timer);
     free(s);
 }

@@ -29,6 +29,7 @@ extern const char gw_lua_q_claim[];
 extern const char gw_lua_q_ack[];
 extern const char gw_lua_q_reap[];
 extern const char gw_lua_q_stats[];
+extern const char gw_lua_q_dlr[];
 
 #define TICK_MS 1000
 #define ACK_GROUP 8             /* arguments per outcome in q_ack.lua */
@@ -62,7 +63,7 @@ struct q {
     char base_id[112];          /* HOST:PID:RANDOM */
     unsigned lease;             /* current lease number */
     char consumer[128];         /* base_id:lease */
-    gw_redis_script *s_enqueue, *s_claim, *s_ack, *s_reap, *s_stats;
+    gw_redis_script *s_enqueue, *s_claim, *s_ack, *s_reap, *s_stats, *s_dlr;
     struct event *tick;
     struct event *flush_ev;
     ack_rec *acks;              /* waiting to be sent */
@@ -590,6 +591,64 @@ int q_status(q *q, int64_t id, q_status_cb *cb, void *arg)
     return 0;
 }
 
+/* ---- delivery reports ---- */
+
+typedef struct dlr_call {
+    q *q;
+    q_dlr_cb *cb;
+    void *arg;
+} dlr_call;
+
+static void on_dlr(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    dlr_call *c = arg;
+    char id[32] = "", result[16] = "";
+    int ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+             reply->element[0]->type == REDIS_REPLY_STRING &&
+             reply->element[1]->type == REDIS_REPLY_STRING;
+    if (ok) {
+        snprintf(id, sizeof id, "%.*s", (int)reply->element[0]->len, reply->element[0]->str);
+        snprintf(result, sizeof result, "%.*s", (int)reply->element[1]->len,
+                 reply->element[1]->str);
+    } else if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        gw_error("queue", "delivery report: %s", reply->str);
+    }
+    c->cb(c->q, id, ok ? result : NULL, c->arg);
+    free(c);
+}
+
+int q_dlr(q *q, const char *const *accounts, size_t n, const char *cid, const char *state,
+          const char *reason, q_dlr_cb *cb, void *arg)
+{
+    enum { MAX_ACCOUNTS = 16 };
+    if (n == 0 || n > MAX_ACCOUNTS || cid == NULL || cid[0] == '\0' || cb == NULL)
+        return -1;
+    char norm[128], keys[MAX_ACCOUNTS][200], now[24], why[160];
+    q_carrier_id_norm(cid, norm, sizeof norm);
+    snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
+    copy_clean(why, sizeof why, reason);
+    const char *argv[3 + MAX_ACCOUNTS];
+    argv[0] = state;
+    argv[1] = now;
+    argv[2] = why;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "%s:%s", accounts[i], norm);
+        argv[3 + i] = keys[i];
+    }
+    dlr_call *c = malloc(sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->q = q;
+    c->cb = cb;
+    c->arg = arg;
+    if (gw_redis_eval(q->redis, q->s_dlr, on_dlr, c, 0, (int)(3 + n), argv, NULL) != 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- lifetime ---- */
 
 q *q_new(struct event_base *base, gw_redis *redis)
@@ -616,10 +675,11 @@ q *q_new(struct event_base *base, gw_redis *redis)
     q->s_ack = gw_redis_script_add(redis, "q_ack", gw_lua_q_ack);
     q->s_reap = gw_redis_script_add(redis, "q_reap", gw_lua_q_reap);
     q->s_stats = gw_redis_script_add(redis, "q_stats", gw_lua_q_stats);
+    q->s_dlr = gw_redis_script_add(redis, "q_dlr", gw_lua_q_dlr);
     q->tick = event_new(base, -1, EV_PERSIST, on_tick, q);
     q->flush_ev = event_new(base, -1, 0, flush_acks, q);
     if (q->s_enqueue == NULL || q->s_claim == NULL || q->s_ack == NULL || q->s_reap == NULL ||
-        q->s_stats == NULL || q->tick == NULL || q->flush_ev == NULL) {
+        q->s_stats == NULL || q->s_dlr == NULL || q->tick == NULL || q->flush_ev == NULL) {
         q_free(q);
         return NULL;
     }

@@ -72,6 +72,10 @@ int q_member_parse(const char *member, size_t len, q_item *out);
  * fit or a field holds ':' or '|'. */
 int q_member_format(const q_item *item, char *buf, size_t buflen);
 
+/* Writes the form carrier ids are matched in: leading zeros dropped, ASCII
+ * letters lower-cased (carriers echo ids back in varying forms). */
+void q_carrier_id_norm(const char *in, char *out, size_t outlen);
+
 /* Delay before retry number ATTEMPT (1 = after the first failure): 1 s,
  * 2 s, 4 s ... capped at 5 min, with "equal jitter" (half fixed, half
  * drawn from RND) so daemons retrying together spread out. */
@@ -186,6 +190,15 @@ size_t q_ack_pending(const q *q);
  * -1 when Redis could not be reached. */
 typedef void q_done_cb(q *q, long n, void *arg);
 int q_release(q *q, int unsure, q_done_cb *done, void *arg);
+
+/* Applies a delivery report: the message whose carrier id is CID at one of
+ * ACCOUNTS[0..N) moves to STATE ("sent", "delivered", "failed") unless it
+ * is already there or further. CB gets our id ("" when unmatched) and
+ * "applied", "ignored", "expired" or "unmatched"; RESULT NULL when Redis
+ * could not answer. Returns 0 when sent, -1 when Redis is down. */
+typedef void q_dlr_cb(q *q, const char *id, const char *result, void *arg);
+int q_dlr(q *q, const char *const *accounts, size_t n, const char *cid, const char *state,
+          const char *reason, q_dlr_cb *cb, void *arg);
 
 /* The numbers of the queue, refreshed every second from Redis. */
 typedef struct q_stats {

@@ -3,6 +3,8 @@
  * unit-tested in tests/queue/test_q_member.c. */
 #include "q.h"
 
+#include <ctype.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +129,16 @@ double q_bucket_burst(int max_tps, int max_segments)
     if (burst < 1)
         burst = 1;
     return burst;
+}
+
+void q_carrier_id_norm(const char *in, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return;
+    while (*in == '0' && in[1] != '\0')
+        in++;
+    size_t i = 0;
+    for (; in[i] != '\0' && i + 1 < outlen; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
 }

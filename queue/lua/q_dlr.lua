@@ -1,0 +1,32 @@
+-- q_dlr.lua: applies a carrier's delivery report to the message it is about.
+-- The message is found through the carrier-id index the acks keep
+-- (gw:{q}:cid:ACCOUNT:CARRIER_ID, carrier ids normalised by the caller). Its
+-- status only moves forward: queued/retrying < sent < delivered/failed; a
+-- late "sent" never overwrites "delivered", and a final state stays.
+-- ARGV: state ("sent" | "delivered" | "failed"), time_ms, reason, then one or
+--       more "ACCOUNT:CARRIER_ID" candidates (the accounts of the carrier)
+-- Returns {our id or "", "applied" | "ignored" | "expired" | "unmatched"}.
+local rank = {queued = 0, retrying = 0, sent = 1, delivered = 2, failed = 2, skipped = 2}
+local new, ms, reason = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV do
+  local id = redis.call('GET', 'gw:{q}:cid:' .. ARGV[i])
+  if id then
+    local mk = 'gw:{q}:m:' .. id
+    local rec = redis.call('GET', mk)
+    if not rec then
+      return {id, 'expired'}
+    end
+    local state, prov, cid, att = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)')
+    if state and (rank[new] or 0) > (rank[state] or 0) then
+      local v = new .. '|' .. prov .. '|' .. cid .. '|' .. att .. '|' .. ms
+      if reason ~= '' then
+        v = v .. '|' .. reason
+      end
+      redis.call('SET', mk, v, 'KEEPTTL')
+      return {id, 'applied'}
+    end
+    return {id, 'ignored'}
+  end
+end
+redis.call('HINCRBY', 'gw:{q}:stats', 'dlr_unmatched', 1)
+return {'', 'unmatched'}
