@@ -90,3 +90,29 @@ def test_long_chinese_text_arrives_whole(env):
     # 6 + 3 + 96 = 105 UTF-16 units: two parts of at most 67
     text = "您好，" + "请按时缴纳城乡居民养老保险费用，" * 6
     run_with_kannel(env, lambda k: send_and_expect(env, k, text, parts=2))
+
+
+def test_inbound_sms_through_kannel_and_its_reply_and_delivery_report(env):
+    """An SMS injected at the fake SMSC reaches gatewayd through smsbox's get-url
+    (Chinese as UCS-2), the opt-out takes effect, the confirmation comes back out
+    of Kannel, and Kannel's delivery report marks it delivered."""
+    from harness import wait_until
+
+    def run(k):
+        k.inject(PHONE, SENDER, "退订")
+        assert wait_until(lambda: PHONE in {o["phone"] for o in
+                                            env.admin("GET", "/v1/optouts")[1]["optouts"]},
+                          20), "the opt-out did not arrive through Kannel"
+        [reply] = k.wait_received(1, timeout=30)
+        print("    fakesmsc: %s -> %s: %r" % (reply.sender, reply.to, reply.text))
+        assert reply.to == PHONE and reply.text.startswith(SIGNATURE + "您已退订"), reply
+        # the reply's status: sent, then delivered by Kannel's report (%d = 8, then 1)
+        last = int(env.redis("GET", "gw:{q}:seq"))
+        assert wait_until(lambda: (env.admin("GET", "/v1/messages/%d" % last)[1]
+                                   .get("status")) == "delivered", 20), \
+            env.admin("GET", "/v1/messages/%d" % last)
+        assert env.metric("gateway_dlr_total", {"provider": "kannel",
+                                                "status": "delivered"}) >= 1
+        assert env.metric("gateway_inbound_sms_total", {"provider": "kannel",
+                                                        "kind": "optout"}) == 1
+    run_with_kannel(env, run)
