@@ -793,6 +793,9 @@ static const command commands[] = {
      "the numbers that asked for no reminders (replies still reach them)", cmd_optout},
     {"inbox", "[--limit N]", "SMS from residents that were not keywords, newest first",
      cmd_inbox},
+    {"incident", "add --participant ID --kind accident|critical_illness --date YYYY-MM-DD",
+     "register a mutual-aid incident; prints its reference and the claim deadline",
+     cmd_incident},
     {"ussd", "--phone NUMBER [--carrier-url URL] [--service-code CODE]",
      "dial the USSD service from this terminal, as a phone would", cmd_ussd},
 };

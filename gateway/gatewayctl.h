@@ -97,5 +97,6 @@ int cmd_queue(const ctl *c, int argc, char **argv);
 /* gatewayctl_inbound.c */
 int cmd_optout(const ctl *c, int argc, char **argv);
 int cmd_inbox(const ctl *c, int argc, char **argv);
+int cmd_incident(const ctl *c, int argc, char **argv);
 
 #endif

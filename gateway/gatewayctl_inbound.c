@@ -2,6 +2,7 @@
  *
  *   optout list | add NUMBER | remove NUMBER    (GET|POST /v1/optouts)
  *   inbox [--limit N]                           (GET /v1/inbox)
+ *   incident add --participant ID --kind K --date D   (POST /v1/incidents)
  *
  * Single-threaded. */
 #include <stdio.h>
@@ -74,6 +75,40 @@ int cmd_inbox(const ctl *c, int argc, char **argv)
         if (json_array_size(json_object_get(ans, "messages")) == 0)
             printf("the inbox is empty\n");
     }
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_incident(const ctl *c, int argc, char **argv)
+{
+    const char *pid = NULL, *kind = NULL, *date = NULL;
+    if (argc < 2 || strcmp(argv[1], "add") != 0)
+        return -1;
+    for (int i = 2; i < argc; i++) {
+        int r = opt_value(argc, argv, &i, "--participant", &pid);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--kind", &kind);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--date", &date);
+        if (r != 1)
+            return -1;
+    }
+    if (pid == NULL || kind == NULL || date == NULL)
+        return -1;
+    json_t *body = json_pack("{s:s, s:s, s:s}", "participant_id", pid, "kind", kind,
+                             "occurred_on", date);
+    if (body == NULL)
+        die_oom();
+    json_t *ans = NULL;
+    int rc = api_call(c, "POST", "/v1/incidents", body, "incident add", &ans);
+    json_decref(body);
+    if (rc == 0 && ans != NULL)
+        printf("incident %s: %s of %s on %s; the claim must be reported by %s\n",
+               json_string_value(json_object_get(ans, "reference")),
+               json_string_value(json_object_get(ans, "kind")),
+               json_string_value(json_object_get(ans, "participant_id")),
+               json_string_value(json_object_get(ans, "occurred_on")),
+               json_string_value(json_object_get(ans, "deadline")));
     json_decref(ans);
     return rc;
 }

@@ -14,6 +14,7 @@ struct q;
 struct prov_registry;
 struct gw_sender;
 struct tpl_set;
+struct gw_calendar;
 
 typedef struct gw_admin gw_admin;
 
@@ -27,6 +28,9 @@ int gw_admin_register(gw_admin *a, struct gw_http *admin);
  * TPL points at the daemon's current template set (replaced on SIGHUP). */
 void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
                            struct gw_sender *sender, struct tpl_set **tpl);
+
+/* The business calendar for claim deadlines (swapped on SIGHUP). */
+void gw_admin_set_calendar(gw_admin *a, struct gw_calendar *const *calendar);
 
 void gw_admin_free(gw_admin *a);
 

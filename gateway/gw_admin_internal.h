@@ -16,6 +16,7 @@ struct gw_admin {
     struct prov_registry *reg;
     struct gw_sender *sender;
     struct tpl_set **tpl;
+    struct gw_calendar *const *calendar;   /* the business calendar (swapped on SIGHUP) */
 };
 
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
@@ -26,5 +27,8 @@ int gw_admin_messages_register(gw_admin *a, gw_http *admin);
 
 /* Routes /v1/optouts and /v1/inbox (gw_admin_inbound.c). */
 int gw_admin_inbound_register(gw_admin *a, gw_http *admin);
+
+/* Routes /v1/incidents (gw_admin_incidents.c). */
+int gw_admin_incidents_register(gw_admin *a, gw_http *admin);
 
 #endif

@@ -8,6 +8,7 @@
  * SIGHUP reloads the templates (a broken set is refused, the old one kept).
  * SIGTERM/SIGINT: stop accepting, let requests in flight finish (at most
  * 10 s), exit 0. */
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <event2/event.h>
 
 #include "gw_admin.h"
+#include "gw_calendar.h"
 #include "gw_clock.h"
 #include "gw_config.h"
 #include "gw_dlr.h"
@@ -41,6 +43,7 @@ typedef struct daemon_state {
     int refused;                /* Redis evicts keys: gatewayd will not run on it */
     gw_config *cfg;
     tpl_set *tpl;
+    gw_calendar *calendar;
     gw_redis *redis;
     prov_http *http_client;
     gw_records *records;
@@ -64,6 +67,42 @@ static void usage(FILE *out)
                  "       gatewayd --version\n");
 }
 
+/* Loads the business calendar: [calendar] files, or every .tsv file in ops/calendars/
+ * when none are named. Says which years it covers and warns when this year
+ * or the next has no file (claim deadlines then skip weekends only). */
+static int load_calendar(const gw_config *cfg, gw_calendar **out, char *err, size_t errlen)
+{
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    const char *const *files = (const char *const *)cfg->calendar_files;
+    int globbed = 0;
+    if (files == NULL || files[0] == NULL) {
+        if (glob("ops/calendars/*.tsv", 0, NULL, &g) == 0) {
+            files = (const char *const *)g.gl_pathv;
+            globbed = 1;
+        }
+    }
+    int rc = gw_calendar_load(globbed || (files != NULL && files[0] != NULL) ? files : NULL,
+                              out, err, errlen);
+    if (globbed)
+        globfree(&g);
+    if (rc != 0)
+        return -1;
+    time_t now = (time_t)(gw_clock_now_ms() / 1000);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int missing = 0;
+    for (int y = tm.tm_year + 1900; y <= tm.tm_year + 1901; y++) {
+        if (!gw_calendar_has_year(*out, y)) {
+            gw_warn("main", "no holiday calendar for %d: claim deadlines in %d skip weekends "
+                    "only (add ops/calendars/CN-%d.tsv from the State Council's notice)", y, y, y);
+            missing++;
+        }
+    }
+    gw_metrics_calendar_missing(missing);
+    return 0;
+}
+
 static void on_hup(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -75,6 +114,13 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     if (tpl_load_ex(d->cfg->templates_dir, &opts, &fresh, err, sizeof err) != 0) {
         gw_error("main", "SIGHUP: templates not reloaded, keeping the old ones: %s", err);
         return;
+    }
+    gw_calendar *cal = NULL;
+    if (load_calendar(d->cfg, &cal, err, sizeof err) != 0) {
+        gw_error("main", "SIGHUP: calendar not reloaded, keeping the old one: %s", err);
+    } else {
+        gw_calendar_free(d->calendar);
+        d->calendar = cal;
     }
     tpl_free(d->tpl);
     d->tpl = fresh;
@@ -204,7 +250,14 @@ int main(int argc, char **argv)
         gw_config_free(d.cfg);
         return 2;
     }
+    if (load_calendar(d.cfg, &d.calendar, err, sizeof err) != 0) {
+        fprintf(stderr, "gatewayd: %s\n", err);
+        tpl_free(d.tpl);
+        gw_config_free(d.cfg);
+        return 2;
+    }
     if (check_only) {
+        gw_calendar_free(d.calendar);
         printf("%s: ok\n", config_path);
         tpl_free(d.tpl);
         gw_config_free(d.cfg);
@@ -262,8 +315,10 @@ int main(int argc, char **argv)
     d.records = gw_records_new(d.cfg, d.redis, d.http_client);
     d.ussd = gw_ussd_new(d.base, d.cfg, d.redis, d.records, &d.tpl);
     d.admin = gw_admin_new(d.base, d.cfg, d.redis);
-    if (d.admin != NULL)
+    if (d.admin != NULL) {
         gw_admin_set_outbound(d.admin, d.queue, d.providers, d.sender, &d.tpl);
+        gw_admin_set_calendar(d.admin, &d.calendar);
+    }
     if (d.ussd != NULL)
         gw_ussd_set_outbound(d.ussd, d.queue, d.sender);
     d.inbound = gw_inbound_new(d.cfg, d.redis, d.records, &d.tpl, d.queue, d.sender);
@@ -327,6 +382,7 @@ out:
     if (d.base != NULL)
         event_base_free(d.base);
     tpl_free(d.tpl);
+    gw_calendar_free(d.calendar);
     gw_config_free(d.cfg);
     return rc;
 }

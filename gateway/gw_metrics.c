@@ -28,6 +28,7 @@ static const char *in_kinds[NIN_KINDS] = {"optout", "optin", "help", "status", "
 static const char *dlr_states[NDLR] = {"sent", "delivered", "failed", "unmatched"};
 
 static struct {
+    int calendar_missing;
     unsigned long long dlr[NIN_DIALECTS][NDLR];
     unsigned long long inbound[NIN_DIALECTS][NIN_KINDS];
     unsigned long long ussd[GW_DIALECT_COUNT][GW_USSD_OUTCOME_COUNT];
@@ -110,6 +111,11 @@ void gw_metrics_dlr(const char *dialect, const char *status)
         for (int k = 0; k < NDLR; k++)
             if (strcmp(dialect, in_dialects[d]) == 0 && strcmp(status, dlr_states[k]) == 0)
                 m.dlr[d][k]++;
+}
+
+void gw_metrics_calendar_missing(int years)
+{
+    m.calendar_missing = years;
 }
 
 void gw_metrics_set_queue(const q_stats *qs)
@@ -236,6 +242,11 @@ void gw_metrics_render(struct evbuffer *out, int redis_up)
         "# HELP gateway_dlr_unmatched_total Delivery reports for no known message.\n"
         "# TYPE gateway_dlr_unmatched_total counter\n"
         "gateway_dlr_unmatched_total %llu\n", unmatched);
+    evbuffer_add_printf(out,
+        "# HELP gateway_calendar_missing_years Of this year and the next, how many have no "
+        "holiday calendar (claim deadlines then skip weekends only).\n"
+        "# TYPE gateway_calendar_missing_years gauge\n"
+        "gateway_calendar_missing_years %d\n", m.calendar_missing);
 }
 
 void gw_metrics_render_summary(struct evbuffer *out)

@@ -51,6 +51,10 @@ void gw_metrics_inbound(const char *dialect, const char *kind);
  * "unmatched" (no known message). */
 void gw_metrics_dlr(const char *dialect, const char *status);
 
+/* How many of this year and the next have no holiday calendar file
+ * (gateway_calendar_missing_years). */
+void gw_metrics_calendar_missing(int years);
+
 /* The queue snapshot rendered as gateway_queue_* gauges (NULL: none). */
 void gw_metrics_set_queue(const struct q_stats *qs);
 

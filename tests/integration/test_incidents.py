@@ -1,0 +1,80 @@
+"""Mutual-aid incidents: POST /v1/incidents and gatewayctl incident add answer a
+reference and the claim deadline from the business calendar (ops/calendars/):
+date + days, moved past rest days. The clock is moved back to 2026-09-29 for
+the National Day case, as a test may (GW_CLOCK_OFFSET_S)."""
+import calendar
+import os
+import time
+
+from ussd_util import load_roster
+
+MEMBER = "U-HH1"          # a mutual-aid member in ussd_util's roster
+NOT_MEMBER = "U-PAID"
+
+
+def set_today(env, ymd):
+    """Restarts gatewayd with its one clock moved so that today is YMD (noon, Shanghai)."""
+    y, m, d = (int(x) for x in ymd.split("-"))
+    target = calendar.timegm((y, m, d, 4, 0, 0)) # 12:00 in Asia/Shanghai
+    os.environ["GW_CLOCK_OFFSET_S"] = str(int(target - time.time()))
+    try:
+        env.restart_gatewayd()
+    finally:
+        del os.environ["GW_CLOCK_OFFSET_S"]
+
+
+def incident(env, pid, kind, date):
+    return env.admin("POST", "/v1/incidents", {"participant_id": pid, "kind": kind,
+                                               "occurred_on": date})
+
+
+def test_deadline_moves_past_national_day(env):
+    set_today(env, "2026-09-29")
+    try:
+        load_roster(env)
+        status, answer = incident(env, MEMBER, "accident", "2026-09-28")
+        assert status == 201, answer
+        assert answer["deadline"] == "2026-10-08", answer      # not 2026-10-01
+        assert answer["reference"].startswith("BA20260928-"), answer
+        assert env.redis("HGET", "gw:inc:" + answer["reference"], "deadline") == "2026-10-08"
+        assert answer["reference"] in env.redis("SMEMBERS", "gw:{p:%s}:incidents" % MEMBER)
+        # critical illness: 10 days from 2026-09-20 is 2026-09-30, a working day
+        status, answer = incident(env, MEMBER, "critical_illness", "2026-09-20")
+        assert status == 201 and answer["deadline"] == "2026-09-30", answer
+        # a date after today
+        status, answer = incident(env, MEMBER, "accident", "2026-09-30")
+        assert status == 422 and answer["error"] == "future_date", answer
+    finally:
+        env.restart_gatewayd()
+
+
+def test_window_closed_and_bad_input(env):
+    load_roster(env)
+    status, answer = incident(env, MEMBER, "accident", "2026-09-28")
+    assert status == 422 and answer["error"] == "window_closed", answer
+    assert "2026-10-08" in answer["message"], answer
+    status, answer = incident(env, NOT_MEMBER, "accident", "2026-11-30")
+    assert status == 422 and answer["error"] == "not_a_member", answer
+    status, answer = incident(env, "NOBODY", "accident", "2026-11-30")
+    assert status == 404, answer
+    for body, code in (({"participant_id": MEMBER, "kind": "flood", "occurred_on": "2026-11-30"},
+                        "bad_kind"),
+                       ({"participant_id": MEMBER, "kind": "accident", "occurred_on": "2026-02-30"},
+                        "bad_date"),
+                       ({"kind": "accident", "occurred_on": "2026-11-30"}, "bad_request")):
+        status, answer = env.admin("POST", "/v1/incidents", body)
+        assert status == 400 and answer["error"] == code, (body, answer)
+    assert env.redis("KEYS", "gw:inc:BA*") == []
+
+
+def test_gatewayctl_incident_add(env):
+    load_roster(env)
+    rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                  "accident", "--date", "2026-11-30")
+    assert rc == 0, (out, err)
+    # 2026-11-30 + 3 = 2026-12-03, a Thursday
+    assert "must be reported by 2026-12-03" in out and "incident BA20261130-" in out, out
+    rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                  "accident", "--date", "2026-09-28")
+    assert rc == 1 and "window_closed" in err, (rc, out, err)
+    assert env.metric("gateway_calendar_missing_years") == 1    # 2027 has no file yet
