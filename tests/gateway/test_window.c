@@ -1,0 +1,79 @@
+/* test_window.c - the reminders' send window in Asia/Shanghai (UTC+8, no
+ * daylight saving): inside or not, and the next opening. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "gw_format.h"
+#include "gw_window.h"
+
+#define START (8 * 60)          /* 08:00 */
+#define END (20 * 60)           /* 20:00 */
+
+/* Unix ms of the Shanghai local time Y-M-D H:MI:S (UTC+8). */
+static int64_t sh(int y, int m, int d, int h, int mi, int s)
+{
+    return ((gw_days_from_civil(y, m, d) * 86400) + (h - 8) * 3600 + mi * 60 + s) * 1000LL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    setenv("TZ", "Asia/Shanghai", 1);
+    tzset();
+    return 0;
+}
+
+static void test_inside(void **state)
+{
+    (void)state;
+    assert_false(gw_window_inside(sh(2026, 12, 1, 7, 59, 59), START, END));
+    assert_true(gw_window_inside(sh(2026, 12, 1, 8, 0, 0), START, END));
+    assert_true(gw_window_inside(sh(2026, 12, 1, 19, 59, 59), START, END));
+    assert_false(gw_window_inside(sh(2026, 12, 1, 20, 0, 0), START, END));
+    assert_false(gw_window_inside(sh(2026, 12, 1, 23, 30, 0), START, END));
+    assert_false(gw_window_inside(sh(2026, 12, 1, 0, 0, 0), START, END));
+    /* 22:00 in Shanghai is 14:00 UTC: the window follows local time, not UTC */
+    assert_false(gw_window_inside(sh(2026, 12, 1, 22, 0, 0), START, END));
+}
+
+static void test_next(void **state)
+{
+    (void)state;
+    int64_t t = sh(2026, 12, 1, 10, 15, 7);
+    assert_true(gw_window_next(t, START, END) == t);                      /* inside: now */
+    assert_true(gw_window_next(sh(2026, 12, 1, 22, 0, 0), START, END) ==
+                sh(2026, 12, 2, 8, 0, 0));                                /* 22:00: 08:00 next day */
+    assert_true(gw_window_next(sh(2026, 12, 1, 6, 30, 0), START, END) ==
+                sh(2026, 12, 1, 8, 0, 0));                                /* early: today 08:00 */
+    assert_true(gw_window_next(sh(2026, 12, 1, 20, 0, 0), START, END) ==
+                sh(2026, 12, 2, 8, 0, 0));                                /* the end is outside */
+    assert_true(gw_window_next(sh(2026, 12, 31, 21, 0, 0), START, END) ==
+                sh(2027, 1, 1, 8, 0, 0));                                 /* over the year's end */
+    assert_true(gw_window_next(sh(2028, 2, 28, 23, 59, 0), START, END) ==
+                sh(2028, 2, 29, 8, 0, 0));                                /* a leap day */
+    assert_true(gw_window_next(sh(2026, 12, 2, 0, 0, 0), 9 * 60 + 30, 17 * 60) ==
+                sh(2026, 12, 2, 9, 30, 0));                               /* minutes kept */
+}
+
+static void test_opening(void **state)
+{
+    (void)state;
+    assert_true(gw_window_opening(2026, 10, 7, START) == sh(2026, 10, 7, 8, 0, 0));
+    assert_true(gw_window_opening(2026, 12, 32, START) == sh(2027, 1, 1, 8, 0, 0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inside),
+        cmocka_unit_test(test_next),
+        cmocka_unit_test(test_opening),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
