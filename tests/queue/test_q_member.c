@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,8 +19,8 @@ static void test_member_round_trip(void **state)
     in.id = 1234567;
     in.attempt = 2;
     in.segments = 3;
-    strcpy(in.phone, "+8613800000001");
-    strcpy(in.body_id, "1234000");
+    snprintf(in.phone, sizeof in.phone, "%s", "+8613800000001");
+    snprintf(in.body_id, sizeof in.body_id, "%s", "1234000");
     char buf[128];
     int n = q_member_format(&in, buf, sizeof buf);
     assert_int_equal(n, (int)strlen("1234567:2:3:+8613800000001:1234000"));
@@ -32,7 +33,7 @@ static void test_member_round_trip(void **state)
     assert_string_equal(out.body_id, "1234000");
     assert_string_equal(out.extra, "");
 
-    strcpy(in.extra, "c42.p7");
+    snprintf(in.extra, sizeof in.extra, "%s", "c42.p7");
     n = q_member_format(&in, buf, sizeof buf);
     assert_string_equal(buf, "1234567:2:3:+8613800000001:1234000:c42.p7");
     assert_int_equal(q_member_parse(buf, (size_t)n, &out), 0);
@@ -57,14 +58,14 @@ static void test_member_rejects(void **state)
     memset(&in, 0, sizeof in);
     in.id = 1;
     in.segments = 1;
-    strcpy(in.phone, "+86:1");
-    strcpy(in.body_id, "1");
+    snprintf(in.phone, sizeof in.phone, "%s", "+86:1");
+    snprintf(in.body_id, sizeof in.body_id, "%s", "1");
     char buf[64];
     assert_int_equal(q_member_format(&in, buf, sizeof buf), -1);
-    strcpy(in.phone, "+861");
-    strcpy(in.extra, "a|b");
+    snprintf(in.phone, sizeof in.phone, "%s", "+861");
+    snprintf(in.extra, sizeof in.extra, "%s", "a|b");
     assert_int_equal(q_member_format(&in, buf, sizeof buf), -1);
-    strcpy(in.extra, "");
+    snprintf(in.extra, sizeof in.extra, "%s", "");
     assert_int_equal(q_member_format(&in, buf, 8), -1);   /* does not fit */
 }
 
