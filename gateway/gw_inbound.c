@@ -46,7 +46,6 @@ struct gw_inbound {
     gw_redis *redis;
     gw_records *records;
     tpl_set *const *tpl;
-    q *queue;
     gw_sender *sender;
 };
 
@@ -98,32 +97,13 @@ static void on_reply_queued(q *q, int64_t first_id, const char *body_id, const c
 static void reply_text(in_msg *m, const char *text)
 {
     gw_inbound *in = m->in;
-    if (text == NULL || m->from[0] == '\0' || in->queue == NULL)
+    if (text == NULL || m->from[0] == '\0' || in->sender == NULL)
         return;
-    tpl_sms info;
-    char *ready = tpl_sms_prepare(in->cfg->sms_signature, text, strlen(text), &info);
-    if (ready == NULL)
-        return;
-    const char *phones[] = {m->from};
-    q_batch b;
-    memset(&b, 0, sizeof b);
-    b.lane = Q_REPLY;
-    b.text = ready;
-    b.text_len = strlen(ready);
-    b.ucs2 = info.ucs2;
-    b.segments = info.segments;
-    b.phones = phones;
-    b.n = 1;
-    b.track = 1;
     m->refs++;
-    if (q_enqueue(in->queue, &b, on_reply_queued, m) != 0) {
-        gw_error("inbound", "the reply to %s message %s was not queued: Redis is down",
-                 m->dialect, m->id);
+    if (gw_sender_reply(in->sender, m->from, text, on_reply_queued, m) != 0) {
+        gw_error("inbound", "the reply to %s message %s was not queued", m->dialect, m->id);
         m->refs--;
-    } else if (in->sender != NULL) {
-        gw_sender_poke(in->sender);
     }
-    free(ready);
 }
 
 static void reply_key(in_msg *m, const char *key)
@@ -618,7 +598,7 @@ int gw_optout_set(gw_redis *redis, const char *e164, int out, const char *channe
 /* ---- set-up ---- */
 
 gw_inbound *gw_inbound_new(const gw_config *cfg, gw_redis *redis, gw_records *records,
-                           tpl_set *const *tpl, q *queue, gw_sender *sender)
+                           tpl_set *const *tpl, gw_sender *sender)
 {
     gw_inbound *in = calloc(1, sizeof *in);
     if (in == NULL)
@@ -627,7 +607,6 @@ gw_inbound *gw_inbound_new(const gw_config *cfg, gw_redis *redis, gw_records *re
     in->redis = redis;
     in->records = records;
     in->tpl = tpl;
-    in->queue = queue;
     in->sender = sender;
     if (script_optout == NULL)
         script_optout = gw_redis_script_add(redis, "optout_set", gw_lua_optout_set);

@@ -30,7 +30,6 @@ struct gw_redis;
 struct gw_records;
 struct gw_http;
 struct tpl_set;
-struct q;
 struct gw_sender;
 struct gw_http_req;
 struct gw_form;
@@ -39,7 +38,7 @@ typedef struct gw_inbound gw_inbound;
 
 gw_inbound *gw_inbound_new(const struct gw_config *cfg, struct gw_redis *redis,
                            struct gw_records *records, struct tpl_set *const *tpl,
-                           struct q *q, struct gw_sender *sender);
+                           struct gw_sender *sender);
 
 /* Routes the three inbound endpoints on CARRIER. */
 int gw_inbound_register(gw_inbound *in, struct gw_http *carrier);

@@ -320,8 +320,8 @@ int main(int argc, char **argv)
         gw_admin_set_calendar(d.admin, &d.calendar);
     }
     if (d.ussd != NULL)
-        gw_ussd_set_outbound(d.ussd, d.queue, d.sender);
-    d.inbound = gw_inbound_new(d.cfg, d.redis, d.records, &d.tpl, d.queue, d.sender);
+        gw_ussd_set_outbound(d.ussd, d.sender);
+    d.inbound = gw_inbound_new(d.cfg, d.redis, d.records, &d.tpl, d.sender);
     d.dlr = gw_dlr_new(d.cfg, d.queue);
     if (d.inbound == NULL || gw_inbound_register(d.inbound, d.carrier_http) != 0 ||
         d.dlr == NULL || gw_dlr_register(d.dlr, d.carrier_http) != 0) {

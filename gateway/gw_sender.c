@@ -24,6 +24,7 @@
 #include "gw_phone.h"
 #include "prov.h"
 #include "q.h"
+#include "tpl.h"
 
 #define CLAIM_MAX 500            /* messages per claim */
 #define REQ_MAX 64               /* carrier requests in flight */
@@ -429,6 +430,31 @@ void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg)
 {
     s->blocked_cb = cb;
     s->blocked_arg = arg;
+}
+
+int gw_sender_reply(gw_sender *s, const char *e164, const char *text, q_enqueue_cb *cb,
+                    void *arg)
+{
+    tpl_sms info;
+    char *ready = tpl_sms_prepare(s->cfg->sms_signature, text, strlen(text), &info);
+    if (ready == NULL)
+        return -1;
+    const char *phones[] = {e164};
+    q_batch b;
+    memset(&b, 0, sizeof b);
+    b.lane = Q_REPLY;
+    b.text = ready;
+    b.text_len = strlen(ready);
+    b.ucs2 = info.ucs2;
+    b.segments = info.segments;
+    b.phones = phones;
+    b.n = 1;
+    b.track = 1;
+    int rc = q_enqueue(s->q, &b, cb, arg);
+    free(ready);
+    if (rc == 0)
+        gw_sender_poke(s);
+    return rc;
 }
 
 void gw_sender_poke(gw_sender *s)

@@ -15,9 +15,10 @@
 
 #include <stddef.h>
 
+#include "q.h"
+
 struct event_base;
 struct gw_config;
-struct q;
 struct prov_registry;
 
 #define GW_SENDER_MAX_IN_FLIGHT 1024   /* messages; at most 64 requests */
@@ -37,6 +38,13 @@ void gw_sender_free(gw_sender *s);
  * 21610): the daemon puts it on the opt-out list. */
 typedef void gw_sender_blocked_cb(const char *e164, const char *account, void *arg);
 void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg);
+
+/* Queues TEXT to E164 as one reply (the reply lane, a status record),
+ * prepared as every SMS is (the [sms] signature, GSM-7 or UCS-2), and looks
+ * for due work at once. CB is q_enqueue's. Returns 0, or -1 when TEXT is
+ * not valid UTF-8 or Redis is down (CB not called). */
+int gw_sender_reply(gw_sender *s, const char *e164, const char *text, q_enqueue_cb *cb,
+                    void *arg);
 
 /* Something was queued: look for due work now rather than at the next poll. */
 void gw_sender_poke(gw_sender *s);

@@ -75,8 +75,7 @@ struct gw_ussd {
     gw_records *records;
     tpl_set *const *tpl;
     gw_redis_script *id_attempt;
-    struct q *queue;          /* confirmation SMS go here (NULL: none offered) */
-    struct gw_sender *sender;
+    struct gw_sender *sender; /* confirmation SMS go here (NULL: none offered) */
     struct hop *spare;        /* freed hops kept for reuse (they are large) */
     unsigned nspare;
 };
@@ -151,6 +150,19 @@ static void hop_release(hop *h)
     } else {
         free(h);
     }
+}
+
+/* An asynchronous step of H answered: 1 when H still waits for it (go on,
+ * then hop_release), 0 when H was answered meanwhile (the deadline) and has
+ * been released. */
+static int hop_back(hop *h)
+{
+    h->outstanding--;
+    if (h->answered) {
+        hop_release(h);
+        return 0;
+    }
+    return 1;
 }
 
 static hop *hop_new(gw_ussd *u)
@@ -397,7 +409,7 @@ static char *render_contribution(const hop *h, const gw_participant *p, const ch
 /* The contribution screen offers its text by SMS when the daemon sends SMS. */
 static int offers_sms(const hop *h)
 {
-    return h->u->queue != NULL && strcmp(h->s.info, "contribution") == 0;
+    return h->u->sender != NULL && strcmp(h->s.info, "contribution") == 0;
 }
 
 /* The information screens. */
@@ -752,11 +764,8 @@ static void on_lock_get(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     hop *h = arg;
-    h->outstanding--;
-    if (h->answered) {
-        hop_release(h);
+    if (!hop_back(h))
         return;
-    }
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         hop_busy(h);
     } else {
@@ -772,11 +781,8 @@ static void on_attempt(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     hop *h = arg;
-    h->outstanding--;
-    if (h->answered) {
-        hop_release(h);
+    if (!hop_back(h))
         return;
-    }
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_INTEGER)
@@ -844,18 +850,13 @@ static void on_sms_queued(q *q, int64_t first_id, const char *body_id, const cha
     (void)q;
     (void)body_id;
     hop *h = arg;
-    h->outstanding--;
-    if (h->answered) {
-        hop_release(h);
+    if (!hop_back(h))
         return;
-    }
     if (err != NULL) {
         gw_error("ussd", "the confirmation SMS was not queued: %s", err);
         hop_busy(h);
     } else {
         gw_debug("ussd", "confirmation SMS queued as message %" PRId64, first_id);
-        if (h->u->sender != NULL)
-            gw_sender_poke(h->u->sender);
         end_with(h, "ussd.sms_sent", GW_USSD_END);
         save_and_answer(h);
     }
@@ -870,31 +871,11 @@ static void start_sms(hop *h)
 {
     const gw_participant *p = selected(h);
     char *text = p != NULL ? render_contribution(h, p, "sms") : NULL;
-    tpl_sms info;
-    char *ready = text != NULL ? tpl_sms_prepare(h->u->cfg->sms_signature, text, strlen(text),
-                                                 &info)
-                               : NULL;
-    free(text);
-    if (ready == NULL) {
-        hop_busy(h);
-        return;
-    }
-    const char *phones[] = {h->e164};
-    q_batch b;
-    memset(&b, 0, sizeof b);
-    b.lane = Q_REPLY;
-    b.text = ready;
-    b.text_len = strlen(ready);
-    b.ucs2 = info.ucs2;
-    b.segments = info.segments;
-    b.phones = phones;
-    b.n = 1;
-    b.track = 1;
-    if (q_enqueue(h->u->queue, &b, on_sms_queued, h) == 0)
+    if (text != NULL && gw_sender_reply(h->u->sender, h->e164, text, on_sms_queued, h) == 0)
         h->outstanding++;
     else
         hop_busy(h);
-    free(ready);
+    free(text);
 }
 
 /* ---- menu 5: reminders on or off (the opt-out list SMS keywords share) ---- */
@@ -903,11 +884,8 @@ static void on_remind_get(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     hop *h = arg;
-    h->outstanding--;
-    if (h->answered) {
-        hop_release(h);
+    if (!hop_back(h))
         return;
-    }
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         hop_busy(h);
     } else {
@@ -931,11 +909,8 @@ static void start_remind_get(hop *h)
 static void on_remind_set(int status, void *arg)
 {
     hop *h = arg;
-    h->outstanding--;
-    if (h->answered) {
-        hop_release(h);
+    if (!hop_back(h))
         return;
-    }
     if (status != 0) {
         hop_busy(h);
     } else {
@@ -1431,9 +1406,8 @@ int gw_ussd_register(gw_ussd *u, struct gw_http *carrier)
 }
 
 
-void gw_ussd_set_outbound(gw_ussd *u, struct q *q, struct gw_sender *sender)
+void gw_ussd_set_outbound(gw_ussd *u, struct gw_sender *sender)
 {
-    u->queue = q;
     u->sender = sender;
 }
 

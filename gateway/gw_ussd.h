@@ -17,7 +17,6 @@ struct gw_redis;
 struct gw_records;
 struct gw_http;
 struct tpl_set;
-struct q;
 struct gw_sender;
 
 typedef struct gw_ussd gw_ussd;
@@ -29,9 +28,9 @@ gw_ussd *gw_ussd_new(struct event_base *base, const struct gw_config *cfg,
                      struct tpl_set *const *tpl);
 
 /* Lets the contribution screen offer its text by SMS ("1 send this to me"):
- * the message goes to the caller's phone through Q's reply lane, and SENDER
- * (may be NULL) is told at once. Without it the offer is not shown. */
-void gw_ussd_set_outbound(gw_ussd *u, struct q *q, struct gw_sender *sender);
+ * the message goes to the caller's phone through SENDER's reply lane.
+ * Without it the offer is not shown. */
+void gw_ussd_set_outbound(gw_ussd *u, struct gw_sender *sender);
 
 /* Routes POST /ussd/africastalking and /ussd/hubtel on CARRIER. */
 int gw_ussd_register(gw_ussd *u, struct gw_http *carrier);
