@@ -796,6 +796,11 @@ static const command commands[] = {
     {"incident", "add --participant ID --kind accident|critical_illness --date YYYY-MM-DD",
      "register a mutual-aid incident; prints its reference and the claim deadline",
      cmd_incident},
+    {"campaign", "preview|start --kind unpaid|claim|notice [--township T [--village V] | "
+                 "--ids ID,ID|@FILE] [--text TEXT | --template NAME] [--at RFC3339]"
+                 " | status ID [--watch] | cancel ID",
+     "reminders and notices to a township, village or list: count first, then send",
+     cmd_campaign},
     {"ussd", "--phone NUMBER [--carrier-url URL] [--service-code CODE]",
      "dial the USSD service from this terminal, as a phone would", cmd_ussd},
 };

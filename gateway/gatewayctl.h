@@ -99,4 +99,7 @@ int cmd_optout(const ctl *c, int argc, char **argv);
 int cmd_inbox(const ctl *c, int argc, char **argv);
 int cmd_incident(const ctl *c, int argc, char **argv);
 
+/* gatewayctl_campaign.c */
+int cmd_campaign(const ctl *c, int argc, char **argv);
+
 #endif

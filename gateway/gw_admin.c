@@ -458,6 +458,7 @@ int gw_admin_register(gw_admin *a, gw_http *admin)
         gw_admin_messages_register(a, admin) != 0 ||
         gw_admin_inbound_register(a, admin) != 0 ||
         gw_admin_incidents_register(a, admin) != 0 ||
+        gw_admin_campaigns_register(a, admin) != 0 ||
         gw_http_route(admin, "/v1/", handle_v1_unknown, a) != 0)
         return -1;
     return 0;
@@ -473,9 +474,19 @@ void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
     a->tpl = tpl;
 }
 
+void gw_admin_set_campaigns(gw_admin *a, struct gw_campaigns *campaigns)
+{
+    a->campaigns = campaigns;
+}
+
 void gw_admin_set_calendar(gw_admin *a, struct gw_calendar *const *calendar)
 {
     a->calendar = calendar;
+}
+
+void gw_admin_set_incidents(gw_admin *a, struct gw_incidents *incidents)
+{
+    a->incidents = incidents;
 }
 
 void gw_admin_free(gw_admin *a)

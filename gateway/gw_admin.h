@@ -15,6 +15,7 @@ struct prov_registry;
 struct gw_sender;
 struct tpl_set;
 struct gw_calendar;
+struct gw_incidents;
 
 typedef struct gw_admin gw_admin;
 
@@ -30,7 +31,15 @@ void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
                            struct gw_sender *sender, struct tpl_set **tpl);
 
 /* The business calendar for claim deadlines (swapped on SIGHUP). */
+/* Campaigns (POST /v1/campaigns) go through CAMPAIGNS. */
+struct gw_campaigns;
+void gw_admin_set_campaigns(gw_admin *a, struct gw_campaigns *campaigns);
+
 void gw_admin_set_calendar(gw_admin *a, struct gw_calendar *const *calendar);
+
+/* The incidents behind POST /v1/incidents (before the loop runs); without
+ * them the endpoint answers 503. */
+void gw_admin_set_incidents(gw_admin *a, struct gw_incidents *incidents);
 
 void gw_admin_free(gw_admin *a);
 

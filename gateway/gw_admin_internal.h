@@ -17,6 +17,8 @@ struct gw_admin {
     struct gw_sender *sender;
     struct tpl_set **tpl;
     struct gw_calendar *const *calendar;   /* the business calendar (swapped on SIGHUP) */
+    struct gw_incidents *incidents;        /* POST /v1/incidents (NULL until set) */
+    struct gw_campaigns *campaigns;        /* POST /v1/campaigns (NULL until set) */
 };
 
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
@@ -30,5 +32,8 @@ int gw_admin_inbound_register(gw_admin *a, gw_http *admin);
 
 /* Routes /v1/incidents (gw_admin_incidents.c). */
 int gw_admin_incidents_register(gw_admin *a, gw_http *admin);
+
+/* Routes /v1/campaigns and /v1/campaigns/{id}[/cancel] (gw_admin_campaigns.c). */
+int gw_admin_campaigns_register(gw_admin *a, gw_http *admin);
 
 #endif

@@ -116,6 +116,24 @@ int gw_date_parse(const char *s, int *y, int *m, int *d)
     return 0;
 }
 
+int gw_date_entry_parse(const char *s, int this_year, int *y, int *m, int *d)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n != 8 && n != 4)
+        return GW_DATE_ENTRY_FORMAT;
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(s[i]))
+            return GW_DATE_ENTRY_FORMAT;
+    if (n == 4 && (this_year < 0 || this_year > 9999))
+        return GW_DATE_ENTRY_NO_SUCH_DAY;
+    char ymd[16];
+    if (n == 8)
+        snprintf(ymd, sizeof ymd, "%.4s-%.2s-%.2s", s, s + 4, s + 6);
+    else
+        snprintf(ymd, sizeof ymd, "%04d-%.2s-%.2s", this_year, s, s + 2);
+    return gw_date_parse(ymd, y, m, d) == 0 ? 0 : GW_DATE_ENTRY_NO_SUCH_DAY;
+}
+
 /* ---- names ---- */
 
 /* Length in bytes of the UTF-8 character at S (never past its NUL), or 0

@@ -25,6 +25,17 @@ int gw_money_format(int64_t fen, char *out, size_t outlen);
  * years 1900..2199). Returns 0 and fills *Y *M *D, or -1. */
 int gw_date_parse(const char *s, int *y, int *m, int *d);
 
+/* What gw_date_entry_parse found wrong with a typed date. */
+#define GW_DATE_ENTRY_FORMAT (-1)       /* not 8 digits nor 4 digits */
+#define GW_DATE_ENTRY_NO_SUCH_DAY (-2)  /* the digits name no calendar day */
+
+/* Parses a date typed on a phone keypad: 8 digits YYYYMMDD ("20260928"),
+ * or 4 digits MMDD ("0928") meaning that day of THIS_YEAR. Nothing else is
+ * accepted (no separators, no spaces). Returns 0 and fills *Y *M *D, or
+ * GW_DATE_ENTRY_FORMAT, or GW_DATE_ENTRY_NO_SUCH_DAY ("20260230", "1301",
+ * a year outside 1900..2199 as for gw_date_parse). */
+int gw_date_entry_parse(const char *s, int this_year, int *y, int *m, int *d);
+
 /* Parses an RFC 3339 time ("2026-12-01T08:00:00+08:00", "...Z", with or
  * without fractional seconds; 't' and 'z' accepted) into Unix milliseconds.
  * Returns 0, or -1 when it is not one (a missing offset is an error: the

@@ -19,11 +19,13 @@
 
 #include "gw_admin.h"
 #include "gw_calendar.h"
+#include "gw_campaign.h"
 #include "gw_clock.h"
 #include "gw_config.h"
 #include "gw_dlr.h"
 #include "gw_http.h"
 #include "gw_inbound.h"
+#include "gw_incident.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_phone.h"
@@ -31,6 +33,7 @@
 #include "gw_redis.h"
 #include "gw_sender.h"
 #include "gw_ussd.h"
+#include "gw_window.h"
 #include "prov.h"
 #include "prov_http.h"
 #include "q.h"
@@ -45,6 +48,7 @@ typedef struct daemon_state {
     tpl_set *tpl;
     gw_calendar *calendar;
     gw_redis *redis;
+    gw_incidents *incidents;    /* mutual-aid incidents: admin API and USSD menu 4 */
     prov_http *http_client;
     gw_records *records;
     gw_ussd *ussd;
@@ -54,6 +58,7 @@ typedef struct daemon_state {
     q *queue;
     prov_registry *providers;
     gw_sender *sender;
+    gw_campaigns *campaigns;    /* reminders' texts and coordinators' campaigns */
     int releasing;              /* the queue lease is being given back */
     gw_http *carrier_http;
     gw_http *admin_http;
@@ -145,6 +150,14 @@ static void on_redis_check(gw_redis *r, const char *policy, int appendonly, void
 
 /* A carrier's "the recipient blocked you" answer: the resident asked not
  * to be messaged, so the number joins the opt-out list. */
+/* The reminders' send window ([reminders] send_window in its time zone,
+ * which is the process's TZ): its next opening at or after NOW_MS. */
+static int64_t reminder_window(int64_t now_ms, void *arg)
+{
+    const gw_config *cfg = arg;
+    return gw_window_next(now_ms, cfg->send_window_start_min, cfg->send_window_end_min);
+}
+
 static void on_blocked(const char *e164, const char *account, void *arg)
 {
     daemon_state *d = arg;
@@ -308,19 +321,37 @@ int main(int argc, char **argv)
         goto fail;
     }
     gw_sender_on_blocked(d.sender, on_blocked, &d);
+    d.campaigns = gw_campaigns_new(d.base, d.cfg, d.redis, &d.tpl, d.sender);
+    if (d.campaigns == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    gw_sender_on_render(d.sender, gw_campaigns_render, d.campaigns);
+    gw_store_set_reminder_hook(gw_campaigns_auto_times, d.campaigns);
+    q_set_reminder_policy(d.queue, reminder_window, (void *)d.cfg,
+                          d.cfg->min_interval_hours * 3600);
     for (size_t i = 0; i < prov_registry_count(d.providers); i++)
         gw_metrics_sms_provider(prov_registry_conf(d.providers, i)->name);
     gw_metrics_set_queue(q_stats_get(d.queue));
     gw_store_init(d.redis);
     d.records = gw_records_new(d.cfg, d.redis, d.http_client);
+    d.incidents = gw_incidents_new(d.base, d.cfg, d.redis, &d.calendar);
+    if (d.incidents == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
     d.ussd = gw_ussd_new(d.base, d.cfg, d.redis, d.records, &d.tpl);
     d.admin = gw_admin_new(d.base, d.cfg, d.redis);
     if (d.admin != NULL) {
         gw_admin_set_outbound(d.admin, d.queue, d.providers, d.sender, &d.tpl);
         gw_admin_set_calendar(d.admin, &d.calendar);
+        gw_admin_set_campaigns(d.admin, d.campaigns);
+        gw_admin_set_incidents(d.admin, d.incidents);
     }
-    if (d.ussd != NULL)
+    if (d.ussd != NULL) {
         gw_ussd_set_outbound(d.ussd, d.sender);
+        gw_ussd_set_incidents(d.ussd, d.incidents);
+    }
     d.inbound = gw_inbound_new(d.cfg, d.redis, d.records, &d.tpl, d.sender);
     d.dlr = gw_dlr_new(d.cfg, d.queue);
     if (d.inbound == NULL || gw_inbound_register(d.inbound, d.carrier_http) != 0 ||
@@ -365,8 +396,10 @@ out:
     /* Order matters: freeing Redis and the HTTP client calls their pending
      * callbacks, which may still answer requests on the listeners. */
     gw_redis_free(d.redis);
+    gw_incidents_free(d.incidents);     /* after Redis: its waiting calls are answered */
     prov_registry_free(d.providers);
     gw_sender_free(d.sender);
+    gw_campaigns_free(d.campaigns);
     q_free(d.queue);
     gw_metrics_set_queue(NULL);
     prov_http_free(d.http_client);

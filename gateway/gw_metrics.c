@@ -182,6 +182,18 @@ static void render_sms(struct evbuffer *out)
         "# TYPE gateway_queue_consumers gauge\n"
         "gateway_queue_consumers %lld\n",
         (long long)q->recovered, (long long)q->consumers);
+    evbuffer_add_printf(out,
+        "# HELP gateway_reminders_skipped_total Bulk messages not sent when their time came, "
+        "by reason.\n"
+        "# TYPE gateway_reminders_skipped_total counter\n");
+    for (int i = 0; i < Q_SKIP_REASONS; i++)
+        evbuffer_add_printf(out, "gateway_reminders_skipped_total{reason=\"%s\"} %lld\n",
+                            q_skip_reasons[i], (long long)q->skipped[i]);
+    evbuffer_add_printf(out,
+        "# HELP gateway_reminders_deferred_total Reminders due outside the send window, moved "
+        "to its next opening.\n"
+        "# TYPE gateway_reminders_deferred_total counter\n"
+        "gateway_reminders_deferred_total %lld\n", (long long)q->deferred);
 }
 
 void gw_metrics_render(struct evbuffer *out, int redis_up)

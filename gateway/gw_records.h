@@ -48,6 +48,18 @@ void gw_store_init(struct gw_redis *redis);
 int gw_store_upsert(struct gw_redis *redis, const gw_participant *p,
                     gw_store_upsert_cb *cb, void *arg);
 
+/* Automatic reminders scheduled with each upsert: HOOK writes into TIMES
+ * (room for GW_STORE_REMINDERS_MAX) the Unix ms at which P's reminders are
+ * due (none when P has paid, has no phone or no due date) and their SMS
+ * parts into *SEGMENTS, and returns how many. The upsert script queues them
+ * once per due date and phone (a re-import with the same data adds nothing;
+ * with another due date it queues new ones, and the old ones are skipped
+ * when their time comes). */
+#define GW_STORE_REMINDERS_MAX 17
+typedef size_t gw_store_reminder_hook(const gw_participant *p, int64_t *times, int *segments,
+                                      void *arg);
+void gw_store_set_reminder_hook(gw_store_reminder_hook *hook, void *arg);
+
 /* Reads one participant. CB gets status 0 with n = 1 or n = 0 (unknown
  * id), or -1. Returns 0 when sent, -1 when Redis is down. */
 int gw_store_get(struct gw_redis *redis, const char *id, gw_records_cb *cb, void *arg);

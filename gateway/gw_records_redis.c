@@ -20,6 +20,14 @@ extern const char gw_lua_participant_upsert[];
 #define NFIELDS 14
 
 static gw_redis_script *script_upsert;
+static gw_store_reminder_hook *reminder_hook;
+static void *reminder_arg;
+
+void gw_store_set_reminder_hook(gw_store_reminder_hook *hook, void *arg)
+{
+    reminder_hook = hook;
+    reminder_arg = arg;
+}
 
 void gw_store_init(gw_redis *redis)
 {
@@ -107,17 +115,31 @@ int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb
     snprintf(paid, sizeof paid, "%" PRId64, p->contribution_paid_fen);
     snprintf(bal, sizeof bal, "%" PRId64, p->account_balance_fen);
     snprintf(pen, sizeof pen, "%" PRId64, p->pension_monthly_fen);
-    const char *argv[2 + NFIELDS] = {
+    const char *argv[2 + NFIELDS + 1 + GW_STORE_REMINDERS_MAX] = {
         key, p->id, p->phone, p->name, p->id_last4, p->township, p->village, p->language,
         yr, tier, paid, p->contribution_due, bal, pen, p->pension_last_paid,
         p->mutual_aid_member ? "1" : "0",
     };
+    /* then the automatic reminders: their segments and due seconds */
+    int64_t times[GW_STORE_REMINDERS_MAX];
+    char tbuf[GW_STORE_REMINDERS_MAX][24], segbuf[16];
+    int segments = 1;
+    size_t nt = reminder_hook != NULL ? reminder_hook(p, times, &segments, reminder_arg) : 0;
+    if (nt > GW_STORE_REMINDERS_MAX)
+        nt = GW_STORE_REMINDERS_MAX;
+    snprintf(segbuf, sizeof segbuf, "%d", segments);
+    argv[2 + NFIELDS] = segbuf;
+    for (size_t i = 0; i < nt; i++) {
+        snprintf(tbuf[i], sizeof tbuf[i], "%" PRId64, times[i] / 1000);
+        argv[3 + NFIELDS + i] = tbuf[i];
+    }
     upsert_ctx *c = malloc(sizeof *c);
     if (c == NULL)
         return -1;
     c->cb = cb;
     c->arg = arg;
-    if (gw_redis_eval(redis, script_upsert, on_upsert, c, 1, 2 + NFIELDS, argv, NULL) != 0) {
+    if (gw_redis_eval(redis, script_upsert, on_upsert, c, 1, (int)(3 + NFIELDS + nt), argv,
+                      NULL) != 0) {
         free(c);
         return -1;
     }

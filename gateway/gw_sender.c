@@ -46,6 +46,8 @@ struct gw_sender {
     uint32_t rng;
     gw_sender_blocked_cb *blocked_cb;
     void *blocked_arg;
+    gw_sender_render_cb *render;
+    void *render_arg;
     char **dlr_urls;            /* per account: Kannel's dlr-url template, else NULL */
     size_t ndlr_urls;
 };
@@ -268,13 +270,28 @@ static void start_sends(gw_sender *s, size_t account, const q_claimed *items, si
     send_job *open = NULL;
     for (size_t i = 0; i < n; i++) {
         const q_claimed *c = &items[i];
+        q_claimed written;
+        char *text = NULL;
+        if (c->text != NULL && c->templated) {
+            written = *c;
+            written.templated = 0;
+            if (s->render != NULL)
+                text = s->render(c, &written.text_len, &written.ucs2, s->render_arg);
+            written.text = text;
+            c = &written;
+            if (text == NULL)
+                gw_error("sender", "reminder %" PRId64 " could not be written; it fails",
+                         c->item.id);
+        }
         if (c->text == NULL) {
             job_msg m = {c->lane, c->item, ""};
             snprintf(m.id, sizeof m.id, "%" PRId64, c->item.id);
             prov_result res;
             memset(&res, 0, sizeof res);
             res.outcome = PROV_PERMANENT;
-            snprintf(res.reason, sizeof res.reason, "the message text has expired");
+            snprintf(res.reason, sizeof res.reason, "%s",
+                     c == &written ? "the reminder could not be written"
+                                   : "the message text has expired");
             record(s, account, &m, &res);
             continue;
         }
@@ -286,9 +303,11 @@ static void start_sends(gw_sender *s, size_t account, const q_claimed *items, si
             gw_error("sender", "out of memory; message %" PRId64 " comes back when its lease "
                      "runs out", c->item.id);
             q_abandon(s->q);
+            free(text);
             continue;
         }
         job_add(open, c);
+        free(text);
     }
     if (open != NULL)
         start_job(s, open);
@@ -430,6 +449,12 @@ void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg)
 {
     s->blocked_cb = cb;
     s->blocked_arg = arg;
+}
+
+void gw_sender_on_render(gw_sender *s, gw_sender_render_cb *cb, void *arg)
+{
+    s->render = cb;
+    s->render_arg = arg;
 }
 
 int gw_sender_reply(gw_sender *s, const char *e164, const char *text, q_enqueue_cb *cb,

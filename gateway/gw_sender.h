@@ -39,6 +39,13 @@ void gw_sender_free(gw_sender *s);
 typedef void gw_sender_blocked_cb(const char *e164, const char *account, void *arg);
 void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg);
 
+/* Writes a reminder queued as a template (q_claimed.templated) for its
+ * recipient, just before it is sent: returns the malloc'd text as it goes on
+ * the air (signature included) with its length and encoding, or NULL when
+ * it cannot be written (the message then fails with a reason). */
+typedef char *gw_sender_render_cb(const q_claimed *c, size_t *len, int *ucs2, void *arg);
+void gw_sender_on_render(gw_sender *s, gw_sender_render_cb *cb, void *arg);
+
 /* Queues TEXT to E164 as one reply (the reply lane, a status record),
  * prepared as every SMS is (the [sms] signature, GSM-7 or UCS-2), and looks
  * for due work at once. CB is q_enqueue's. Returns 0, or -1 when TEXT is

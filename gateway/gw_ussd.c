@@ -11,11 +11,15 @@
  *   node   where the resident is (enum node)
  *   page   the screen page shown (98 more / 0 back)
  *   sel    the participant chosen on this phone
- *   info   which information screen (contribution | balance | pension)
+ *   info   which information screen (contribution | balance | pension),
+ *          the reminders' state (on | off), the claim's kind while its date
+ *          is asked (accident | illness), or the deadline (YYYY-MM-DD) on
+ *          the claim's END screens
  *   text   Africa's Talking: the cumulative text last seen
  *   seq    Hubtel: the Sequence last seen
  *   pfx    the notice line shown above the last screen ("ussd.invalid", ...)
- *   left   its {left} value (wrong ID answers left)
+ *   left   its {left} value (wrong ID answers left), or the claim's
+ *          reference on its END screen
  *   endk   the text of the last answer when it ended the session, and
  *   until  its lock time: with these, a repeated hop is answered by
  *          rendering the same screen again, so the state stays a few dozen
@@ -44,6 +48,7 @@
 #include "gw_format.h"
 #include "gw_http.h"
 #include "gw_inbound.h"
+#include "gw_incident.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_phone.h"
@@ -63,10 +68,23 @@ extern const char gw_lua_id_attempt[];
 #define MAX_BODY 4096
 
 /* Numbers are stored in sessions: new nodes go at the end. */
-enum node { N_NEW, N_PERSON, N_MAIN, N_INFO, N_ASK_ID, N_LANG, N_DONE, N_REMIND };
-#define N_LAST N_REMIND     /* the highest node a stored session may name */
+enum node { N_NEW, N_PERSON, N_MAIN, N_INFO, N_ASK_ID, N_LANG, N_DONE, N_REMIND,
+            N_CLAIM_KIND, N_CLAIM_DATE };
+#define N_LAST N_CLAIM_DATE /* the highest node a stored session may name */
 
 static const char *const languages[] = {"zh", "en"};   /* language menu: 1, 2 */
+
+/* Menu 4's kinds, in the order of ussd.claim_kind's lines (1, 2). INFO is
+ * what the session keeps while the date is asked; ASK_DATE that screen. */
+static const struct claim_kind {
+    const char *info;
+    gw_incident_kind kind;
+    const char *ask_date;
+} claim_kinds[] = {
+    {"accident", GW_INCIDENT_ACCIDENT, "ussd.claim_date_accident"},
+    {"illness", GW_INCIDENT_CRITICAL_ILLNESS, "ussd.claim_date_illness"},
+};
+#define CLAIM_KINDS (sizeof claim_kinds / sizeof claim_kinds[0])
 
 struct gw_ussd {
     struct event_base *base;
@@ -76,6 +94,7 @@ struct gw_ussd {
     tpl_set *const *tpl;
     gw_redis_script *id_attempt;
     struct gw_sender *sender; /* confirmation SMS go here (NULL: none offered) */
+    gw_incidents *incidents;  /* menu 4 reports claims here (NULL: not offered) */
     struct hop *spare;        /* freed hops kept for reuse (they are large) */
     unsigned nspare;
 };
@@ -412,6 +431,23 @@ static int offers_sms(const hop *h)
     return h->u->sender != NULL && strcmp(h->s.info, "contribution") == 0;
 }
 
+/* The main menu offers "report a claim" to mutual-aid members only; to
+ * anyone else its digit is an invalid choice, as for any digit not shown. */
+static int offers_claim(const hop *h)
+{
+    const gw_participant *p = selected(h);
+    return h->u->incidents != NULL && p != NULL && p->mutual_aid_member;
+}
+
+/* The kind chosen on the claim's first screen, or NULL. */
+static const struct claim_kind *claim_kind_chosen(const hop *h)
+{
+    for (size_t i = 0; i < CLAIM_KINDS; i++)
+        if (strcmp(h->s.info, claim_kinds[i].info) == 0)
+            return &claim_kinds[i];
+    return NULL;
+}
+
 /* The information screens. */
 static void render_info(strbuf *b, const hop *h, const gw_participant *p)
 {
@@ -526,6 +562,8 @@ static void render_body(strbuf *b, hop *h, int *back_on_first)
             size_t al = strlen(items[i].action);
             if (al + 6 > sizeof key)
                 continue;
+            if (strcmp(items[i].action, "claim") == 0 && !offers_claim(h))
+                continue;
             memcpy(key + 5, items[i].action, al + 1);
             fmt_uint_str(digit, (uint64_t)items[i].digit);
             sb_line(b, digit);
@@ -554,6 +592,18 @@ static void render_body(strbuf *b, hop *h, int *back_on_first)
                 NULL, 0);
         *back_on_first = 1;
         break;
+    case N_CLAIM_KIND:
+        sb_text(b, h, "ussd.claim_kind", NULL, 0);
+        *back_on_first = 1;
+        break;
+    case N_CLAIM_DATE: {
+        /* A notice (why the date was refused) asks again in its own words. */
+        const struct claim_kind *k = claim_kind_chosen(h);
+        if (h->prefix_key == NULL && k != NULL)
+            sb_text(b, h, k->ask_date, NULL, 0);
+        *back_on_first = 1;
+        break;
+    }
     default:
         break;
     }
@@ -584,14 +634,22 @@ static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap);
 /* An END screen: text KEY with the values it takes. */
 static void end_with(hop *h, const char *key, enum gw_ussd_outcome outcome)
 {
-    char until[32];
-    tpl_var v[1];
+    char until[32], deadline[64];
+    tpl_var v[2];
     size_t n = 0;
-    if (strcmp(key, "ussd.unknown_phone") == 0) {
+    if (strcmp(key, "ussd.unknown_phone") == 0 || strcmp(key, "ussd.claim_members_only") == 0) {
         v[n++] = (tpl_var){"hotline", h->u->cfg->ussd_hotline};
     } else if (strcmp(key, "ussd.balance_locked") == 0) {
         fmt_time(h, h->until_ms, until, sizeof until);
         v[n++] = (tpl_var){"until", until};
+    } else if (strcmp(key, "ussd.claim_done") == 0) {     /* info: deadline, left: reference */
+        fmt_date(h, h->s.info, deadline, sizeof deadline);
+        v[n++] = (tpl_var){"reference", h->left};
+        v[n++] = (tpl_var){"deadline", deadline};
+    } else if (strcmp(key, "ussd.claim_closed") == 0) {   /* info: the deadline it had */
+        fmt_date(h, h->s.info, deadline, sizeof deadline);
+        v[n++] = (tpl_var){"deadline", deadline};
+        v[n++] = (tpl_var){"hotline", h->u->cfg->ussd_hotline};
     }
     free(h->answer);
     h->answer = tpl_render(*h->u->tpl, hop_lang(h), key, v, n);
@@ -931,6 +989,73 @@ static void start_remind_set(hop *h)
         hop_busy(h);
 }
 
+/* ---- menu 4: report a mutual-aid claim (members only) ---- */
+
+static void on_claim(gw_incidents *inc, gw_incident_result result, const char *reference,
+                     gw_date deadline, void *arg)
+{
+    (void)inc;
+    hop *h = arg;
+    if (!hop_back(h))
+        return;
+    char ymd[40];         /* room for any int; a real date is 10 characters */
+    snprintf(ymd, sizeof ymd, "%04d-%02d-%02d", deadline.y, deadline.m, deadline.d);
+    /* The END screens are rendered again from the session on a repeated
+     * hop: the deadline goes in info, the reference in left. */
+    switch (result) {
+    case GW_INCIDENT_REPORTED:
+    case GW_INCIDENT_ALREADY_REPORTED:
+    case GW_INCIDENT_WINDOW_CLOSED:
+        snprintf(h->s.info, sizeof h->s.info, "%.15s", ymd);
+        snprintf(h->left, sizeof h->left, "%s", reference);
+        end_with(h, result == GW_INCIDENT_WINDOW_CLOSED ? "ussd.claim_closed" : "ussd.claim_done",
+                 GW_USSD_END);
+        save_and_answer(h);
+        break;
+    case GW_INCIDENT_NOT_MEMBER:
+        end_with(h, "ussd.claim_members_only", GW_USSD_END);
+        save_and_answer(h);
+        break;
+    default:    /* Redis failed; FUTURE_DATE cannot come: the date was checked */
+        hop_busy(h);
+        break;
+    }
+    hop_release(h);
+}
+
+/* Reports the claim of kind K on ON for the selected participant. A
+ * carrier repeating this hop gets the saved END screen; a repeat that
+ * arrives before the session is saved, or a second report later, reaches
+ * the same incident (gw_incident_report is idempotent per kind and date). */
+static void start_claim(hop *h, const struct claim_kind *k, gw_date on)
+{
+    const gw_participant *p = selected(h);
+    if (p != NULL && gw_incident_report(h->u->incidents, p, k->kind, on, "ussd", on_claim, h) == 0)
+        h->outstanding++;
+    else
+        hop_busy(h);
+}
+
+/* The date typed on the claim's date screen: 1 when the report was started,
+ * 0 when the screen asks again (h->answer holds it). */
+static int claim_date_entered(hop *h, const struct claim_kind *k, const char *in)
+{
+    gw_date today = gw_incident_today(), on;
+    int rc = gw_date_entry_parse(in, today.y, &on.y, &on.m, &on.d);
+    if (rc == 0 && gw_date_cmp(on, today) > 0)
+        h->prefix_key = "ussd.claim_date_future";
+    else if (rc == GW_DATE_ENTRY_NO_SUCH_DAY)
+        h->prefix_key = "ussd.claim_date_no_such_day";
+    else if (rc != 0)
+        h->prefix_key = "ussd.claim_date_bad";
+    if (h->prefix_key != NULL) {
+        render_screen(h);
+        return 0;
+    }
+    start_claim(h, k, on);
+    return 1;
+}
+
 static void start_attempt(hop *h, const gw_participant *p, const char *answer)
 {
     char lock[GW_PID_MAX + 24], fail[GW_PID_MAX + 24], now[24], len[16], max[8];
@@ -1047,8 +1172,33 @@ static int decide(hop *h)
                 start_remind_get(h);
                 return 1;
             }
+            if (strcmp(action, "claim") == 0 && offers_claim(h)) {
+                go(h, N_CLAIM_KIND);
+                render_screen(h);
+                return 0;
+            }
         }
         break;
+    }
+    case N_CLAIM_KIND: {
+        int n = parse_choice(in, (int)CLAIM_KINDS);
+        if (strcmp(in, "0") == 0 || n > 0) {
+            if (n > 0)
+                snprintf(h->s.info, sizeof h->s.info, "%s", claim_kinds[n - 1].info);
+            go(h, n > 0 ? N_CLAIM_DATE : N_MAIN);
+            render_screen(h);
+            return 0;
+        }
+        break;
+    }
+    case N_CLAIM_DATE: {
+        const struct claim_kind *k = claim_kind_chosen(h);
+        if (strcmp(in, "0") == 0 || k == NULL) {
+            go(h, N_CLAIM_KIND);
+            render_screen(h);
+            return 0;
+        }
+        return claim_date_entered(h, k, in);
     }
     case N_REMIND:
         if (strcmp(in, "1") == 0) {
@@ -1159,6 +1309,7 @@ static void loaded(hop *h)
         /* The same screen again, rendered from the state it was shown in. */
         if (h->s.endk[0] != '\0') {
             h->until_ms = h->s.until_ms;
+            memcpy(h->left, h->s.left, sizeof h->left);
             end_with(h, h->s.endk, GW_USSD_DUPLICATE);
         } else {
             h->prefix_key = h->s.pfx[0] != '\0' ? h->s.pfx : NULL;
@@ -1409,6 +1560,11 @@ int gw_ussd_register(gw_ussd *u, struct gw_http *carrier)
 void gw_ussd_set_outbound(gw_ussd *u, struct gw_sender *sender)
 {
     u->sender = sender;
+}
+
+void gw_ussd_set_incidents(gw_ussd *u, struct gw_incidents *incidents)
+{
+    u->incidents = incidents;
 }
 
 void gw_ussd_free(gw_ussd *u)

@@ -18,6 +18,7 @@ struct gw_records;
 struct gw_http;
 struct tpl_set;
 struct gw_sender;
+struct gw_incidents;
 
 typedef struct gw_ussd gw_ussd;
 
@@ -31,6 +32,12 @@ gw_ussd *gw_ussd_new(struct event_base *base, const struct gw_config *cfg,
  * the message goes to the caller's phone through SENDER's reply lane.
  * Without it the offer is not shown. */
 void gw_ussd_set_outbound(gw_ussd *u, struct gw_sender *sender);
+
+/* Lets the main menu offer "4 report a mutual-aid claim" to members: the
+ * kind, then the date (YYYYMMDD, or MMDD of this year), then an END with
+ * the reference and deadline, or with the deadline that passed and the
+ * hotline. Without it the item is not shown. */
+void gw_ussd_set_incidents(gw_ussd *u, struct gw_incidents *incidents);
 
 /* Routes POST /ussd/africastalking and /ussd/hubtel on CARRIER. */
 int gw_ussd_register(gw_ussd *u, struct gw_http *carrier);

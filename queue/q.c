@@ -34,7 +34,7 @@ extern const char gw_lua_q_dlr[];
 #define TICK_MS 1000
 #define ACK_GROUP 8             /* arguments per outcome in q_ack.lua */
 #define ACK_FLUSH_MAX 512       /* outcomes per ack call */
-#define MEMBER_MAX 200
+#define MEMBER_MAX 256
 
 /* One outcome waiting to be written: its 8 arguments, copied, and the
  * lease it was claimed under. */
@@ -71,6 +71,14 @@ struct q {
     size_t acks_in_flight;      /* sent, not yet answered */
     int stats_pending;
     q_stats stats;
+    q_window_fn *window;        /* reminders' send window, NULL: none */
+    void *window_arg;
+    int min_interval_s;
+};
+
+const char *const q_skip_reasons[Q_SKIP_REASONS] = {
+    "opted_out", "paid", "duplicate", "cancelled", "removed", "phone_changed", "rescheduled",
+    "reported",
 };
 
 /* ---- small helpers ---- */
@@ -112,7 +120,8 @@ static void on_stats(gw_redis *r, redisReply *reply, void *arg)
     (void)r;
     q *q = arg;
     q->stats_pending = 0;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 12)
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements < 12 + Q_SKIP_REASONS + 1)
         return;
     redisReply **e = reply->element;
     for (int lane = 0; lane < 2; lane++) {
@@ -126,6 +135,9 @@ static void on_stats(gw_redis *r, redisReply *reply, void *arg)
     q->stats.recovered = reply_int(e[9], 0);
     q->stats.lost_lease = reply_int(e[10], 0);
     q->stats.dropped_done = reply_int(e[11], 0);
+    for (int i = 0; i < Q_SKIP_REASONS; i++)
+        q->stats.skipped[i] = reply_int(e[12 + i], 0);
+    q->stats.deferred = reply_int(e[12 + Q_SKIP_REASONS], 0);
     q->stats.valid = 1;
 }
 
@@ -154,8 +166,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     const char *reap_argv[] = {now, "", "0", q->consumer, lease};
     gw_redis_eval(q->redis, q->s_reap, on_reap, q, 0, 5, reap_argv, NULL);
     if (!q->stats_pending) {
-        const char *argv[] = {now};
-        if (gw_redis_eval(q->redis, q->s_stats, on_stats, q, 0, 1, argv, NULL) == 0)
+        const char *argv[1 + Q_SKIP_REASONS] = {now};
+        for (int i = 0; i < Q_SKIP_REASONS; i++)
+            argv[1 + i] = q_skip_reasons[i];
+        if (gw_redis_eval(q->redis, q->s_stats, on_stats, q, 0, 1 + Q_SKIP_REASONS, argv,
+                          NULL) == 0)
             q->stats_pending = 1;
     }
     if (q->nacks > 0)
@@ -439,6 +454,8 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
     res.paused_ms = reply_int(reply->element[0], 0);
     res.wait_ms = reply_int(reply->element[1], 0);
     const redisReply *list = reply->element[2], *bodies = reply->element[3];
+    const redisReply *datas = reply->elements > 5 && reply->element[5]->type == REDIS_REPLY_ARRAY
+                              ? reply->element[5] : NULL;
     size_t n = list->elements / 2;
     if (n > 0)
         items = calloc(n, sizeof *items);
@@ -456,12 +473,18 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
         it->item.lease = c->lease;
         it->lane = (lane->len == 5 && memcmp(lane->str, "reply", 5) == 0) ? Q_REPLY : Q_BULK;
         it->member = m->str;
+        it->data = "";
+        if (datas != NULL && i < datas->elements && datas->element[i]->type == REDIS_REPLY_STRING) {
+            it->data = datas->element[i]->str;
+            it->data_len = datas->element[i]->len;
+        }
         for (size_t j = 0; j + 1 < bodies->elements; j += 2) {
             const redisReply *bid = bodies->element[j], *body = bodies->element[j + 1];
             if (bid->type == REDIS_REPLY_STRING && strlen(it->item.body_id) == bid->len &&
                 memcmp(bid->str, it->item.body_id, bid->len) == 0) {
                 if (body->type == REDIS_REPLY_STRING && body->len >= 1) {
                     it->ucs2 = body->str[0] == 'u';
+                    it->templated = body->str[0] == 't';
                     it->text = body->str + 1;
                     it->text_len = body->len - 1;
                 }
@@ -482,6 +505,13 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
     free(c);
 }
 
+void q_set_reminder_policy(q *q, q_window_fn *window, void *arg, int min_interval_s)
+{
+    q->window = window;
+    q->window_arg = arg;
+    q->min_interval_s = min_interval_s > 0 ? min_interval_s : 0;
+}
+
 int q_claim(q *q, int64_t now_ms, int max, const char *provider, double rate, double burst,
             q_claim_cb *cb, void *arg)
 {
@@ -500,8 +530,12 @@ int q_claim(q *q, int64_t now_ms, int max, const char *provider, double rate, do
     snprintf(maxs, sizeof maxs, "%d", max);
     snprintf(rates, sizeof rates, "%.3f", rate > 0 ? rate : 0.0);
     snprintf(bursts, sizeof bursts, "%.3f", burst > 0 ? burst : 0.0);
-    const char *argv[] = {now, q->consumer, lease, maxs, provider, rates, bursts};
-    if (gw_redis_eval(q->redis, q->s_claim, on_claim, c, 0, 7, argv, NULL) != 0) {
+    char wnext[24], minint[16];
+    snprintf(wnext, sizeof wnext, "%" PRId64,
+             q->window != NULL ? q->window(now_ms, q->window_arg) : (int64_t)0);
+    snprintf(minint, sizeof minint, "%d", q->min_interval_s);
+    const char *argv[] = {now, q->consumer, lease, maxs, provider, rates, bursts, wnext, minint};
+    if (gw_redis_eval(q->redis, q->s_claim, on_claim, c, 0, 9, argv, NULL) != 0) {
         free(c);
         return -1;
     }

@@ -60,7 +60,7 @@ typedef struct q_item {
     int segments;
     char phone[24];          /* E.164 */
     char body_id[24];
-    char extra[64];          /* producer's data ("" when none) */
+    char extra[128];         /* producer's data ("" when none) */
     unsigned lease;          /* not in the member: which of this process's leases
                                 it was claimed under (set by q_claim, used by q_ack) */
 } q_item;
@@ -136,9 +136,13 @@ typedef struct q_claimed {
     q_lane lane;
     q_item item;
     const char *member;      /* as stored; needed to acknowledge */
-    const char *text;        /* the body's text, NULL when it has expired */
+    const char *text;        /* the body's text, NULL when it has expired; when
+                                TEMPLATED, the name of the [sms] text to render */
     size_t text_len;
     int ucs2;
+    int templated;           /* a reminder written per recipient at send time */
+    const char *data;        /* what its text needs (fields joined by \31), "" none */
+    size_t data_len;
 } q_claimed;
 
 typedef struct q_claim_result {
@@ -150,6 +154,14 @@ typedef struct q_claim_result {
 } q_claim_result;
 
 typedef void q_claim_cb(q *q, const q_claim_result *res, void *arg);
+
+/* Reminders (bulk messages whose EXTRA is a reminder's, gateway/gw_campaign.h)
+ * go only inside the send window: WINDOW returns the window's next opening
+ * at or after NOW_MS (NOW_MS itself when inside). The same reminder does not
+ * go twice within MIN_INTERVAL_S. Without a policy reminders go at any time
+ * and are not checked for duplicates. */
+typedef int64_t q_window_fn(int64_t now_ms, void *arg);
+void q_set_reminder_policy(q *q, q_window_fn *window, void *arg, int min_interval_s);
 
 /* Claims up to MAX due messages for sending through PROVIDER, whose
  * bucket refills RATE segments/s up to BURST (RATE 0: no limit). */
@@ -200,6 +212,10 @@ typedef void q_dlr_cb(q *q, const char *id, const char *result, void *arg);
 int q_dlr(q *q, const char *const *accounts, size_t n, const char *cid, const char *state,
           const char *reason, q_dlr_cb *cb, void *arg);
 
+/* Why a bulk message was not sent at its time (see queue/lua/q_claim.lua). */
+#define Q_SKIP_REASONS 8
+extern const char *const q_skip_reasons[Q_SKIP_REASONS];
+
 /* The numbers of the queue, refreshed every second from Redis. */
 typedef struct q_stats {
     int valid;               /* 0 until the first refresh */
@@ -212,6 +228,8 @@ typedef struct q_stats {
     int64_t recovered;       /* put back from dead consumers (possible duplicates) */
     int64_t lost_lease;
     int64_t dropped_done;    /* claimed again after being finished: not resent */
+    int64_t skipped[Q_SKIP_REASONS]; /* bulk messages not sent, by q_skip_reasons */
+    int64_t deferred;        /* reminders moved to the send window's next opening */
 } q_stats;
 
 const q_stats *q_stats_get(const q *q);

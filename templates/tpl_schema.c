@@ -43,6 +43,15 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"ussd.reminders_off", "", TPL_KIND_SCREEN},
     {"ussd.reminders_stopped", "", TPL_KIND_SCREEN},
     {"ussd.reminders_started", "", TPL_KIND_SCREEN},
+    {"ussd.claim_kind", "", TPL_KIND_SCREEN},
+    {"ussd.claim_date_accident", "", TPL_KIND_SCREEN},
+    {"ussd.claim_date_illness", "", TPL_KIND_SCREEN},
+    {"ussd.claim_date_bad", "", TPL_KIND_SCREEN},
+    {"ussd.claim_date_no_such_day", "", TPL_KIND_SCREEN},
+    {"ussd.claim_date_future", "", TPL_KIND_SCREEN},
+    {"ussd.claim_done", "reference deadline", TPL_KIND_SCREEN},
+    {"ussd.claim_closed", "deadline hotline", TPL_KIND_SCREEN},
+    {"ussd.claim_members_only", "hotline", TPL_KIND_SCREEN},
 
     /* main menu labels, one per action (one line each) */
     {"menu.contribution", "", TPL_KIND_LINE},
@@ -63,6 +72,8 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"sms.unpaid_reminder", "name year due_amount due_date", TPL_KIND_SMS},
     {"sms.claim_reminder", "name kind deadline reference hotline", TPL_KIND_SMS},
     {"sms.claim_last_day", "name kind deadline reference hotline", TPL_KIND_SMS},
+    {"sms.kind_accident", "", TPL_KIND_SMS},
+    {"sms.kind_critical_illness", "", TPL_KIND_SMS},
     {"sms.test", "name", TPL_KIND_SMS},
 };
 const size_t tpl_schema_nkeys = sizeof tpl_schema_keys / sizeof tpl_schema_keys[0];

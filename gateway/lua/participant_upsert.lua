@@ -7,11 +7,44 @@
 -- roster refuses control characters): a copy, so that a USSD session's start
 -- reads everyone on a phone with one HGETALL. This script is the only writer
 -- of participants; anything that changes one must go through it.
+-- ARGV[16] (optional): the SMS parts of an automatic unpaid-contribution
+-- reminder, ARGV[17..] the due seconds of those reminders (computed by the
+-- daemon from [reminders] unpaid_offsets_days and the send window). They are
+-- queued (bulk lane, EXTRA "u,0,ID,DUE", body gw:{q}:body:auto_u) once per
+-- due date and phone, remembered in gw:{q}:auto:ID; a participant who has
+-- paid forgets it (queued ones are skipped when their time comes).
 -- Returns 1 when the participant is new, 2 when a field changed, 0 when
 -- nothing changed.
 local FIELDS = {'ph', 'nm', 'id4', 'tw', 'vl', 'lg', 'yr', 'tier', 'paid', 'due',
                 'bal', 'pen', 'plast', 'aid'}
 local key, id = KEYS[1], ARGV[1]
+
+local function schedule()
+  local ak = 'gw:{q}:auto:' .. id
+  local phone, paid, due = ARGV[2], tonumber(ARGV[10]) or 0, ARGV[11]
+  if paid > 0 or phone == '' or due == '' then
+    redis.call('DEL', ak)
+    return
+  end
+  if #ARGV < 17 then return end
+  local mark = due .. '|' .. phone
+  if redis.call('GET', ak) == mark then return end
+  redis.call('SET', 'gw:{q}:body:auto_u', 'tunpaid_reminder')
+  local seg, last = ARGV[16], 0
+  local n = #ARGV - 16
+  local top = redis.call('INCRBY', 'gw:{q}:seq', n)
+  for i = 17, #ARGV do
+    local sec = ARGV[i]
+    local mid = string.format('%d', top - n + i - 16)
+    redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec,
+               mid .. ':0:' .. seg .. ':' .. phone .. ':auto_u:u,0,' .. id .. ',' .. due)
+    redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
+    if tonumber(sec) > last then last = tonumber(sec) end
+  end
+  redis.call('HINCRBY', 'gw:{q}:n', 'bulk', n)
+  redis.call('SET', ak, mark, 'EXAT', last + 2 * 86400)
+end
+
 local old = redis.call('HMGET', key, unpack(FIELDS))
 local existed = old[2] ~= false
 if existed then
@@ -19,7 +52,10 @@ if existed then
   for i = 1, #FIELDS do
     if old[i] ~= ARGV[i + 1] then same = false break end
   end
-  if same then return 0 end
+  if same then
+    schedule()
+    return 0
+  end
 end
 local function place(tw, vl) return tw .. '\31' .. vl end
 if existed then
@@ -43,5 +79,6 @@ end
 redis.call('SADD', 'gw:idx:tw:' .. ARGV[5], id)
 redis.call('SADD', 'gw:idx:vl:' .. place(ARGV[5], ARGV[6]), id)
 redis.call('SADD', 'gw:idx:all', id)
+schedule()
 if existed then return 2 end
 return 1

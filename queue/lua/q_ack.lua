@@ -10,6 +10,10 @@
 --       "r" retry (member, its attempt already raised, due at second NUM),
 --       "t" throttled (member back at the front now; provider paused NUM ms),
 --       "d" dead (status failed with REASON; kept on the dead list).
+-- A campaign's message (EXTRA "KIND,CAMPAIGN,...", CAMPAIGN not 0) moves
+-- its campaign's counts (gw:{q}:camp:ID) from queued (skipped once the
+-- campaign was cancelled) to sent or failed, once: only when its status
+-- was not already final, so an outcome written twice counts once.
 -- Returns the number of messages whose lease had been lost.
 local consumer, now = ARGV[1], tonumber(ARGV[2])
 local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -27,6 +31,28 @@ local function requeue(lane, due, member, front)
   end
   redis.call('ZADD', 'gw:{q}:sched:' .. lane, due, due)
   redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
+end
+
+local function is_final(st)
+  return st and (string.sub(st, 1, 5) == 'sent|' or string.sub(st, 1, 10) == 'delivered|'
+                 or string.sub(st, 1, 7) == 'failed|' or string.sub(st, 1, 8) == 'skipped|')
+end
+
+-- The campaign of MEMBER, or nil.
+local function campaign(member)
+  local camp = string.match(member, '^%d+:%d+:%d+:[^:]*:[^:]+:%a,(%d+),')
+  if camp == nil or camp == '0' then return nil end
+  return camp
+end
+
+local function camp_move(camp, to)
+  local ck = 'gw:{q}:camp:' .. camp
+  local st = redis.call('HGET', ck, 'state')
+  if not st then return end
+  local from = 'queued'
+  if st == 'cancelled' then from = 'skipped' end
+  redis.call('HINCRBY', ck, from, -1)
+  redis.call('HINCRBY', ck, to, 1)
 end
 
 for i = 5, #ARGV, 8 do
@@ -49,11 +75,17 @@ for i = 5, #ARGV, 8 do
     lost = lost + 1
   end
   local attempt = string.match(member, '^%d+:(%d+):') or '0'
+  local camp = campaign(member)
   if kind == 'a' then
+    if camp and not is_final(redis.call('GET', 'gw:{q}:m:' .. id)) then
+      camp_move(camp, 'sent')
+    end
     redis.call('SET', 'gw:{q}:m:' .. id, 'sent|' .. prov .. '|' .. cid .. '|' .. attempt .. '|' .. nowstr,
                'EX', ttl)
     if cid ~= '' then
-      redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, id, 'EX', ttl)
+      local v = id
+      if camp then v = id .. '|' .. camp end
+      redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, v, 'EX', ttl)
     end
   elseif kind == 'r' then
     if owned == 1 then
@@ -75,6 +107,9 @@ for i = 5, #ARGV, 8 do
   elseif kind == 'd' then
     local mk = 'gw:{q}:m:' .. id
     local prev = redis.call('GET', mk)
+    if camp and not is_final(prev) then
+      camp_move(camp, 'failed')
+    end
     if owned == 1 or not (prev and string.sub(prev, 1, 7) == 'failed|') then
       redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
     end

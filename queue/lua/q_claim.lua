@@ -5,21 +5,46 @@
 -- handed out only when the provider's token bucket holds its segments; the
 -- bucket refills at RATE segments per second up to BURST. A message whose
 -- status already says sent, delivered or failed (another consumer finished
--- it after a lease was reclaimed) is dropped here, not sent again. A bulk
--- message to a phone on the opt-out list (gw:{q}:optout) is skipped here,
--- just before sending, with status "skipped".
+-- it after a lease was reclaimed) is dropped here, not sent again.
+--
+-- Just before sending, a bulk message is checked again (DOMAIN: "the status
+-- is checked again just before sending"):
+--   * its phone is on the opt-out list (gw:{q}:optout): skipped "opted_out";
+-- and a reminder (a member whose EXTRA is "KIND,CAMPAIGN,PID,TAG", see
+-- gateway/gw_campaign.h) also:
+--   * its campaign was cancelled: skipped "cancelled";
+--   * outside the send window (ARGV[8], the window's next opening, is later
+--     than now): moved to that opening's bucket, not dropped;
+--   * KIND u (unpaid contribution): the participant has paid since, has
+--     gone from the roster, has another phone now, or (automatic reminders,
+--     TAG = the due date they were scheduled for) another due date: skipped
+--     "paid", "removed", "phone_changed", "rescheduled";
+--   * KIND c / l (claim report, at once / last day; TAG = the incident's
+--     reference): the incident is no longer "open" (reported): "reported";
+--   * the same reminder (kind and participant; for claims the incident and
+--     stage; for notices the text and phone) went out within ARGV[9]
+--     seconds: skipped "duplicate".
+-- A skipped message gets status "skipped|...|REASON", is counted in
+-- gw:{q}:stats (skipped_REASON) and moves its campaign's count from queued
+-- to skipped. A reminder handed out comes with what its text needs (the
+-- participant's fields, joined by \31), rendered by the daemon.
 -- Each handed-out message is recorded in the consumer's in-flight hash
 -- (id -> "lane|member") and the consumer's lease is extended.
 -- ARGV: now_ms, consumer, lease_ms, max, provider, rate, burst
--- Returns {paused_ms, wait_ms, {lane, member, ...}, {bid, body|false, ...}, dropped}
+--       [, window_next_ms (<= now_ms: inside the window), min_interval_s]
+-- Returns {paused_ms, wait_ms, {lane, member, ...}, {bid, body|false, ...},
+--          dropped, {data, ...} (one per handed-out message, "" for none)}
 local now, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local max, prov = tonumber(ARGV[4]), ARGV[5]
 local rate, burst = tonumber(ARGV[6]), tonumber(ARGV[7])
+local wnext = tonumber(ARGV[8] or '0') or 0
+local minint = tonumber(ARGV[9] or '0') or 0
 local sec = math.floor(now / 1000)
+local nowstr = ARGV[1]
 
 local pttl = redis.call('PTTL', 'gw:{q}:pause:' .. prov)
 if pttl > 0 then
-  return {pttl, 0, {}, {}, 0}
+  return {pttl, 0, {}, {}, 0, {}}
 end
 
 local tbk = 'gw:{q}:tb:' .. prov
@@ -36,8 +61,105 @@ if rate > 0 then
   end
 end
 
+local function camp_state(camp)
+  if camp == '0' then return 'auto' end
+  return redis.call('HGET', 'gw:{q}:camp:' .. camp, 'state') or 'gone'
+end
+
+-- What to do with one member, from reads only: returns a table
+-- {what = 'drop'|'skip'|'defer'|'send', ...}.
+local function judge(lane, m)
+  local id, seg, phone, bid, ex = string.match(m, '^(%d+):%d+:(%d+):([^:]*):([^:]+):?(.*)$')
+  if id == nil then
+    return {what = 'drop'}
+  end
+  local d = {id = id, seg = tonumber(seg) or 1, phone = phone, bid = bid, data = ''}
+  local st = redis.call('GET', 'gw:{q}:m:' .. id)
+  if st and (string.sub(st, 1, 5) == 'sent|' or string.sub(st, 1, 10) == 'delivered|'
+             or string.sub(st, 1, 7) == 'failed|') then
+    d.what = 'drop'
+    return d
+  end
+  if lane ~= 'bulk' then
+    d.what = 'send'
+    return d
+  end
+  local kind, camp, pid, tag
+  if ex ~= '' then
+    kind, camp, pid, tag = string.match(ex, '^(%a),(%d+),([^,]*),?(.*)$')
+  end
+  d.camp = camp
+  if kind then
+    d.cstate = camp_state(camp)
+    if d.cstate == 'cancelled' or d.cstate == 'gone' then
+      d.what, d.reason = 'skip', 'cancelled'
+      return d
+    end
+  end
+  if redis.call('HEXISTS', 'gw:{q}:optout', phone) == 1 then
+    d.what, d.reason = 'skip', 'opted_out'
+    return d
+  end
+  if not kind then
+    d.what = 'send'
+    return d
+  end
+  if wnext > now then
+    d.what = 'defer'
+    return d
+  end
+  local dkey
+  if kind == 'u' then
+    local p = redis.call('HMGET', 'gw:{p:' .. pid .. '}', 'ph', 'nm', 'lg', 'yr', 'tier', 'paid', 'due')
+    if not p[1] then
+      d.what, d.reason = 'skip', 'removed'
+    elseif p[1] ~= phone then
+      d.what, d.reason = 'skip', 'phone_changed'
+    elseif (tonumber(p[6]) or 0) > 0 then
+      d.what, d.reason = 'skip', 'paid'
+    elseif camp == '0' and tag ~= '' and tag ~= p[7] then
+      d.what, d.reason = 'skip', 'rescheduled'
+    end
+    if d.what then return d end
+    d.data = table.concat({p[2], p[3], p[4], p[5], p[6], p[7]}, '\31')
+    dkey = 'u:' .. pid
+  elseif kind == 'c' or kind == 'l' then
+    local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state')
+    local p = redis.call('HMGET', 'gw:{p:' .. pid .. '}', 'ph', 'nm', 'lg')
+    if not inc[4] or not p[1] or inc[1] ~= pid then
+      d.what, d.reason = 'skip', 'removed'
+    elseif inc[4] ~= 'open' then
+      d.what, d.reason = 'skip', 'reported'
+    elseif p[1] ~= phone then
+      d.what, d.reason = 'skip', 'phone_changed'
+    end
+    if d.what then return d end
+    d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
+    dkey = kind .. ':' .. tag
+  else
+    dkey = kind .. ':' .. tag .. ':' .. phone
+  end
+  d.dkey = dkey
+  d.pend = camp .. ':' .. pid
+  local last = redis.call('GET', 'gw:{q}:last:' .. dkey)
+  if last and last ~= id then
+    d.what, d.reason = 'skip', 'duplicate'
+    return d
+  end
+  d.what = 'send'
+  return d
+end
+
+local function camp_move(d, from, to)
+  if d.camp and d.camp ~= '0' and d.cstate ~= 'cancelled' and d.cstate ~= 'gone' then
+    local ck = 'gw:{q}:camp:' .. d.camp
+    redis.call('HINCRBY', ck, from, -1)
+    redis.call('HINCRBY', ck, to, 1)
+  end
+end
+
 local flk = 'gw:{q}:fl:' .. consumer
-local items, bodies, seen = {}, {}, {}
+local items, bodies, datas, seen = {}, {}, {}, {}
 local wait, count, dropped = 0, 0, 0
 for _, lane in ipairs({'reply', 'bulk'}) do
   local sk = 'gw:{q}:sched:' .. lane
@@ -48,17 +170,50 @@ for _, lane in ipairs({'reply', 'bulk'}) do
     end
     local bk = 'gw:{q}:b:' .. lane .. ':' .. b[1]
     local got = redis.call('LRANGE', bk, 0, max - count - 1)
-    local take = #got
-    if rate > 0 then
-      take = 0
-      for i = 1, #got do
-        local seg = tonumber(string.match(got[i], '^%d+:%d+:(%d+):')) or 1
-        if seg > tokens then
-          wait = math.ceil((seg - tokens) * 1000 / rate)
+    local take = 0
+    for i = 1, #got do
+      local m = got[i]
+      local d = judge(lane, m)
+      if d.what == 'send' and rate > 0 then
+        if d.seg > tokens then
+          wait = math.ceil((d.seg - tokens) * 1000 / rate)
           break
         end
-        tokens = tokens - seg
-        take = i
+        tokens = tokens - d.seg
+      end
+      take = i
+      if d.what == 'drop' then
+        dropped = dropped + 1
+      elseif d.what == 'skip' then
+        redis.call('SET', 'gw:{q}:m:' .. d.id, 'skipped||||' .. nowstr .. '|' .. d.reason,
+                   'EX', 604800)
+        redis.call('HINCRBY', 'gw:{q}:stats', 'skipped_' .. d.reason, 1)
+        camp_move(d, 'queued', 'skipped')
+      elseif d.what == 'defer' then
+        local ws = string.format('%d', math.floor(wnext / 1000))
+        redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. ws, m)
+        redis.call('ZADD', sk, ws, ws)
+        redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
+        redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1)
+      else
+        if d.dkey then
+          if minint > 0 then
+            redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', minint)
+          end
+          local pk = 'gw:{q}:pend:' .. d.dkey
+          if redis.call('GET', pk) == d.pend then
+            redis.call('DEL', pk)
+          end
+        end
+        redis.call('HSET', flk, d.id, lane .. '|' .. m)
+        items[#items + 1] = lane
+        items[#items + 1] = m
+        datas[#datas + 1] = d.data
+        if not seen[d.bid] then
+          seen[d.bid] = true
+          bodies[#bodies + 1] = d.bid
+          bodies[#bodies + 1] = redis.call('GET', 'gw:{q}:body:' .. d.bid)
+        end
       end
     end
     if take > 0 then
@@ -67,31 +222,6 @@ for _, lane in ipairs({'reply', 'bulk'}) do
     end
     if take == #got and redis.call('EXISTS', bk) == 0 then
       redis.call('ZREM', sk, b[1])
-    end
-    for i = 1, take do
-      local m = got[i]
-      local id, bid = string.match(m, '^(%d+):%d+:%d+:[^:]*:([^:]+)')
-      local st = id and redis.call('GET', 'gw:{q}:m:' .. id)
-      if id == nil then
-        dropped = dropped + 1
-      elseif st and (string.sub(st, 1, 5) == 'sent|' or string.sub(st, 1, 10) == 'delivered|'
-                     or string.sub(st, 1, 7) == 'failed|') then
-        dropped = dropped + 1
-      elseif lane == 'bulk' and
-             redis.call('HEXISTS', 'gw:{q}:optout', string.match(m, '^%d+:%d+:%d+:([^:]*):')) == 1 then
-        -- opted out since it was queued: a bulk message is not sent (replies are)
-        redis.call('SET', 'gw:{q}:m:' .. id, 'skipped||||' .. ARGV[1] .. '|opted out', 'EX', 604800)
-        redis.call('HINCRBY', 'gw:{q}:stats', 'skipped_optout', 1)
-      else
-        redis.call('HSET', flk, id, lane .. '|' .. m)
-        items[#items + 1] = lane
-        items[#items + 1] = m
-        if not seen[bid] then
-          seen[bid] = true
-          bodies[#bodies + 1] = bid
-          bodies[#bodies + 1] = redis.call('GET', 'gw:{q}:body:' .. bid)
-        end
-      end
     end
     count = count + take
     if take < #got then
@@ -110,4 +240,4 @@ end
 -- moved by a test): one clock for every daemon's lease.
 local t = redis.call('TIME')
 redis.call('ZADD', 'gw:{q}:consumers', t[1] * 1000 + math.floor(t[2] / 1000) + lease, consumer)
-return {0, wait, items, bodies, dropped}
+return {0, wait, items, bodies, dropped, datas}

@@ -5,12 +5,15 @@
 -- late "sent" never overwrites "delivered", and a final state stays.
 -- ARGV: state ("sent" | "delivered" | "failed"), time_ms, reason, then one or
 --       more "ACCOUNT:CARRIER_ID" candidates (the accounts of the carrier)
+-- The index's value is "ID" or "ID|CAMPAIGN": a campaign's message moves its
+-- campaign's count from sent to delivered or failed with its status.
 -- Returns {our id or "", "applied" | "ignored" | "expired" | "unmatched"}.
 local rank = {queued = 0, retrying = 0, sent = 1, delivered = 2, failed = 2, skipped = 2}
 local new, ms, reason = ARGV[1], ARGV[2], ARGV[3]
 for i = 4, #ARGV do
-  local id = redis.call('GET', 'gw:{q}:cid:' .. ARGV[i])
-  if id then
+  local v = redis.call('GET', 'gw:{q}:cid:' .. ARGV[i])
+  if v then
+    local id, camp = string.match(v, '^([^|]*)|?(.*)$')
     local mk = 'gw:{q}:m:' .. id
     local rec = redis.call('GET', mk)
     if not rec then
@@ -18,11 +21,18 @@ for i = 4, #ARGV do
     end
     local state, prov, cid, att = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)')
     if state and (rank[new] or 0) > (rank[state] or 0) then
-      local v = new .. '|' .. prov .. '|' .. cid .. '|' .. att .. '|' .. ms
+      local nrec = new .. '|' .. prov .. '|' .. cid .. '|' .. att .. '|' .. ms
       if reason ~= '' then
-        v = v .. '|' .. reason
+        nrec = nrec .. '|' .. reason
       end
-      redis.call('SET', mk, v, 'KEEPTTL')
+      redis.call('SET', mk, nrec, 'KEEPTTL')
+      if camp ~= '' and state == 'sent' and new ~= 'sent' then
+        local ck = 'gw:{q}:camp:' .. camp
+        if redis.call('EXISTS', ck) == 1 then
+          redis.call('HINCRBY', ck, 'sent', -1)
+          redis.call('HINCRBY', ck, new, 1)
+        end
+      end
       return {id, 'applied'}
     end
     return {id, 'ignored'}

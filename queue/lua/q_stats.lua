@@ -1,8 +1,9 @@
 -- q_stats.lua: the queue's numbers for metrics and GET /v1/queue.
--- ARGV: now_ms
+-- ARGV: now_ms, skip reasons...
 -- Returns {reply_total, reply_ready, reply_oldest_ms, bulk_total, bulk_ready,
 --          bulk_oldest_ms, in_flight, dead, consumers, recovered, lost_lease,
---          dropped_done}; oldest is -1 when nothing is due. Ready is summed
+--          dropped_done, then skipped_REASON for each REASON of ARGV[2..],
+--          deferred_window}; oldest is -1 when nothing is due. Ready is summed
 -- over at most 2000 due buckets (a bigger backlog reads as at least that).
 local now = tonumber(ARGV[1])
 local sec = math.floor(now / 1000)
@@ -34,4 +35,8 @@ local st = redis.call('HMGET', 'gw:{q}:stats', 'recovered', 'lost_lease', 'dropp
 for i = 1, 3 do
   out[#out + 1] = tonumber(st[i] or '0')
 end
+for i = 2, #ARGV do
+  out[#out + 1] = tonumber(redis.call('HGET', 'gw:{q}:stats', 'skipped_' .. ARGV[i]) or '0')
+end
+out[#out + 1] = tonumber(redis.call('HGET', 'gw:{q}:stats', 'deferred_window') or '0')
 return out

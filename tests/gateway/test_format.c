@@ -155,6 +155,50 @@ static void test_dates(void **state)
     assert_int_equal(gw_date_parse(NULL, NULL, NULL, NULL), -1);
 }
 
+/* A date typed on a keypad (USSD claim report): YYYYMMDD or MMDD. */
+static void test_date_entry(void **state)
+{
+    (void)state;
+    int y = 0, m = 0, d = 0;
+    assert_int_equal(gw_date_entry_parse("20260928", 2026, &y, &m, &d), 0);
+    assert_int_equal(y, 2026);
+    assert_int_equal(m, 9);
+    assert_int_equal(d, 28);
+    assert_int_equal(gw_date_entry_parse("20251230", 2026, &y, &m, &d), 0);   /* last year */
+    assert_int_equal(y, 2025);
+    assert_int_equal(gw_date_entry_parse("0928", 2026, &y, &m, &d), 0);       /* this year */
+    assert_int_equal(y, 2026);
+    assert_int_equal(m, 9);
+    assert_int_equal(d, 28);
+    assert_int_equal(gw_date_entry_parse("0229", 2028, &y, &m, &d), 0);       /* leap year */
+    assert_int_equal(d, 29);
+    assert_int_equal(gw_date_entry_parse("0101", 2027, &y, &m, &d), 0);
+    assert_int_equal(y, 2027);
+
+    y = m = d = -1;
+    assert_int_equal(gw_date_entry_parse("0229", 2026, &y, &m, &d), GW_DATE_ENTRY_NO_SUCH_DAY);
+    assert_int_equal(y, -1);   /* untouched on error */
+    assert_int_equal(gw_date_entry_parse("20260230", 2026, NULL, NULL, NULL),
+                     GW_DATE_ENTRY_NO_SUCH_DAY);
+    assert_int_equal(gw_date_entry_parse("20261301", 2026, NULL, NULL, NULL),
+                     GW_DATE_ENTRY_NO_SUCH_DAY);
+    assert_int_equal(gw_date_entry_parse("1301", 2026, NULL, NULL, NULL),
+                     GW_DATE_ENTRY_NO_SUCH_DAY);
+    assert_int_equal(gw_date_entry_parse("0000", 2026, NULL, NULL, NULL),
+                     GW_DATE_ENTRY_NO_SUCH_DAY);
+    assert_int_equal(gw_date_entry_parse("18991231", 2026, NULL, NULL, NULL),
+                     GW_DATE_ENTRY_NO_SUCH_DAY);
+    assert_int_equal(gw_date_entry_parse("0431", 2026, NULL, NULL, NULL),
+                     GW_DATE_ENTRY_NO_SUCH_DAY);
+
+    const char *bad[] = {"", "9", "928", "09281", "2026928", "202609281", "2026-09-28",
+                         "09-28", "2026092a", "+928", " 928", "0928 ", "2026 928", "abcd"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(gw_date_entry_parse(bad[i], 2026, NULL, NULL, NULL),
+                         GW_DATE_ENTRY_FORMAT);
+    assert_int_equal(gw_date_entry_parse(NULL, 2026, NULL, NULL, NULL), GW_DATE_ENTRY_FORMAT);
+}
+
 static void expect_mask(const char *name, const char *masked)
 {
     char out[128];
@@ -254,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_money_reasons),
         cmocka_unit_test(test_money_format),
         cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_date_entry),
         cmocka_unit_test(test_mask_chinese),
         cmocka_unit_test(test_mask_latin_and_mixed),
         cmocka_unit_test(test_mask_small_buffer),

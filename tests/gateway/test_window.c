@@ -68,12 +68,48 @@ static void test_opening(void **state)
     assert_true(gw_window_opening(2026, 12, 32, START) == sh(2027, 1, 1, 8, 0, 0));
 }
 
+/* Automatic unpaid reminders: 30, 7 and 1 days before the due date at the
+ * window's opening; past ones dropped, replaced by one at the next opening
+ * while the due date is still ahead. */
+static void test_unpaid_times(void **state)
+{
+    (void)state;
+    const int offs[] = {30, 7, 1};
+    int64_t out[4];
+    size_t n = gw_unpaid_times("2026-12-31", offs, 3, 480, 1200, sh(2026, 11, 1, 12, 0, 0), out);
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0], sh(2026, 12, 1, 8, 0, 0));
+    assert_int_equal(out[1], sh(2026, 12, 24, 8, 0, 0));
+    assert_int_equal(out[2], sh(2026, 12, 30, 8, 0, 0));
+    /* imported late, at 22:00 on the 25th: the 1-day one, and one tomorrow at 08:00 */
+    n = gw_unpaid_times("2026-12-31", offs, 3, 480, 1200, sh(2026, 12, 25, 22, 0, 0), out);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0], sh(2026, 12, 26, 8, 0, 0));
+    assert_int_equal(out[1], sh(2026, 12, 30, 8, 0, 0));
+    /* over the year's end: due 2027-01-02, 7 days before is 2026-12-26 */
+    n = gw_unpaid_times("2027-01-02", offs + 1, 2, 480, 1200, sh(2026, 12, 1, 9, 0, 0), out);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0], sh(2026, 12, 26, 8, 0, 0));
+    assert_int_equal(out[1], sh(2027, 1, 1, 8, 0, 0));
+    /* the 7-day and 1-day reminders both past in the same day: one, not two */
+    n = gw_unpaid_times("2026-12-31", offs, 3, 480, 1200, sh(2026, 12, 30, 9, 0, 0), out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], sh(2026, 12, 30, 9, 0, 0));
+    /* on the due day after the window opened, or later: nothing */
+    assert_int_equal(gw_unpaid_times("2026-12-31", offs, 3, 480, 1200,
+                                     sh(2026, 12, 31, 9, 0, 0), out), 0);
+    assert_int_equal(gw_unpaid_times("2026-12-31", offs, 3, 480, 1200,
+                                     sh(2027, 1, 5, 9, 0, 0), out), 0);
+    assert_int_equal(gw_unpaid_times("not a date", offs, 3, 480, 1200, 0, out), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inside),
         cmocka_unit_test(test_next),
         cmocka_unit_test(test_opening),
+        cmocka_unit_test(test_unpaid_times),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -21,7 +21,7 @@ def enqueue(env, lane, due_ms, phones, seg=1, text="ghello"):
 
 
 def claim(env, now, max_=100, prov="p", rate=0, burst=0, consumer="c1"):
-    paused, wait, items, bodies, dropped = env.redis(
+    paused, wait, items, bodies, dropped, datas = env.redis(
         "EVAL", script("q_claim"), 0, now, consumer, 6000, max_, prov, rate, burst)
     members = [items[i + 1] for i in range(0, len(items), 2)]
     lanes = [items[i] for i in range(0, len(items), 2)]
@@ -143,3 +143,47 @@ def test_reap_gives_back_a_dead_consumers_work(env):
                      got[0].split(":")[0], "reply", "r", "p", "", (T0 + 8000) // 1000, got[0], "x")
     assert lost == 1
     assert env.redis("HGET", "gw:{q}:n", "reply") == "0"
+
+
+def test_reminders_checked_again_at_send_time(env):
+    """A reminder (EXTRA "KIND,CAMPAIGN,PID,TAG") outside the send window moves to
+    its next opening; inside it, one for a participant who has paid since is
+    skipped, one sent within the minimum interval is a duplicate, and one handed
+    out carries what its text needs."""
+    stop_dispatch(env)
+    env.redis("HSET", "gw:{p:P1}", "ph", "+8613700000001", "nm", "赵一", "lg", "zh", "yr", "2026",
+              "tier", "10000", "paid", "0", "due", "2026-12-31")
+    env.redis("HSET", "gw:{p:P2}", "ph", "+8613700000002", "nm", "钱二", "lg", "zh", "yr", "2026",
+              "tier", "10000", "paid", "10000", "due", "2026-12-31")
+
+    def enqueue_reminder(pid, phone):
+        return env.redis("EVAL", script("q_enqueue"), 0, "bulk", T0 // 1000, 1, "tunpaid_reminder",
+                         "", 3600, "u,0,%s,2026-12-31" % pid, "0", phone)[0]
+
+    def claim_at(now, wnext, minint=72000):
+        return env.redis("EVAL", script("q_claim"), 0, now, "c1", 6000, 100, "p", 0, 0, wnext,
+                         minint)
+
+    enqueue_reminder("P1", "+8613700000001")
+    enqueue_reminder("P2", "+8613700000002")
+    opening = T0 + 3600 * 1000
+    _, _, items, _, _, _ = claim_at(T0, opening)          # night: nothing goes, nothing is lost
+    assert items == []
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % (opening // 1000)) == 2
+    assert env.redis("HGET", "gw:{q}:stats", "deferred_window") == "2"
+    _, _, items, bodies, _, datas = claim_at(opening, opening)
+    assert len(items) == 2 and items[1].split(":")[3] == "+8613700000001", items
+    assert bodies[1] == "tunpaid_reminder"
+    assert datas == ["赵一\x1fzh\x1f2026\x1f10000\x1f0\x1f2026-12-31"], datas
+    assert env.redis("HGET", "gw:{q}:stats", "skipped_paid") == "1"
+    # the same reminder again within the interval: a duplicate
+    mid = enqueue_reminder("P1", "+8613700000001")
+    _, _, items, _, _, _ = claim_at(opening, opening)
+    assert items == []
+    assert env.redis("GET", "gw:{q}:m:%d" % mid).endswith("|duplicate")
+    # a due date moved since an automatic reminder was scheduled: not sent
+    env.redis("HSET", "gw:{p:P1}", "due", "2027-01-15")
+    env.redis("DEL", "gw:{q}:last:u:P1")
+    mid = enqueue_reminder("P1", "+8613700000001")
+    _, _, items, _, _, _ = claim_at(opening, opening)
+    assert items == [] and env.redis("GET", "gw:{q}:m:%d" % mid).endswith("|rescheduled")

@@ -342,6 +342,8 @@ static void test_key_vars(void **state)
         {"sms.unpaid_reminder", "name year due_amount due_date"},
         {"sms.claim_reminder", "name kind deadline reference hotline"},
         {"sms.claim_last_day", "name kind deadline reference hotline"},
+        {"sms.kind_accident", ""},
+        {"sms.kind_critical_illness", ""},
         {"sms.test", "name"},
         {"ussd.busy", ""},
         {"ussd.unknown_phone", "hotline"},
@@ -364,7 +366,7 @@ static void test_key_vars(void **state)
 static const char *const sms_names[] = {
     "contribution_paid", "contribution_unpaid", "contribution_unpaid_nodate", "contribution_none",
     "help", "optout_done", "optin_done", "unpaid_reminder", "claim_reminder", "claim_last_day",
-    "test",
+    "kind_accident", "kind_critical_illness", "test",
 };
 #define NSMS (sizeof sms_names / sizeof sms_names[0])
 

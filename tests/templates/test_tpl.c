@@ -396,9 +396,10 @@ static void test_menu(void **state)
     tpl_set *set = load_ok(DATA);
     const tpl_menu_item *items = NULL;
     size_t n = tpl_menu(set, "main", &items);
-    assert_int_equal(n, 5);
-    const int digits[] = {1, 2, 3, 5, 6};
-    const char *actions[] = {"contribution", "balance", "pension", "reminders", "language"};
+    assert_int_equal(n, 6);
+    const int digits[] = {1, 2, 3, 4, 5, 6};
+    const char *actions[] = {"contribution", "balance", "pension", "claim", "reminders",
+                             "language"};
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(items[i].digit, digits[i]);
         assert_string_equal(items[i].action, actions[i]);
@@ -410,16 +411,16 @@ static void test_menu(void **state)
     assert_int_equal(tpl_menu(NULL, "main", &items), 0);
     tpl_free(set);
 
-    /* 4 added later stays in file order */
+    /* a digit out of order stays in file order */
     char dir[64];
-    make_set(dir, "menus.ini", APPEND, NULL, "4 = claim");
+    make_set(dir, "menus.ini", REPLACE, "4 = claim", "7 = claim");
     set = load_ok(dir);
     n = tpl_menu(set, "main", &items);
     assert_int_equal(n, 6);
-    assert_int_equal(items[4].digit, 6);
-    assert_string_equal(items[4].action, "language");
-    assert_int_equal(items[5].digit, 4);
-    assert_string_equal(items[5].action, "claim");
+    assert_int_equal(items[3].digit, 7);
+    assert_string_equal(items[3].action, "claim");
+    assert_int_equal(items[4].digit, 5);
+    assert_string_equal(items[4].action, "reminders");
     tpl_free(set);
     remove_set(dir);
 }
@@ -464,7 +465,7 @@ static void test_file_variations(void **state)
     tpl_set *set = load_ok(dir);
     assert_string_equal(tpl_text(set, "zh", "ussd.back"), "0 返回");
     assert_null(strchr(tpl_text(set, "en", "ussd.goodbye"), '\r'));
-    assert_int_equal(tpl_menu(set, "main", NULL), 5);
+    assert_int_equal(tpl_menu(set, "main", NULL), 6);
     tpl_free(set);
     remove_set(dir);
 
@@ -602,10 +603,10 @@ static void test_bad_menus(void **state)
     bad_edit("menus.ini", APPEND, NULL, "0 = claim", 0, "main.0: bad digit");
     bad_edit("menus.ini", APPEND, NULL, "10 = claim", 0, "main.10: bad digit");
     bad_edit("menus.ini", APPEND, NULL, "x = claim", 0, "main.x: bad digit");
-    bad_edit("menus.ini", APPEND, NULL, "4 = lottery", 0, "main.4: unknown action \"lottery\"");
-    bad_edit("menus.ini", APPEND, NULL, "4 = Claim", 0, "main.4: unknown action");
+    bad_edit("menus.ini", APPEND, NULL, "7 = lottery", 0, "main.7: unknown action \"lottery\"");
+    bad_edit("menus.ini", APPEND, NULL, "7 = Claim", 0, "main.7: unknown action");
     bad_edit("menus.ini", APPEND, NULL, "1 = claim", 0, "main.1: duplicate digit");
-    bad_edit("menus.ini", APPEND, NULL, "4 = balance", 0, "main.4: duplicate action \"balance\"");
+    bad_edit("menus.ini", APPEND, NULL, "7 = balance", 0, "main.7: duplicate action \"balance\"");
     bad_edit("menus.ini", APPEND, NULL, "[other]\n1 = balance", 0, "other: unknown menu");
     bad_edit("menus.ini", REPLACE, ";", "1 = balance", 0, "1: key outside a menu");
     char dir[64];

@@ -1,0 +1,231 @@
+/* gatewayctl_campaign.c - coordinators' campaigns from the command line:
+ *   campaign preview|start --kind KIND [filter] [--text T | --template NAME] [--at TIME]
+ *   campaign status ID [--watch]
+ *   campaign cancel ID */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gatewayctl.h"
+
+static const char *kind_arg(const char *k)
+{
+    if (k == NULL)
+        return NULL;
+    if (strcmp(k, "unpaid") == 0 || strcmp(k, "unpaid_contribution") == 0)
+        return "unpaid_contribution";
+    if (strcmp(k, "claim") == 0 || strcmp(k, "claim_report") == 0)
+        return "claim_report";
+    if (strcmp(k, "notice") == 0 || strcmp(k, "policy_notice") == 0)
+        return "policy_notice";
+    return NULL;
+}
+
+/* "--ids A,B,C" or "--ids @FILE" (one id per line). */
+static int add_ids(json_t *list, const char *arg)
+{
+    char *copy = NULL;
+    if (arg[0] == '@') {
+        FILE *f = fopen(arg + 1, "r");
+        if (f == NULL) {
+            fail("cannot read %s", arg + 1);
+            return -1;
+        }
+        char line[256];
+        while (fgets(line, sizeof line, f) != NULL) {
+            line[strcspn(line, "\r\n,; \t")] = '\0';
+            if (line[0] != '\0')
+                json_array_append_new(list, json_string(line));
+        }
+        fclose(f);
+        return 0;
+    }
+    if ((copy = strdup(arg)) == NULL)
+        die_oom();
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
+        json_array_append_new(list, json_string(t));
+    free(copy);
+    return 0;
+}
+
+static void print_counts(const json_t *ans, int dry)
+{
+    const json_t *sk = json_object_get(ans, "skipped");
+    printf("%s%s: %lld recipients, %lld SMS parts in all (up to %lld per message), from %s\n",
+           dry ? "would send " : "campaign ",
+           dry ? json_string_value(json_object_get(ans, "kind"))
+               : json_string_value(json_object_get(ans, "id")),
+           (long long)json_integer_value(json_object_get(ans, "recipients")),
+           (long long)json_integer_value(json_object_get(ans, "segments_total")),
+           (long long)json_integer_value(json_object_get(ans, "segments_per_message")),
+           json_string_value(json_object_get(ans, "send_at")));
+    printf("  skipped: %lld paid, %lld opted out, %lld without a phone, %lld duplicate\n",
+           (long long)json_integer_value(json_object_get(sk, "paid")),
+           (long long)json_integer_value(json_object_get(sk, "opted_out")),
+           (long long)json_integer_value(json_object_get(sk, "no_phone")),
+           (long long)json_integer_value(json_object_get(sk, "duplicate")));
+    json_int_t unknown = json_integer_value(json_object_get(ans, "unknown_ids"));
+    if (unknown > 0)
+        printf("  %lld participant ids are not in the roster\n", (long long)unknown);
+}
+
+static int create(const ctl *c, int argc, char **argv, int dry)
+{
+    const char *kind = NULL, *tw = NULL, *vl = NULL, *ids = NULL, *text = NULL, *tpl = NULL,
+               *at = NULL;
+    for (int i = 2; i < argc; i++) {
+        int r = opt_value(argc, argv, &i, "--kind", &kind);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--township", &tw);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--village", &vl);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--ids", &ids);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--text", &text);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--template", &tpl);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--at", &at);
+        if (r != 1)
+            return -1;
+    }
+    if (kind_arg(kind) == NULL) {
+        fail("--kind must be unpaid, claim or notice");
+        return EXIT_USAGE;
+    }
+    json_t *body = json_pack("{s:s, s:b, s:{}}", "kind", kind_arg(kind), "dry_run", dry,
+                             "filter");
+    if (body == NULL)
+        die_oom();
+    json_t *filter = json_object_get(body, "filter");
+    if (tw != NULL)
+        json_object_set_new(filter, "township", json_string(tw));
+    if (vl != NULL)
+        json_object_set_new(filter, "village", json_string(vl));
+    if (ids != NULL) {
+        json_t *list = json_array();
+        if (list == NULL || add_ids(list, ids) != 0) {
+            json_decref(list);
+            json_decref(body);
+            return EXIT_USAGE;
+        }
+        json_object_set_new(filter, "participant_ids", list);
+    }
+    if (text != NULL)
+        json_object_set_new(body, "text", json_string(text));
+    if (tpl != NULL)
+        json_object_set_new(body, "template", json_string(tpl));
+    if (at != NULL)
+        json_object_set_new(body, "send_at", json_string(at));
+    json_t *ans = NULL;
+    int rc = api_call(c, "POST", "/v1/campaigns", body, dry ? "campaign preview" : "campaign start",
+                      &ans);
+    json_decref(body);
+    if (rc == 0 && ans != NULL) {
+        print_counts(ans, dry);
+        if (!dry)
+            printf("follow it with: gatewayctl campaign status %s --watch\n",
+                   json_string_value(json_object_get(ans, "id")));
+    }
+    json_decref(ans);
+    return rc;
+}
+
+/* One line: a bar of what is done (sent, delivered, failed, skipped) out of
+ * the recipients, then the counts. */
+static void draw(const json_t *ans, int tty)
+{
+    const json_t *n = json_object_get(ans, "counts");
+    long long q = json_integer_value(json_object_get(n, "queued"));
+    long long s = json_integer_value(json_object_get(n, "sent"));
+    long long d = json_integer_value(json_object_get(n, "delivered"));
+    long long f = json_integer_value(json_object_get(n, "failed"));
+    long long k = json_integer_value(json_object_get(n, "skipped"));
+    long long all = q + s + d + f + k;
+    int width = 30, fill = all > 0 ? (int)((all - q) * width / all) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    printf("%s%s %-9s [%s] %3lld%%  queued %lld  sent %lld  delivered %lld  failed %lld  "
+           "skipped %lld%s", tty ? "\r" : "", json_string_value(json_object_get(ans, "id")),
+           json_string_value(json_object_get(ans, "state")), bar,
+           all > 0 ? (all - q) * 100 / all : 100, q, s, d, f, k, tty ? "\033[K" : "\n");
+    fflush(stdout);
+}
+
+static int status(const ctl *c, const char *id, int watch)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/campaigns/%s", id);
+    int tty = watch && isatty(STDOUT_FILENO);
+    for (;;) {
+        json_t *ans = NULL;
+        int rc = api_call(c, "GET", path, NULL, "campaign status", &ans);
+        if (rc != 0 || ans == NULL) {
+            if (tty)
+                putchar('\n');
+            return rc;
+        }
+        if (!watch) {
+            const json_t *sk = json_object_get(ans, "skipped_at_start");
+            printf("campaign %s (%s): %s, sends from %s\n",
+                   json_string_value(json_object_get(ans, "id")),
+                   json_string_value(json_object_get(ans, "kind")),
+                   json_string_value(json_object_get(ans, "state")),
+                   json_string_value(json_object_get(ans, "send_at")));
+            draw(ans, 0);
+            printf("  not queued at start: %lld paid, %lld opted out, %lld without a phone, "
+                   "%lld duplicate\n",
+                   (long long)json_integer_value(json_object_get(sk, "paid")),
+                   (long long)json_integer_value(json_object_get(sk, "opted_out")),
+                   (long long)json_integer_value(json_object_get(sk, "no_phone")),
+                   (long long)json_integer_value(json_object_get(sk, "duplicate")));
+            json_decref(ans);
+            return 0;
+        }
+        draw(ans, tty);
+        const char *st = json_string_value(json_object_get(ans, "state"));
+        /* done: nothing left to send (delivery reports may still come) */
+        int over = st != NULL && (strcmp(st, "cancelled") == 0 || strcmp(st, "done") == 0);
+        json_decref(ans);
+        if (over) {
+            if (tty)
+                putchar('\n');
+            return 0;
+        }
+        sleep(1);
+    }
+}
+
+int cmd_campaign(const ctl *c, int argc, char **argv)
+{
+    if (argc < 2)
+        return -1;
+    if (strcmp(argv[1], "preview") == 0 || strcmp(argv[1], "start") == 0)
+        return create(c, argc, argv, argv[1][0] == 'p');
+    if (strcmp(argv[1], "status") == 0 && (argc == 3 || argc == 4)) {
+        int watch = argc == 4 && strcmp(argv[3], "--watch") == 0;
+        if (argc == 4 && !watch)
+            return -1;
+        return status(c, argv[2], watch);
+    }
+    if (strcmp(argv[1], "cancel") == 0 && argc == 3) {
+        char path[96];
+        snprintf(path, sizeof path, "/v1/campaigns/%s/cancel", argv[2]);
+        json_t *ans = NULL;
+        int rc = api_call(c, "POST", path, NULL, "campaign cancel", &ans);
+        if (rc == 0 && ans != NULL) {
+            printf("campaign %s is %s; what was not yet sent will not be sent\n",
+                   json_string_value(json_object_get(ans, "id")),
+                   json_string_value(json_object_get(ans, "state")));
+            draw(ans, 0);
+        }
+        json_decref(ans);
+        return rc;
+    }
+    return -1;
+}

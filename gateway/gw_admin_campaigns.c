@@ -1,0 +1,396 @@
+/* gw_admin_campaigns.c - coordinators' campaigns.
+ *
+ *   POST /v1/campaigns {"kind": "unpaid_contribution"|"claim_report"|"policy_notice",
+ *                       "filter": {"township", "village"} | {"participant_ids": [...]} | {},
+ *                       "text" | "template", "send_at" (RFC 3339), "dry_run"}
+ *        dry run -> 200 {"recipients", "skipped": {"paid", "opted_out", "no_phone",
+ *                        "duplicate"}, "segments_per_message", "segments_total",
+ *                        "send_at", "unknown_ids"}
+ *        start   -> 202 {"id", "state", the same counts}
+ *   GET  /v1/campaigns/{id} -> {"id", "kind", "state", "send_at", "recipients",
+ *                               "counts": {"queued", "sent", "delivered", "failed",
+ *                               "skipped"}, "skipped_at_start": {...}, "segments_total"}
+ *   POST /v1/campaigns/{id}/cancel -> the same, state "cancelled"
+ *
+ * Each message of a campaign is in exactly one count: queued (waiting or
+ * being retried), sent (accepted by the carrier, no report yet), delivered,
+ * failed, skipped (not sent: checked at send time, or cancelled). A state
+ * "running" with nothing queued reads "done". The walk over the roster and
+ * the checks are gw_campaign's. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "gw_admin_internal.h"
+#include "gw_campaign.h"
+#include "gw_clock.h"
+#include "gw_format.h"
+#include "gw_log.h"
+#include "gw_participant.h"
+#include "tpl.h"
+
+static const char *kind_name(char k)
+{
+    return k == 'u' ? "unpaid_contribution" : k == 'c' ? "claim_report" : "policy_notice";
+}
+
+static void fmt_time(int64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char zone[8];
+    strftime(zone, sizeof zone, "%z", &tm);   /* +0800 */
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%.3s:%s", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, zone, zone + 3);
+}
+
+static int pid_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= GW_PID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct camp_req {
+    gw_http_req *req;
+    char kind;
+    int dry;
+} camp_req;
+
+static void on_campaign(const gw_campaign_result *r, void *arg)
+{
+    camp_req *c = arg;
+    if (r->error != NULL && r->id[0] == '\0') {
+        gw_http_error(c->req, 503, "redis_unavailable", r->error);
+        free(c);
+        return;
+    }
+    char at[40];
+    fmt_time(r->send_at_ms, at, sizeof at);
+    json_t *o = json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:i, s:I, s:s, s:I, s:s}",
+                          "recipients", (json_int_t)r->recipients, "skipped", "paid",
+                          (json_int_t)r->paid, "opted_out", (json_int_t)r->opted_out, "no_phone",
+                          (json_int_t)r->no_phone, "duplicate", (json_int_t)r->duplicate,
+                          "segments_per_message", r->segments_per_message, "segments_total",
+                          (json_int_t)r->segments_total, "send_at", at, "unknown_ids",
+                          (json_int_t)r->unknown, "kind", kind_name(c->kind));
+    if (o != NULL && !c->dry) {
+        json_object_set_new(o, "id", json_string(r->id));
+        json_object_set_new(o, "state", json_string(r->cancelled ? "cancelled" : "running"));
+        if (r->error != NULL)
+            json_object_set_new(o, "warning", json_string(r->error));
+        gw_info("campaign", "campaign %s (%s) started: %" PRId64 " recipients, %" PRId64
+                " segments, at %s", r->id, kind_name(c->kind), r->recipients,
+                r->segments_total, at);
+    }
+    gw_http_reply_json(c->req, c->dry ? 200 : 202, o);
+    free(c);
+}
+
+static void handle_create(gw_admin *a, gw_http_req *req)
+{
+    size_t len;
+    const char *body = gw_http_body(req, &len);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    char err[256];
+    const char **ids = NULL;
+    if (root == NULL || !json_is_object(root)) {
+        snprintf(err, sizeof err, "the body must be a JSON object%s%s",
+                 root == NULL ? ": " : "", root == NULL ? jerr.text : "");
+        gw_http_error(req, 400, "bad_json", err);
+        goto out;
+    }
+    const char *known[] = {"kind", "filter", "text", "template", "send_at", "dry_run"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof known[0] && strcmp(known[i], k) != 0)
+            i++;
+        if (i == sizeof known / sizeof known[0]) {
+            snprintf(err, sizeof err, "unknown field \"%.40s\"", k);
+            gw_http_error(req, 400, "bad_request", err);
+            goto out;
+        }
+    }
+    gw_campaign_spec spec;
+    memset(&spec, 0, sizeof spec);
+    const char *kind = json_string_value(json_object_get(root, "kind"));
+    if (kind == NULL || (strcmp(kind, "unpaid_contribution") != 0 &&
+                         strcmp(kind, "claim_report") != 0 && strcmp(kind, "policy_notice") != 0)) {
+        gw_http_error(req, 400, "bad_kind",
+                      "\"kind\" must be unpaid_contribution, claim_report or policy_notice");
+        goto out;
+    }
+    spec.kind = kind[0] == 'u' ? 'u' : kind[0] == 'c' ? 'c' : 'n';
+    json_t *filter = json_object_get(root, "filter");
+    if (filter != NULL && !json_is_object(filter)) {
+        gw_http_error(req, 400, "bad_filter", "\"filter\" must be an object");
+        goto out;
+    }
+    if (filter != NULL) {
+        json_object_foreach(filter, k, v) {
+            if (strcmp(k, "township") != 0 && strcmp(k, "village") != 0 &&
+                strcmp(k, "participant_ids") != 0) {
+                snprintf(err, sizeof err, "unknown filter \"%.40s\" (township, village or "
+                         "participant_ids)", k);
+                gw_http_error(req, 400, "bad_filter", err);
+                goto out;
+            }
+        }
+        json_t *tw = json_object_get(filter, "township"), *vl = json_object_get(filter, "village");
+        json_t *pids = json_object_get(filter, "participant_ids");
+        if ((tw != NULL && (!json_is_string(tw) || json_string_length(tw) == 0 ||
+                            json_string_length(tw) >= GW_PLACE_MAX)) ||
+            (vl != NULL && (!json_is_string(vl) || json_string_length(vl) == 0 ||
+                            json_string_length(vl) >= GW_PLACE_MAX))) {
+            gw_http_error(req, 400, "bad_filter",
+                          "\"township\" and \"village\" must be non-empty names");
+            goto out;
+        }
+        if (vl != NULL && tw == NULL) {
+            gw_http_error(req, 400, "bad_filter",
+                          "a \"village\" needs its \"township\" (village names repeat)");
+            goto out;
+        }
+        if (pids != NULL && (tw != NULL || vl != NULL)) {
+            gw_http_error(req, 400, "bad_filter",
+                          "give either a place or \"participant_ids\", not both");
+            goto out;
+        }
+        spec.township = json_string_value(tw);
+        spec.village = json_string_value(vl);
+        if (pids != NULL) {
+            size_t n = json_is_array(pids) ? json_array_size(pids) : 0;
+            if (n == 0 || n > GW_CAMPAIGN_IDS_MAX) {
+                snprintf(err, sizeof err, "\"participant_ids\" must be a list of 1 to %d ids",
+                         GW_CAMPAIGN_IDS_MAX);
+                gw_http_error(req, 400, "bad_filter", err);
+                goto out;
+            }
+            ids = calloc(n, sizeof *ids);
+            if (ids == NULL) {
+                gw_http_error(req, 503, "out_of_memory", "try again");
+                goto out;
+            }
+            for (size_t i = 0; i < n; i++) {
+                ids[i] = json_string_value(json_array_get(pids, i));
+                if (ids[i] == NULL || !pid_ok(ids[i])) {
+                    snprintf(err, sizeof err, "participant_ids[%zu] is not a participant id", i);
+                    gw_http_error(req, 400, "bad_filter", err);
+                    goto out;
+                }
+            }
+            spec.ids = ids;
+            spec.nids = n;
+        }
+    }
+    json_t *jt = json_object_get(root, "text"), *jk = json_object_get(root, "template");
+    if (jt != NULL && jk != NULL) {
+        gw_http_error(req, 400, "bad_request", "give \"text\" or \"template\", not both");
+        goto out;
+    }
+    if (jt != NULL) {
+        spec.text = json_string_value(jt);
+        if (spec.text == NULL || spec.text[0] == '\0' ||
+            !tpl_utf8_valid(spec.text, strlen(spec.text))) {
+            gw_http_error(req, 400, "bad_text", "\"text\" must be a non-empty string");
+            goto out;
+        }
+        tpl_sms info;
+        char *ready = tpl_sms_prepare(a->cfg->sms_signature, spec.text, strlen(spec.text), &info);
+        free(ready);
+        if (ready == NULL || info.segments > a->cfg->sms_max_segments) {
+            snprintf(err, sizeof err, "the text takes %d SMS parts with the signature; at most "
+                     "%d are allowed ([sms] max_segments)", info.segments,
+                     a->cfg->sms_max_segments);
+            gw_http_error(req, 422, "text_too_long", err);
+            goto out;
+        }
+    } else if (jk != NULL) {
+        spec.template_key = json_string_value(jk);
+        char full[96];
+        snprintf(full, sizeof full, "sms.%s", spec.template_key != NULL ? spec.template_key : "");
+        if (spec.template_key == NULL || strlen(spec.template_key) > 60 ||
+            tpl_key_vars(full) == NULL) {
+            gw_http_error(req, 400, "bad_template",
+                          "\"template\" must name a text of the [sms] section "
+                          "(e.g. unpaid_reminder)");
+            goto out;
+        }
+    } else if (spec.kind == 'n') {
+        gw_http_error(req, 400, "bad_text", "a policy notice needs a \"text\" (or \"template\")");
+        goto out;
+    }
+    json_t *jat = json_object_get(root, "send_at");
+    if (jat != NULL && (!json_is_string(jat) ||
+                        gw_rfc3339_parse(json_string_value(jat), &spec.send_at_ms) != 0)) {
+        gw_http_error(req, 400, "bad_send_at",
+                      "\"send_at\" must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00");
+        goto out;
+    }
+    json_t *jd = json_object_get(root, "dry_run");
+    if (jd != NULL && !json_is_boolean(jd)) {
+        gw_http_error(req, 400, "bad_request", "\"dry_run\" must be true or false");
+        goto out;
+    }
+    spec.dry_run = json_is_true(jd);
+    if (a->campaigns == NULL) {
+        gw_http_error(req, 503, "unavailable", "campaigns are not ready");
+        goto out;
+    }
+    camp_req *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        gw_http_error(req, 503, "out_of_memory", "try again");
+        goto out;
+    }
+    c->req = req;
+    c->kind = spec.kind;
+    c->dry = spec.dry_run;
+    if (gw_campaign_run(a->campaigns, &spec, on_campaign, c) != 0) {
+        free(c);
+        gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable; nothing was done");
+    }
+out:
+    free(ids);
+    json_decref(root);
+}
+
+/* ---- one campaign ---- */
+
+typedef struct one_req {
+    gw_http_req *req;
+} one_req;
+
+static json_int_t field_int(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            return (json_int_t)strtoll(r->element[i + 1]->str, NULL, 10);
+    return 0;
+}
+
+static const char *field_str(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            return r->element[i + 1]->str;
+    return "";
+}
+
+static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    gw_http_req *req = arg;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        gw_http_error(req, 503, "redis_unavailable", "Redis did not answer");
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        gw_http_error(req, 404, "not_found", "no such campaign");
+        return;
+    }
+    const char *state = field_str(reply, "state");
+    json_int_t queued = field_int(reply, "queued");
+    if (strcmp(state, "running") == 0 && queued <= 0)
+        state = "done";
+    const char *kind = field_str(reply, "kind");
+    char at[40];
+    fmt_time((int64_t)field_int(reply, "send_at_ms"), at, sizeof at);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:I}",
+        "id", field_str(reply, "id"), "kind", kind_name(kind[0]), "state", state, "send_at", at,
+        "recipients", field_int(reply, "recipients"), "counts", "queued", queued, "sent",
+        field_int(reply, "sent"), "delivered", field_int(reply, "delivered"), "failed",
+        field_int(reply, "failed"), "skipped", field_int(reply, "skipped"), "skipped_at_start",
+        "paid", field_int(reply, "skipped_paid"), "opted_out", field_int(reply, "skipped_opted_out"),
+        "no_phone", field_int(reply, "skipped_no_phone"), "duplicate",
+        field_int(reply, "skipped_duplicate"), "segments_total", field_int(reply, "segments_total"));
+    gw_http_reply_json(req, 200, o);
+}
+
+/* Cancelling: what is still queued will not be sent (q_claim.lua skips the
+ * messages of a cancelled campaign when their time comes), so it counts as
+ * skipped at once; a fan-out under way stops at its next chunk. */
+static const char cancel_lua[] =
+    "local st = redis.call('HGET', KEYS[1], 'state') "
+    "if not st then return 0 end "
+    "if st == 'fanning_out' or st == 'running' then "
+    "  local q = tonumber(redis.call('HGET', KEYS[1], 'queued') or '0') "
+    "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'queued', 0, 'cancelled_ms', ARGV[1]) "
+    "  redis.call('HINCRBY', KEYS[1], 'skipped', q) "
+    "end "
+    "return redis.call('HGETALL', KEYS[1])";
+
+static void handle_campaign(gw_http_req *req, void *arg)
+{
+    gw_admin *a = arg;
+    if (!gw_admin_require_auth(a, req))
+        return;
+    const char *rest = gw_http_path(req) + strlen("/v1/campaigns/");
+    char id[24];
+    size_t n = 0;
+    while (rest[n] >= '0' && rest[n] <= '9' && n < sizeof id - 1)
+        n++;
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    int cancel = strcmp(rest + n, "/cancel") == 0;
+    if (n == 0 || id[0] == '0' || (rest[n] != '\0' && !cancel)) {
+        gw_http_error(req, 404, "not_found", "campaign ids are positive numbers: "
+                      "/v1/campaigns/ID or /v1/campaigns/ID/cancel");
+        return;
+    }
+    if (cancel != (gw_http_method(req) == GW_HTTP_POST) ||
+        (!cancel && gw_http_method(req) != GW_HTTP_GET)) {
+        gw_http_error(req, 405, "method_not_allowed",
+                      cancel ? "use POST to cancel" : "use GET");
+        return;
+    }
+    char key[64], now[24];
+    snprintf(key, sizeof key, "gw:{q}:camp:%s", id);
+    int rc;
+    if (cancel) {
+        snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
+        rc = gw_redis_command(a->redis, on_campaign_record, req, "EVAL %s 1 %s %s", cancel_lua,
+                              key, now);
+    } else {
+        rc = gw_redis_command(a->redis, on_campaign_record, req, "HGETALL %s", key);
+    }
+    if (rc != 0)
+        gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable");
+}
+
+static void handle_campaigns(gw_http_req *req, void *arg)
+{
+    gw_admin *a = arg;
+    if (!gw_admin_require_auth(a, req))
+        return;
+    if (gw_http_method(req) != GW_HTTP_POST) {
+        gw_http_error(req, 405, "method_not_allowed", "use POST with a JSON body");
+        return;
+    }
+    handle_create(a, req);
+}
+
+int gw_admin_campaigns_register(gw_admin *a, gw_http *admin)
+{
+    if (gw_http_route(admin, "/v1/campaigns", handle_campaigns, a) != 0 ||
+        gw_http_route(admin, "/v1/campaigns/", handle_campaign, a) != 0)
+        return -1;
+    return 0;
+}

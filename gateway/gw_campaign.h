@@ -1,0 +1,105 @@
+/* gw_campaign.h - reminders and campaigns: who gets which reminder, when,
+ * and the fan-out of a coordinator's campaign into the outbound queue.
+ *
+ * A reminder is a bulk message whose queue EXTRA is "KIND,CAMPAIGN,PID,TAG":
+ *   KIND  u unpaid contribution, c claim report (at once), l claim report
+ *         (the deadline's eve), n policy notice;
+ *   CAMPAIGN  the campaign's id, 0 for an automatic reminder;
+ *   PID   the participant;
+ *   TAG   u: the due date an automatic reminder was scheduled for ("" for a
+ *         campaign's); c, l: the incident's reference; n: the text's hash.
+ * Its text is written when it is sent (the body is "t" + the [sms] text's
+ * name), from the record as it is then; q_claim.lua checks it again just
+ * before (still unpaid, incident still open, not opted out, inside the send
+ * window, not a duplicate within [reminders] min_interval_hours).
+ *
+ * A campaign (POST /v1/campaigns) walks a roster index in chunks of
+ * GW_CAMPAIGN_CHUNK (SSCAN in gateway/lua/camp_scan.lua), never holding the
+ * recipients in memory: a dry run counts recipients, skips by reason and
+ * segments; a start also queues each chunk (camp_push.lua) at the send time,
+ * moved to the send window's next opening when outside it. Its record is
+ * the hash gw:{q}:camp:ID (kind, state fanning_out|running|cancelled, the
+ * fan-out's counts and skips, and the live counts queued, sent, delivered,
+ * failed, skipped that the queue's scripts move). */
+#ifndef GW_CAMPAIGN_H
+#define GW_CAMPAIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "q.h"
+
+struct event_base;
+struct gw_config;
+struct gw_redis;
+struct gw_sender;
+struct tpl_set;
+
+#define GW_CAMPAIGN_CHUNK 500
+#define GW_CAMPAIGN_IDS_MAX 100000    /* participant_ids of one campaign */
+
+/* ---- pure helpers ---- */
+
+/* The text of a reminder of KIND for the participant or incident described
+ * by DATA[0..LEN) (fields joined by \31, as camp_scan.lua and q_claim.lua
+ * give them), from [sms] KEY (NULL: the kind's own text), in the recipient's
+ * language, prepared as it goes on the air (signature, encoding). Returns
+ * malloc'd UTF-8 with its length, encoding and segments, or NULL when KEY is
+ * unknown, DATA malformed or memory short. */
+char *gw_reminder_text(const struct tpl_set *set, const struct gw_config *cfg, char kind,
+                       const char *key, const char *data, size_t len, size_t *outlen,
+                       int *ucs2, int *segments);
+
+/* ---- campaigns ---- */
+
+typedef struct gw_campaigns gw_campaigns;
+
+gw_campaigns *gw_campaigns_new(struct event_base *base, const struct gw_config *cfg,
+                               struct gw_redis *redis, struct tpl_set **tpl,
+                               struct gw_sender *sender);
+void gw_campaigns_free(gw_campaigns *cs);
+
+/* The roster store's reminder hook (gw_store_set_reminder_hook, ARG = the
+ * gw_campaigns): when P's automatic unpaid-contribution reminders go
+ * ([reminders] unpaid_offsets_days, gw_unpaid_times) and their parts. */
+struct gw_participant;
+size_t gw_campaigns_auto_times(const struct gw_participant *p, int64_t *times, int *segments,
+                               void *arg);
+
+/* gw_sender's render callback (ARG = the gw_campaigns). */
+char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, void *arg);
+
+typedef struct gw_campaign_spec {
+    char kind;                    /* 'u', 'c' or 'n' */
+    const char *township;         /* filter: NULL or a township */
+    const char *village;          /*   and a village of it */
+    const char *const *ids;       /* or these participant ids */
+    size_t nids;                  /* (none of the three: everyone) */
+    const char *text;             /* a text for everyone, or */
+    const char *template_key;     /* an [sms] text written per recipient, or NULL
+                                     for the kind's own (u, c) */
+    int64_t send_at_ms;           /* 0: now */
+    int dry_run;
+} gw_campaign_spec;
+
+typedef struct gw_campaign_result {
+    const char *error;            /* NULL, or why it stopped (Redis) */
+    char id[24];                  /* "" for a dry run */
+    int64_t recipients;
+    int64_t paid, opted_out, no_phone, duplicate, unknown;
+    int segments_per_message;     /* the most any recipient's message takes */
+    int64_t segments_total;
+    int64_t send_at_ms;           /* when it goes (moved into the send window) */
+    int cancelled;                /* cancelled while fanning out */
+} gw_campaign_result;
+
+typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);
+
+/* Counts (dry run) or starts the campaign SPEC (validated by the caller:
+ * a text or a known template, ids of the roster's form). CB is called once,
+ * when the whole roster slice has been walked. Returns 0, or -1 when Redis
+ * is down or memory short (CB not called). */
+int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_cb *cb,
+                    void *arg);
+
+#endif

@@ -1,0 +1,308 @@
+/* gw_incident.c - mutual-aid incidents; see gw_incident.h.
+ *
+ * One `inc_call` per register or report, freed right after its callback.
+ * A call goes through at most two asynchronous steps: the roster look-up
+ * (register only: gw_store_get) and the Lua script (gateway/lua/incident.lua),
+ * which does every read and write of incidents. Answers known without Redis
+ * (a future date, not a member) wait one loop turn on a zero timer, so the
+ * callback never runs inside the starting call; those calls are listed in
+ * `deferred` until then, so gw_incidents_free can answer them. */
+#include "gw_incident.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "gw_clock.h"
+#include "gw_config.h"
+#include "gw_format.h"
+#include "gw_log.h"
+#include "gw_records.h"
+#include "gw_redis.h"
+
+extern const char gw_lua_incident[];
+
+struct gw_incidents {
+    struct event_base *base;
+    const gw_config *cfg;
+    gw_redis *redis;
+    gw_calendar *const *calendar;
+    gw_redis_script *script;
+    struct inc_call *deferred;    /* calls whose answer waits on a zero timer */
+};
+
+typedef struct inc_call {
+    gw_incidents *inc;
+    struct inc_call *prev, *next; /* in inc->deferred while deferred */
+    struct event timer;
+    gw_incident_result result;    /* the deferred answer */
+    gw_incident_cb *cb;
+    void *arg;
+    int report;                   /* 1 report, 0 register */
+    char pid[GW_PID_MAX];
+    gw_incident_kind kind;
+    gw_date occurred, deadline;
+    char channel[16];
+} inc_call;
+
+static const char *const kind_names[] = {"accident", "critical_illness"};
+
+const char *gw_incident_kind_name(gw_incident_kind kind)
+{
+    return kind == GW_INCIDENT_CRITICAL_ILLNESS ? kind_names[1] : kind_names[0];
+}
+
+int gw_incident_kind_parse(const char *name, gw_incident_kind *kind)
+{
+    if (name == NULL)
+        return -1;
+    if (strcmp(name, kind_names[0]) == 0)
+        *kind = GW_INCIDENT_ACCIDENT;
+    else if (strcmp(name, kind_names[1]) == 0)
+        *kind = GW_INCIDENT_CRITICAL_ILLNESS;
+    else
+        return -1;
+    return 0;
+}
+
+gw_date gw_incident_today(void)
+{
+    time_t now = (time_t)(gw_clock_now_ms() / 1000);
+    struct tm tm;
+    localtime_r(&now, &tm);       /* TZ is the configured time zone */
+    return (gw_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+}
+
+/* D as YYYY-MM-DD into OUT (room for YMD_CAP: any int fits, so no truncation). */
+#define YMD_CAP 40
+static void fmt_ymd(gw_date d, char *out, size_t cap)
+{
+    snprintf(out, cap, "%04d-%02d-%02d", d.y, d.m, d.d);
+}
+
+/* ---- answering ---- */
+
+static void answer(inc_call *c, gw_incident_result result, const char *reference,
+                   gw_date deadline)
+{
+    c->cb(c->inc, result, reference != NULL ? reference : "", deadline, c->arg);
+    free(c);
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    inc_call *c = arg;
+    gw_incidents *inc = c->inc;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        inc->deferred = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    gw_date none = {0, 0, 0};
+    answer(c, c->result, "", none);
+}
+
+/* Answers C with RESULT on the next loop turn. Returns 0, or -1 (C is then
+ * not queued and the caller still owns it). */
+static int defer(inc_call *c, gw_incident_result result)
+{
+    c->result = result;
+    if (evtimer_assign(&c->timer, c->inc->base, on_deferred, c) != 0)
+        return -1;
+    struct timeval zero = {0, 0};
+    if (evtimer_add(&c->timer, &zero) != 0)
+        return -1;
+    c->prev = NULL;
+    c->next = c->inc->deferred;
+    if (c->next != NULL)
+        c->next->prev = c;
+    c->inc->deferred = c;
+    return 0;
+}
+
+/* ---- the script ---- */
+
+static void on_script(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    inc_call *c = arg;
+    gw_date none = {0, 0, 0}, deadline = none;
+    char on[YMD_CAP];
+    fmt_ymd(c->occurred, on, sizeof on);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_STRING ||
+        reply->element[2]->type != REDIS_REPLY_STRING ||
+        gw_date_parse(reply->element[2]->str, &deadline.y, &deadline.m, &deadline.d) != 0) {
+        gw_error("incidents", "%s of %s on %s: not stored (%s)", gw_incident_kind_name(c->kind),
+                 c->pid, on,
+                 reply == NULL ? "Redis went away"
+                 : reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+        return;
+    }
+    const char *ref = reply->element[1]->str, *ymd = reply->element[2]->str;
+    const char *kind = gw_incident_kind_name(c->kind);
+    switch (reply->element[0]->integer) {
+    case 0:
+        gw_info("incidents", "%s: %s of %s on %s registered, report by %s", ref, kind, c->pid,
+                on, ymd);
+        answer(c, GW_INCIDENT_REGISTERED, ref, deadline);
+        break;
+    case 1:
+        gw_info("incidents", "%s: %s of %s on %s reported again (%s)", ref, kind, c->pid, on,
+                c->channel);
+        answer(c, GW_INCIDENT_ALREADY_REPORTED, ref, deadline);
+        break;
+    case 2:
+        gw_info("incidents", "%s: %s of %s on %s reported (%s), deadline %s", ref, kind, c->pid,
+                on, c->channel, ymd);
+        answer(c, GW_INCIDENT_REPORTED, ref, deadline);
+        break;
+    case 3:
+        gw_info("incidents", "%s of %s on %s: report refused, the window closed on %s", kind,
+                c->pid, on, ymd);
+        answer(c, GW_INCIDENT_WINDOW_CLOSED, "", deadline);
+        break;
+    default:
+        gw_error("incidents", "%s of %s on %s: unexpected script result %lld", kind, c->pid, on,
+                 (long long)reply->element[0]->integer);
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+        break;
+    }
+}
+
+/* Sends C to the script. Returns 0, or -1 when Redis is down. */
+static int run_script(inc_call *c)
+{
+    char list[GW_PID_MAX + 32], on[YMD_CAP], deadline[YMD_CAP], today[YMD_CAP], now[24];
+    snprintf(list, sizeof list, "gw:{p:%s}:incidents", c->pid);
+    fmt_ymd(c->occurred, on, sizeof on);
+    fmt_ymd(c->deadline, deadline, sizeof deadline);
+    fmt_ymd(gw_incident_today(), today, sizeof today);
+    snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
+    const char *argv[] = {list,  "gw:inc:seq", c->report ? "report" : "register",
+                          c->pid, gw_incident_kind_name(c->kind), on, deadline, today, now,
+                          c->channel};
+    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 10, argv, NULL);
+}
+
+/* ---- register (staff) ---- */
+
+static void on_participant(int status, const gw_participant *list, size_t n, void *arg)
+{
+    inc_call *c = arg;
+    gw_date none = {0, 0, 0};
+    if (status != 0)
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+    else if (n == 0)
+        answer(c, GW_INCIDENT_UNKNOWN_PARTICIPANT, "", none);
+    else if (!list[0].mutual_aid_member)
+        answer(c, GW_INCIDENT_NOT_MEMBER, "", none);
+    else if (gw_date_cmp(c->deadline, gw_incident_today()) < 0)
+        answer(c, GW_INCIDENT_WINDOW_CLOSED, "", c->deadline);
+    else if (run_script(c) != 0)
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+}
+
+/* A new call of KIND on OCCURRED with its deadline, or NULL (OOM). */
+static inc_call *call_new(gw_incidents *inc, gw_incident_kind kind, gw_date occurred,
+                          gw_incident_cb *cb, void *arg)
+{
+    inc_call *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->inc = inc;
+    c->cb = cb;
+    c->arg = arg;
+    c->kind = kind;
+    c->occurred = occurred;
+    int days = kind == GW_INCIDENT_CRITICAL_ILLNESS ? inc->cfg->claims_critical_illness_days
+                                                    : inc->cfg->claims_accident_days;
+    c->deadline = gw_claim_deadline(inc->calendar != NULL ? *inc->calendar : NULL, occurred,
+                                    days);
+    return c;
+}
+
+int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind kind,
+                         gw_date occurred, gw_incident_cb *cb, void *arg)
+{
+    if (pid == NULL || pid[0] == '\0' || strlen(pid) >= GW_PID_MAX)
+        return -1;
+    inc_call *c = call_new(inc, kind, occurred, cb, arg);
+    if (c == NULL)
+        return -1;
+    snprintf(c->pid, sizeof c->pid, "%s", pid);
+    snprintf(c->channel, sizeof c->channel, "admin");
+    int rc = gw_date_cmp(occurred, gw_incident_today()) > 0
+                 ? defer(c, GW_INCIDENT_FUTURE_DATE)
+                 : gw_store_get(inc->redis, c->pid, on_participant, c);
+    if (rc != 0)
+        free(c);
+    return rc;
+}
+
+/* ---- report (the member) ---- */
+
+int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_kind kind,
+                       gw_date occurred, const char *channel, gw_incident_cb *cb, void *arg)
+{
+    inc_call *c = call_new(inc, kind, occurred, cb, arg);
+    if (c == NULL)
+        return -1;
+    c->report = 1;
+    snprintf(c->pid, sizeof c->pid, "%s", p->id);
+    snprintf(c->channel, sizeof c->channel, "%s", channel);
+    int rc;
+    if (!p->mutual_aid_member)
+        rc = defer(c, GW_INCIDENT_NOT_MEMBER);
+    else if (gw_date_cmp(occurred, gw_incident_today()) > 0)
+        rc = defer(c, GW_INCIDENT_FUTURE_DATE);
+    else
+        rc = run_script(c);
+    if (rc != 0)
+        free(c);
+    return rc;
+}
+
+/* ---- set-up ---- */
+
+gw_incidents *gw_incidents_new(struct event_base *base, const gw_config *cfg, gw_redis *redis,
+                               gw_calendar *const *calendar)
+{
+    gw_incidents *inc = calloc(1, sizeof *inc);
+    if (inc == NULL)
+        return NULL;
+    inc->base = base;
+    inc->cfg = cfg;
+    inc->redis = redis;
+    inc->calendar = calendar;
+    inc->script = gw_redis_script_add(redis, "incident", gw_lua_incident);
+    if (inc->script == NULL) {
+        free(inc);
+        return NULL;
+    }
+    return inc;
+}
+
+void gw_incidents_free(gw_incidents *inc)
+{
+    if (inc == NULL)
+        return;
+    gw_date none = {0, 0, 0};
+    while (inc->deferred != NULL) {
+        inc_call *c = inc->deferred;
+        inc->deferred = c->next;
+        evtimer_del(&c->timer);
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+    }
+    free(inc);
+}

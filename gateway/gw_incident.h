@@ -1,0 +1,111 @@
+/* gw_incident.h - mutual-aid incidents (DOMAIN.md, Scheme 2): registered by
+ * staff (POST /v1/incidents), reported (报案) by the member (USSD menu 4).
+ *
+ * An incident is the Redis hash gw:inc:REFERENCE with the fields
+ *   participant, kind ("accident" | "critical_illness"), occurred_on and
+ *   deadline (YYYY-MM-DD), registered_ms, channel (where it was created:
+ *   "admin" | "ussd"), state, and once reported reported_ms and
+ *   reported_channel,
+ * listed in the set gw:{p:ID}:incidents. A reference is "BA", the date it
+ * occurred, "-" and a six-digit number from INCR gw:inc:seq
+ * ("BA20260928-000017").
+ *
+ * States (exact strings; the reminders rely on them):
+ *   "open"      registered by staff; the member has not reported it yet, so
+ *               reminders go to the member
+ *   "reported"  the member has reported the claim: no more reminders
+ * Every write is one Lua call (gateway/lua/incident.lua): a report never sees
+ * half an incident, and reports of the same kind and date, repeated or from
+ * two daemons at once, leave one incident.
+ *
+ * The deadline is the date plus [claims] accident_days or
+ * critical_illness_days, moved to the next working day when it falls on a
+ * rest day of the business calendar (gw_claim_deadline); the window is open
+ * up to and including that day. Dates are local (the process runs with TZ
+ * set to [reminders] timezone).
+ * Runs on the daemon's loop; not thread safe. */
+#ifndef GW_INCIDENT_H
+#define GW_INCIDENT_H
+
+#include "gw_calendar.h"
+#include "gw_participant.h"
+
+struct event_base;
+struct gw_config;
+struct gw_redis;
+
+typedef struct gw_incidents gw_incidents;
+
+typedef enum gw_incident_kind {
+    GW_INCIDENT_ACCIDENT,
+    GW_INCIDENT_CRITICAL_ILLNESS
+} gw_incident_kind;
+
+/* What a register or a report came to. */
+typedef enum gw_incident_result {
+    GW_INCIDENT_REGISTERED,       /* register: a new incident, state "open" */
+    GW_INCIDENT_REPORTED,         /* report: now "reported" (an open incident of that
+                                     kind and date moved to it, or a new one stored so) */
+    GW_INCIDENT_ALREADY_REPORTED, /* report: it was "reported" before; nothing changed,
+                                     the same reference again */
+    GW_INCIDENT_UNKNOWN_PARTICIPANT, /* register: no participant with that id */
+    GW_INCIDENT_NOT_MEMBER,       /* not a mutual-aid member: nothing to report */
+    GW_INCIDENT_FUTURE_DATE,      /* the date is after today */
+    GW_INCIDENT_WINDOW_CLOSED,    /* today is after the deadline (given): nothing stored */
+    GW_INCIDENT_UNAVAILABLE       /* Redis failed or went away: not known to be stored */
+} gw_incident_result;
+
+/* The answer to a register or a report. REFERENCE is the incident's
+ * ("" unless the result is REGISTERED, REPORTED or ALREADY_REPORTED), valid
+ * only during the call. DEADLINE is the incident's deadline for those three
+ * and for WINDOW_CLOSED (the deadline it had), {0, 0, 0} otherwise. */
+typedef void gw_incident_cb(gw_incidents *inc, gw_incident_result result, const char *reference,
+                            gw_date deadline, void *arg);
+
+/* The incidents on REDIS, with deadlines from CFG's [claims] days and the
+ * calendar *CALENDAR (read at each call: SIGHUP swaps it; NULL or *NULL
+ * means weekends only). Registers the Lua script on REDIS: call before the
+ * loop runs. Returns NULL on OOM. */
+gw_incidents *gw_incidents_new(struct event_base *base, const struct gw_config *cfg,
+                               struct gw_redis *redis, struct gw_calendar *const *calendar);
+
+/* Frees INC. A call still waiting for its deferred answer (see below) gets
+ * its CB with GW_INCIDENT_UNAVAILABLE first; free REDIS before INC so that
+ * calls waiting on Redis are answered too. */
+void gw_incidents_free(gw_incidents *inc);
+
+/* "accident" or "critical_illness". */
+const char *gw_incident_kind_name(gw_incident_kind kind);
+
+/* Reads a kind's name: 0 and *KIND, or -1 when NAME is not one. */
+int gw_incident_kind_parse(const char *name, gw_incident_kind *kind);
+
+/* Today's local date, the one incidents are judged against. */
+gw_date gw_incident_today(void);
+
+/* Staff register an incident of participant PID (channel "admin", state
+ * "open"). Every call creates a new incident. The answers:
+ * FUTURE_DATE, UNKNOWN_PARTICIPANT (PID not in the roster), NOT_MEMBER,
+ * WINDOW_CLOSED, REGISTERED, or UNAVAILABLE.
+ * Returns 0 when started: CB is called exactly once, later, from the loop
+ * (never from inside this call). Returns -1 when it cannot start (Redis
+ * down, OOM, PID empty or longer than GW_PID_MAX - 1): CB is not called. */
+int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind kind,
+                         gw_date occurred, gw_incident_cb *cb, void *arg);
+
+/* Participant P reports (报案) the incident of KIND that occurred on
+ * OCCURRED, through CHANNEL ("ussd"). P is the record as the caller's
+ * records backend gave it: membership is P->mutual_aid_member. The answers:
+ * NOT_MEMBER, FUTURE_DATE, then among P's incidents of that kind and date:
+ * one already "reported" gives ALREADY_REPORTED with its reference (even
+ * when its window has closed since); else a closed window gives
+ * WINDOW_CLOSED; else the open ones become "reported" and the first one's
+ * reference is answered, or a new incident is stored as "reported":
+ * REPORTED. UNAVAILABLE when Redis failed.
+ * Returns 0 when started: CB is called exactly once, later, from the loop
+ * (never from inside this call). Returns -1 when it cannot start (Redis
+ * down, OOM): CB is not called. */
+int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_kind kind,
+                       gw_date occurred, const char *channel, gw_incident_cb *cb, void *arg);
+
+#endif

@@ -1,0 +1,311 @@
+"""Campaigns end to end: POST /v1/campaigns (dry run and start), the roster in
+Redis, the queue, the fake carrier over real HTTP, delivery reports, and
+GET /v1/campaigns/{id}; checks at send time (paid since, opted out since,
+duplicates, cancel) and the send window, with the daemon's one clock moved
+(GW_CLOCK_OFFSET_S) to a chosen local time in Asia/Shanghai."""
+import calendar
+import os
+import time
+import urllib.parse
+
+import fake_carrier
+from fake_carrier import FakeCarrier
+from harness import wait_until
+from ussd_util import HEADER
+
+CARRIER = FakeCarrier().start()
+SIGNATURE = "【某县人社】"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CONFIG = {
+    "provider at": {"type": "africastalking", "base_url": CARRIER.url,
+                    "username": fake_carrier.DEFAULT_AT_USERNAME,
+                    "api_key": fake_carrier.DEFAULT_AT_API_KEY, "sender": "12333",
+                    "priority": 1, "max_tps": 0, "timeout_ms": 2000},
+    "sms": {"signature": SIGNATURE, "max_segments": 3, "default_provider": "at"},
+    "reminders": {"timezone": "Asia/Shanghai", "send_window": "08:00-20:00",
+                  "min_interval_hours": 20, "unpaid_offsets_days": ""},
+}
+
+# A village of 上岭村 (青山镇) and one of 下河村: who is paid, unpaid, without a
+# phone, opted out, on a shared phone; amounts differ so texts can be told apart.
+ROWS = [
+    "C-01,13700000001,赵一,1001,青山镇,上岭村,zh,2026,100,,2026-12-31,10,,,no",
+    "C-02,13700000002,钱二,1002,青山镇,上岭村,zh,2026,200,0,2026-12-31,10,,,no",
+    "C-03,13700000003,孙三,1003,青山镇,上岭村,zh,2026,300,300,2026-12-31,10,,,no",   # paid
+    "C-04,,李四,1004,青山镇,上岭村,zh,2026,100,,2026-12-31,10,,,no",                  # no phone
+    "C-05,13700000005,周五,1005,青山镇,上岭村,zh,2026,100,,2026-12-31,10,,,no",       # opts out
+    "C-06,13700000006,吴六,1006,青山镇,上岭村,zh,2026,500,,2026-12-31,10,,,no",       # household
+    "C-07,13700000006,吴七,1007,青山镇,上岭村,zh,2026,600,,2026-12-31,10,,,no",       # household
+    "C-08,13700000008,Ann Lee,1008,青山镇,上岭村,en,2026,100,,2026-12-31,10,,,no",
+    "C-09,13700000009,郑九,1009,青山镇,下河村,zh,2026,100,,2026-12-31,10,,,no",       # other village
+]
+UNPAID_IN_VILLAGE = {"C-01": "+8613700000001", "C-02": "+8613700000002",
+                     "C-06": "+8613700000006", "C-07": "+8613700000006",
+                     "C-08": "+8613700000008"}           # C-05 opted out, C-03 paid, C-04 no phone
+VILLAGE = {"township": "青山镇", "village": "上岭村"}
+
+
+def at_local(env, y, m, d, hh, mm=0, overrides=None):
+    """Restarts gatewayd with its clock moved to Y-M-D HH:MM in Asia/Shanghai."""
+    target = calendar.timegm((y, m, d, hh - 8, mm, 0, 0, 0, 0))
+    os.environ["GW_CLOCK_OFFSET_S"] = str(round(target - time.time()))
+    try:
+        env.restart_gatewayd(overrides)
+    finally:
+        del os.environ["GW_CLOCK_OFFSET_S"]
+
+
+def setup(env, hour=10):
+    CARRIER.reset()
+    at_local(env, 2026, 12, 2, hour)
+    status, answer = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    status, _ = env.admin("POST", "/v1/optouts", {"phone": "13700000005", "action": "add"})
+    assert status in (200, 201), status
+
+
+def campaign(env, body, expect):
+    status, answer = env.admin("POST", "/v1/campaigns", body)
+    assert status == expect, (status, answer)
+    return answer
+
+
+def counts(env, cid):
+    status, answer = env.admin("GET", "/v1/campaigns/%s" % cid)
+    assert status == 200, (status, answer)
+    return answer
+
+
+def ucs2_segments(text):
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)
+
+
+def reminder_zh(name, amount):
+    return (SIGNATURE + "%s您好，您2026年度的居民养老保险还没有缴费，应缴%s元，请在2026年12月31日"
+            "前缴费。已缴请忽略。回复TD退订" % (name, amount))
+
+
+def reminder_en(name, amount):
+    return (SIGNATURE + "Hi %s, your 2026 pension contribution of %s yuan is due by 2026-12-31. "
+            "If paid, ignore this. Reply TD to stop." % (name, amount))
+
+
+EXPECTED_TEXT = {
+    "C-01": reminder_zh("赵一", 100), "C-02": reminder_zh("钱二", 200),
+    "C-06": reminder_zh("吴六", 500), "C-07": reminder_zh("吴七", 600),
+    "C-08": reminder_en("Ann Lee", 100),
+}
+
+
+def test_dry_run_matches_the_roster_and_queues_nothing(env):
+    setup(env)
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
+    assert answer["recipients"] == len(UNPAID_IN_VILLAGE), answer
+    assert answer["skipped"] == {"paid": 1, "opted_out": 1, "no_phone": 1, "duplicate": 0}, answer
+    segs = [ucs2_segments(t) for t in EXPECTED_TEXT.values()]
+    assert answer["segments_total"] == sum(segs), (answer, segs)
+    assert answer["segments_per_message"] == max(segs), answer
+    assert answer["send_at"].startswith("2026-12-02T10:00") and \
+        answer["send_at"].endswith("+08:00"), answer
+    assert "id" not in answer
+    assert env.redis("KEYS", "gw:{q}:camp:*") == [] and env.redis("KEYS", "gw:{q}:b:*") == []
+    # a list of participants, one of them unknown
+    answer = campaign(env, {"kind": "unpaid_contribution", "dry_run": True,
+                            "filter": {"participant_ids": ["C-01", "C-03", "NOBODY"]}}, 200)
+    assert answer["recipients"] == 1 and answer["skipped"]["paid"] == 1, answer
+    assert answer["unknown_ids"] == 1, answer
+
+
+def test_start_delivers_to_exactly_those_and_counts_reports(env):
+    setup(env)
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
+    cid = answer["id"]
+    assert answer["recipients"] == len(UNPAID_IN_VILLAGE) and answer["state"] == "running", answer
+    msgs = CARRIER.wait_messages(len(UNPAID_IN_VILLAGE))
+    time.sleep(0.5)
+    msgs = CARRIER.messages()
+    assert sorted((m["to"], m["text"]) for m in msgs) == sorted(
+        (UNPAID_IN_VILLAGE[p], EXPECTED_TEXT[p]) for p in UNPAID_IN_VILLAGE), msgs
+    assert wait_until(lambda: counts(env, cid)["counts"]["sent"] == 5, 10), counts(env, cid)
+    got = counts(env, cid)
+    assert got["state"] == "done" and got["counts"]["queued"] == 0, got
+    # delivery reports move the campaign's counts (issue: delivered and failed)
+    ids = [m["carrier_id"] for m in msgs]
+    for cid_, st in zip(ids, ["Success", "Success", "Success", "Failed"]):
+        body = urllib.parse.urlencode({"id": cid_, "status": st, "phoneNumber": "+8613700000001"})
+        assert env.carrier("POST", "/dlr/africastalking", body, FORM)[0] == 200
+    assert env.carrier("POST", "/dlr/africastalking", urllib.parse.urlencode(
+        {"id": ids[0], "status": "Success"}), FORM)[0] == 200         # repeated: counted once
+    got = counts(env, cid)["counts"]
+    assert got == {"queued": 0, "sent": 1, "delivered": 3, "failed": 1, "skipped": 0}, got
+    # the same campaign again sends nothing twice
+    again = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
+    assert again["recipients"] == 0 and again["skipped"]["duplicate"] == 5, again
+    again = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
+    assert again["recipients"] == 0, again
+    time.sleep(1.5)
+    assert len(CARRIER.messages()) == 5
+
+
+def test_paid_or_opted_out_since_scheduling_is_skipped(env):
+    setup(env)
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE,
+                            "send_at": "2026-12-02T10:00:04+08:00"}, 202)
+    cid = answer["id"]
+    assert answer["recipients"] == 5, answer
+    # before it goes: C-01 pays (a roster update), C-08 replies TD
+    row = ROWS[0].replace("2026,100,,", "2026,100,100,")
+    status, _ = env.import_csv(HEADER + "\n" + row + "\n")
+    assert status == 200
+    status, _ = env.admin("POST", "/v1/optouts", {"phone": "13700000008", "action": "add"})
+    assert status in (200, 201)
+    CARRIER.wait_messages(3, timeout=15)
+    assert wait_until(lambda: counts(env, cid)["counts"]["queued"] == 0, 10), counts(env, cid)
+    time.sleep(0.5)
+    assert sorted(m["to"] for m in CARRIER.messages()) == [
+        "+8613700000002", "+8613700000006", "+8613700000006"]
+    got = counts(env, cid)["counts"]
+    assert got["skipped"] == 2 and got["sent"] == 3, got
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "paid"}) == 1, 5)
+    assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
+
+
+def test_started_at_night_goes_at_eight(env):
+    setup(env, hour=22)
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
+    assert answer["send_at"] == "2026-12-03T08:00:00+08:00", answer
+    due = calendar.timegm((2026, 12, 3, 0, 0, 0, 0, 0, 0))
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % due) == 5
+    time.sleep(1.5)
+    assert CARRIER.messages() == []
+    at_local(env, 2026, 12, 3, 7, 59)
+    time.sleep(1.5)
+    assert CARRIER.messages() == []
+    at_local(env, 2026, 12, 3, 8, 0)
+    CARRIER.wait_messages(5, timeout=15)
+    assert counts(env, answer["id"])["counts"]["sent"] == 5 or wait_until(
+        lambda: counts(env, answer["id"])["counts"]["sent"] == 5, 10)
+
+
+def test_cancel_before_it_goes(env):
+    setup(env)
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE,
+                            "send_at": "2026-12-02T10:00:03+08:00"}, 202)
+    cid = answer["id"]
+    status, got = env.admin("POST", "/v1/campaigns/%s/cancel" % cid)
+    assert status == 200 and got["state"] == "cancelled", got
+    assert got["counts"]["queued"] == 0 and got["counts"]["skipped"] == 5, got
+    time.sleep(4.5)
+    assert CARRIER.messages() == []
+    assert counts(env, cid)["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "failed": 0,
+                                          "skipped": 5}
+    # a corrected campaign is not blocked by the cancelled one
+    again = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
+    assert again["recipients"] == 5, again
+    CARRIER.wait_messages(5, timeout=10)
+
+
+def test_policy_notice_once_per_phone(env):
+    setup(env)
+    body = {"kind": "policy_notice", "filter": {"township": "青山镇"},
+            "text": "12月20日起村卫生室可办理医保缴费。"}
+    answer = campaign(env, dict(body, dry_run=True), 200)
+    # 8 with a phone, one opted out, the household's second person is a duplicate
+    assert answer["recipients"] == 6, answer
+    assert answer["skipped"] == {"paid": 0, "opted_out": 1, "no_phone": 1, "duplicate": 1}, answer
+    assert answer["segments_per_message"] == 1 and answer["segments_total"] == 6, answer
+    answer = campaign(env, body, 202)
+    assert answer["recipients"] == 6, answer
+    CARRIER.wait_messages(6, timeout=10)
+    time.sleep(0.5)
+    msgs = CARRIER.messages()
+    assert len(msgs) == 6 and len({m["to"] for m in msgs}) == 6, msgs
+    assert all(m["text"] == SIGNATURE + body["text"] for m in msgs), msgs
+
+
+def test_bad_requests_change_nothing(env):
+    setup(env)
+    cases = [
+        ({"kind": "flood"}, 400, "bad_kind"),
+        ({"kind": "policy_notice"}, 400, "bad_text"),
+        ({"kind": "unpaid_contribution", "filter": {"village": "上岭村"}}, 400, "bad_filter"),
+        ({"kind": "unpaid_contribution", "filter": {"participant_ids": []}}, 400, "bad_filter"),
+        ({"kind": "unpaid_contribution", "filter": {"participant_ids": ["a b"]}}, 400,
+         "bad_filter"),
+        ({"kind": "unpaid_contribution", "filter": {"county": "x"}}, 400, "bad_filter"),
+        ({"kind": "unpaid_contribution", "template": "nope"}, 400, "bad_template"),
+        ({"kind": "unpaid_contribution", "send_at": "tomorrow"}, 400, "bad_send_at"),
+        ({"kind": "unpaid_contribution", "dry_run": "yes"}, 400, "bad_request"),
+        ({"kind": "unpaid_contribution", "colour": 1}, 400, "bad_request"),
+        ({"kind": "policy_notice", "text": "通知" * 200}, 422, "text_too_long"),
+    ]
+    for body, code, err in cases:
+        status, answer = env.admin("POST", "/v1/campaigns", body)
+        assert status == code and answer["error"] == err, (body, status, answer)
+    assert env.admin("GET", "/v1/campaigns/99")[0] == 404
+    assert env.admin("GET", "/v1/campaigns/abc")[0] == 404
+    assert env.admin("POST", "/v1/campaigns/99/cancel")[0] == 404
+    assert env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution"}, token=False)[0] == 401
+    assert env.redis("KEYS", "gw:{q}:camp:*") == [] and env.redis("KEYS", "gw:{q}:b:*") == []
+
+
+def test_gatewayctl_campaign(env):
+    setup(env)
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
+                                  "青山镇", "--village", "上岭村")
+    assert rc == 0, (out, err)
+    assert "5 recipients" in out and "1 paid, 1 opted out, 1 without a phone" in out, out
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "unpaid", "--ids",
+                                  "C-01,C-02,C-09", "--at", "2026-12-02T10:00:03+08:00")
+    assert rc == 0 and "3 recipients" in out, (out, err)
+    cid = out.split("campaign ", 1)[1].split(":", 1)[0]
+    rc, out, err = env.gatewayctl("campaign", "status", cid, "--watch", timeout=30)
+    assert rc == 0 and "done" in out and "100%" in out, (out, err)
+    rc, out, err = env.gatewayctl("campaign", "status", cid)
+    assert rc == 0 and "sent 3" in out, (out, err)
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "sometimes")
+    assert rc == 2, (rc, out, err)
+
+
+def local_sec(y, m, d, hh, mm=0):
+    return calendar.timegm((y, m, d, hh - 8, mm, 0, 0, 0, 0))
+
+
+def test_automatic_unpaid_reminders_follow_the_roster(env):
+    auto = {"reminders": {"unpaid_offsets_days": "7,1"}}
+    CARRIER.reset()
+    at_local(env, 2026, 12, 2, 10, overrides=auto)
+    roster = "\n".join([HEADER] + ROWS) + "\n"
+    status, answer = env.import_csv(roster)
+    assert status == 200 and answer["rejected"] == [], answer
+    env.admin("POST", "/v1/optouts", {"phone": "13700000005", "action": "add"})
+    d24, d30 = local_sec(2026, 12, 24, 8), local_sec(2026, 12, 30, 8)
+    # unpaid with a phone: C-01 C-02 C-05 C-06 C-07 C-08 C-09, 7 and 1 days before 12-31
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == 7
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d30) == 7
+    # the same roster again adds nothing
+    status, answer = env.import_csv(roster)
+    assert status == 200 and answer["unchanged"] == 9, answer
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == 7
+    # C-01's due date moves to 2027-01-15: new reminders, the old ones will not go;
+    # C-02 pays
+    moved = ROWS[0].replace("2026-12-31", "2027-01-15")
+    paid = ROWS[1].replace("2026,200,0,", "2026,200,200,")
+    status, answer = env.import_csv("\n".join([HEADER, moved, paid]) + "\n")
+    assert status == 200 and answer["updated"] == 2, answer
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % local_sec(2027, 1, 8, 8)) == 1
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == 7
+    time.sleep(1.5)
+    assert CARRIER.messages() == []
+    # 2026-12-24 08:00: C-06 C-07 C-08 C-09 get theirs
+    at_local(env, 2026, 12, 24, 8, overrides=auto)
+    CARRIER.wait_messages(4, timeout=15)
+    time.sleep(1.0)
+    got = sorted(m["to"] for m in CARRIER.messages())
+    assert got == ["+8613700000006", "+8613700000006", "+8613700000008", "+8613700000009"], got
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "rescheduled"}) == 1, 5)
+    assert env.metric("gateway_reminders_skipped_total", {"reason": "paid"}) == 1
+    assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
