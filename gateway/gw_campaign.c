@@ -225,6 +225,23 @@ size_t gw_campaigns_auto_times(const gw_participant *p, int64_t *times, int *seg
     return n;
 }
 
+int gw_campaigns_claim_segments(char kind, const gw_participant *p, const char *incident_kind,
+                                gw_date deadline, void *arg)
+{
+    gw_campaigns *cs = arg;
+    char data[512];
+    int seg = 1;
+    /* measured with a reference of the usual width */
+    int len = snprintf(data, sizeof data,
+                       "%s\x1f%s\x1f%s\x1f%04d-%02d-%02d\x1f" "BA00000000-000000", p->name, p->language, incident_kind, deadline.y, deadline.m, deadline.d);
+    if (len > 0 && (size_t)len < sizeof data) {
+        char *t = gw_reminder_text(*cs->tpl, cs->cfg, kind, NULL, data, (size_t)len, NULL, NULL,
+                                   &seg);
+        free(t);
+    }
+    return seg;
+}
+
 typedef struct camp_job {
     gw_campaigns *cs;
     gw_campaign_cb *cb;

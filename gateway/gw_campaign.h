@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_calendar.h"
 #include "q.h"
 
 struct event_base;
@@ -65,6 +66,10 @@ void gw_campaigns_free(gw_campaigns *cs);
 struct gw_participant;
 size_t gw_campaigns_auto_times(const struct gw_participant *p, int64_t *times, int *segments,
                                void *arg);
+
+/* gw_incidents' segments callback (ARG = the gw_campaigns). */
+int gw_campaigns_claim_segments(char kind, const struct gw_participant *p,
+                                const char *incident_kind, gw_date deadline, void *arg);
 
 /* gw_sender's render callback (ARG = the gw_campaigns). */
 char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, void *arg);

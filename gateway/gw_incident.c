@@ -24,6 +24,7 @@
 #include "gw_log.h"
 #include "gw_records.h"
 #include "gw_redis.h"
+#include "gw_window.h"
 
 extern const char gw_lua_incident[];
 
@@ -34,6 +35,8 @@ struct gw_incidents {
     gw_calendar *const *calendar;
     gw_redis_script *script;
     struct inc_call *deferred;    /* calls whose answer waits on a zero timer */
+    gw_incident_segments_cb *segments;
+    void *segments_arg;
 };
 
 typedef struct inc_call {
@@ -48,6 +51,10 @@ typedef struct inc_call {
     gw_incident_kind kind;
     gw_date occurred, deadline;
     char channel[16];
+    /* register: the member's phone and the reminders' due seconds and parts
+     * ("" when that reminder does not go) */
+    char phone[GW_PHONE_MAX];
+    char sec_c[24], sec_l[24], seg_c[8], seg_l[8];
 } inc_call;
 
 static const char *const kind_names[] = {"accident", "critical_illness"};
@@ -191,11 +198,48 @@ static int run_script(inc_call *c)
     snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
     const char *argv[] = {list,  "gw:inc:seq", c->report ? "report" : "register",
                           c->pid, gw_incident_kind_name(c->kind), on, deadline, today, now,
-                          c->channel};
-    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 10, argv, NULL);
+                          c->channel, c->phone, c->sec_c, c->seg_c, c->sec_l, c->seg_l};
+    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 15, argv, NULL);
 }
 
 /* ---- register (staff) ---- */
+
+/* When the member hears of a registered incident: at once (inside the send
+ * window, so at its next opening), and on the deadline's eve at the window's
+ * opening; neither after the deadline, and no eve reminder when the first
+ * one goes that day or later. */
+static void plan_reminders(inc_call *c, const gw_participant *p)
+{
+    const gw_config *cfg = c->inc->cfg;
+    int start = cfg->send_window_start_min, end = cfg->send_window_end_min;
+    snprintf(c->phone, sizeof c->phone, "%s", p->phone);
+    if (p->phone[0] == '\0')
+        return;
+    int64_t first = gw_window_next(gw_clock_now_ms(), start, end);
+    gw_date after = gw_date_add_days(c->deadline, 1), eve = gw_date_add_days(c->deadline, -1);
+    if (first >= gw_window_opening(after.y, after.m, after.d, start))
+        return;
+    int64_t last = gw_window_opening(eve.y, eve.m, eve.d, start);
+    int sc = 1, sl = 1;
+    if (c->inc->segments != NULL) {
+        sc = c->inc->segments('c', p, gw_incident_kind_name(c->kind), c->deadline,
+                              c->inc->segments_arg);
+        sl = c->inc->segments('l', p, gw_incident_kind_name(c->kind), c->deadline,
+                              c->inc->segments_arg);
+    }
+    snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
+    snprintf(c->seg_c, sizeof c->seg_c, "%d", sc);
+    if (last > first) {
+        snprintf(c->sec_l, sizeof c->sec_l, "%" PRId64, last / 1000);
+        snprintf(c->seg_l, sizeof c->seg_l, "%d", sl);
+    }
+}
+
+void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, void *arg)
+{
+    inc->segments = cb;
+    inc->segments_arg = arg;
+}
 
 static void on_participant(int status, const gw_participant *list, size_t n, void *arg)
 {
@@ -209,7 +253,7 @@ static void on_participant(int status, const gw_participant *list, size_t n, voi
         answer(c, GW_INCIDENT_NOT_MEMBER, "", none);
     else if (gw_date_cmp(c->deadline, gw_incident_today()) < 0)
         answer(c, GW_INCIDENT_WINDOW_CLOSED, "", c->deadline);
-    else if (run_script(c) != 0)
+    else if (plan_reminders(c, &list[0]), run_script(c) != 0)
         answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
 }
 

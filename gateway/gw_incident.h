@@ -80,6 +80,15 @@ const char *gw_incident_kind_name(gw_incident_kind kind);
 /* Reads a kind's name: 0 and *KIND, or -1 when NAME is not one. */
 int gw_incident_kind_parse(const char *name, gw_incident_kind *kind);
 
+/* A registered incident's reminders go to the member at once (inside the
+ * send window) and on the deadline's eve (gateway/lua/incident.lua queues
+ * them, EXTRA "c,0,PID,REF" and "l,0,PID,REF"); the queue skips them once
+ * the incident is "reported". CB says how many SMS parts the reminder KIND
+ * ('c' or 'l') takes for P (for the rate limit); without it, 1. */
+typedef int gw_incident_segments_cb(char kind, const gw_participant *p, const char *incident_kind,
+                                    gw_date deadline, void *arg);
+void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, void *arg);
+
 /* Today's local date, the one incidents are judged against. */
 gw_date gw_incident_today(void);
 

@@ -340,6 +340,7 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    gw_incidents_on_segments(d.incidents, gw_campaigns_claim_segments, d.campaigns);
     d.ussd = gw_ussd_new(d.base, d.cfg, d.redis, d.records, &d.tpl);
     d.admin = gw_admin_new(d.base, d.cfg, d.redis);
     if (d.admin != NULL) {

@@ -17,6 +17,19 @@
 --     {2, reference, deadline}.
 local mode, pid, kind, on = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+-- register: ARGV[9] the member's phone, ARGV[10..13] the due second and SMS
+-- parts of the reminder at once and of the one on the deadline's eve ("" when
+-- it does not go). They are queued in the bulk lane (EXTRA "c,0,PID,REF" and
+-- "l,0,PID,REF"); q_claim.lua skips them once the incident is reported.
+local function remind(ref, phone, sec, seg, letter, body)
+  if phone == nil or phone == '' or sec == nil or sec == '' then return end
+  redis.call('SET', 'gw:{q}:body:auto_' .. letter, body)
+  local id = redis.call('INCR', 'gw:{q}:seq')
+  redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec, string.format('%d', id) .. ':0:' .. seg .. ':' ..
+             phone .. ':auto_' .. letter .. ':' .. letter .. ',0,' .. pid .. ',' .. ref)
+  redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
+  redis.call('HINCRBY', 'gw:{q}:n', 'bulk', 1)
+end
 
 local function create(state)
   local seq = redis.call('INCR', KEYS[2])
@@ -35,7 +48,10 @@ local function create(state)
 end
 
 if mode == 'register' then
-  return {0, create('open'), deadline}
+  local ref = create('open')
+  remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder')
+  remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day')
+  return {0, ref, deadline}
 end
 
 local open = {}

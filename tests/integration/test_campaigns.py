@@ -309,3 +309,38 @@ def test_automatic_unpaid_reminders_follow_the_roster(env):
                                          {"reason": "rescheduled"}) == 1, 5)
     assert env.metric("gateway_reminders_skipped_total", {"reason": "paid"}) == 1
     assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
+
+
+MEMBER_ROW = "C-10,13700000010,冯十,1010,白水乡,石桥村,zh,2026,100,100,2026-12-31,10,,,yes"
+
+
+def test_incident_reminders_stop_when_the_member_reports(env):
+    """Staff register an accident on Wednesday 2026-12-02 10:00 (occurred the day
+    before): the member is reminded at once and is due another reminder on the
+    deadline's eve (deadline 2026-12-04, eve 12-03 08:00); reporting on USSD
+    menu 4 stops that one."""
+    CARRIER.reset()
+    at_local(env, 2026, 12, 2, 10)
+    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
+    assert status == 201 and answer["deadline"] == "2026-12-04", answer
+    ref = answer["reference"]
+    [m] = CARRIER.wait_messages(1, timeout=10)
+    assert m["to"] == "+8613700000010", m
+    assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请在2026年12月4日前报案，登记号%s。"
+                         "请找村协理员或拨打12333办理。" % ref), m
+    eve = local_sec(2026, 12, 3, 8)
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % eve) == 1
+    # the member reports it on USSD menu 4: accident, date 1201
+    session = "it-claim-%d" % time.time_ns()
+    for text in ("", "4", "4*1"):
+        env.ussd_at(session, "13700000010", text)
+    kind, screen = env.ussd_at(session, "13700000010", "4*1*1201")
+    assert kind == "END" and ref in screen, screen
+    assert env.redis("HGET", "gw:inc:" + ref, "state") == "reported"
+    at_local(env, 2026, 12, 3, 8)
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "reported"}) == 1, 10)
+    assert len(CARRIER.messages()) == 1
