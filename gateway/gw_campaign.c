@@ -233,7 +233,8 @@ int gw_campaigns_claim_segments(char kind, const gw_participant *p, const char *
     int seg = 1;
     /* measured with a reference of the usual width */
     int len = snprintf(data, sizeof data,
-                       "%s\x1f%s\x1f%s\x1f%04d-%02d-%02d\x1f" "BA00000000-000000", p->name, p->language, incident_kind, deadline.y, deadline.m, deadline.d);
+                       "%s\x1f%s\x1f%s\x1f%04d-%02d-%02d\x1f" "BA00000000-000000", p->name,
+                       p->language, incident_kind, deadline.y, deadline.m, deadline.d);
     if (len > 0 && (size_t)len < sizeof data) {
         char *t = gw_reminder_text(*cs->tpl, cs->cfg, kind, NULL, data, (size_t)len, NULL, NULL,
                                    &seg);
