@@ -43,10 +43,17 @@ static void fmt_time(int64_t ms, char *out, size_t cap)
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     localtime_r(&t, &tm);
-    char zone[8];
-    strftime(zone, sizeof zone, "%z", &tm);   /* +0800 */
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%.3s:%s", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, zone, zone + 3);
+    char buf[64];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &tm);  /* ...+0800 */
+    if (n < 5 || n + 2 > cap) {
+        if (cap > 0)
+            out[0] = '\0';
+        return;
+    }
+    memcpy(out, buf, n - 2);                  /* RFC 3339 wants +08:00 */
+    out[n - 2] = ':';
+    memcpy(out + n - 1, buf + n - 2, 2);
+    out[n + 1] = '\0';
 }
 
 static int pid_ok(const char *s)
