@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include <openssl/sha.h>
 
@@ -149,6 +152,11 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
 
 /* ---- campaigns ---- */
 
+#define OWNER_MS 15000            /* a fan-out's owner silent this long has died */
+#define RESUME_EVERY_S 5
+
+static void on_resume_tick(evutil_socket_t fd, short what, void *arg);
+
 struct gw_campaigns {
     struct event_base *base;
     const gw_config *cfg;
@@ -156,6 +164,8 @@ struct gw_campaigns {
     tpl_set **tpl;
     gw_sender *sender;
     gw_redis_script *s_scan, *s_push;
+    char owner[96];               /* this process, as the owner of a fan-out */
+    struct event *resume;         /* looks for fan-outs cut short */
 };
 
 gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw_redis *redis,
@@ -169,9 +179,19 @@ gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw
     cs->redis = redis;
     cs->tpl = tpl;
     cs->sender = sender;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(cs->owner, sizeof cs->owner, "%s:%ld:%08x", host, (long)getpid(),
+             (unsigned)(gw_clock_mono_us() ^ (uint64_t)rand()));
     cs->s_scan = gw_redis_script_add(redis, "camp_scan", gw_lua_camp_scan);
     cs->s_push = gw_redis_script_add(redis, "camp_push", gw_lua_camp_push);
-    if (cs->s_scan == NULL || cs->s_push == NULL) {
+    cs->resume = event_new(base, -1, EV_PERSIST, on_resume_tick, cs);
+    struct timeval every = {RESUME_EVERY_S, 0};
+    if (cs->s_scan == NULL || cs->s_push == NULL || cs->resume == NULL ||
+        event_add(cs->resume, &every) != 0) {
+        if (cs->resume != NULL)
+            event_free(cs->resume);
         free(cs);
         return NULL;
     }
@@ -180,6 +200,9 @@ gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw
 
 void gw_campaigns_free(gw_campaigns *cs)
 {
+    if (cs == NULL)
+        return;
+    event_free(cs->resume);
     free(cs);
 }
 
@@ -245,15 +268,15 @@ int gw_campaigns_claim_segments(char kind, const gw_participant *p, const char *
 
 typedef struct camp_job {
     gw_campaigns *cs;
-    gw_campaign_cb *cb;
+    gw_campaign_cb *cb;           /* NULL for a resumed fan-out */
     void *arg;
     char kind;
     int dry;
-    char *township, *village, *text, *tkey;
-    char **ids;
+    char *text, *tkey;
+    char **ids;                   /* participant_ids (until stored) */
     size_t nids, next_id;
-    char source[4];               /* "set" or "ids" */
-    char key[256];                /* the roster index walked */
+    char source[8];               /* "set", "list" (stored ids) or "ids" (dry run) */
+    char key[256];                /* the roster index or id list walked */
     char cursor[32];
     int started;
     char today[32];
@@ -273,8 +296,6 @@ static void job_free(camp_job *j)
     for (size_t i = 0; i < j->nids; i++)
         free(j->ids[i]);
     free(j->ids);
-    free(j->township);
-    free(j->village);
     free(j->text);
     free(j->tkey);
     free(j->body);
@@ -283,16 +304,31 @@ static void job_free(camp_job *j)
 
 static void job_finish(camp_job *j, const char *error)
 {
+    if (j->seen[0] != '\0')
+        gw_redis_command(j->cs->redis, NULL, NULL, "DEL %s", j->seen);
     j->res.error = error;
     j->res.send_at_ms = j->due_ms;
-    j->cb(&j->res, j->arg);
+    if (j->cb != NULL)
+        j->cb(&j->res, j->arg);
+    else if (error != NULL)
+        gw_error("campaign", "campaign %s: resumed fan-out stopped: %s", j->res.id, error);
+    else
+        gw_info("campaign", "campaign %s: resumed fan-out finished", j->res.id);
     job_free(j);
 }
 
 static void next_chunk(camp_job *j);
 
-/* The end of a start: the counts of the fan-out go into the record and the
- * campaign is running (unless it was cancelled meanwhile). */
+static void today_of(int64_t ms, char *out, size_t cap)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    snprintf(out, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* The end of a start: the campaign is running (unless it was cancelled
+ * meanwhile) and its fan-out is no longer anyone's. */
 static void on_done(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
@@ -301,27 +337,23 @@ static void on_done(gw_redis *r, redisReply *reply, void *arg)
                       ? "Redis did not record the end of the fan-out" : NULL);
 }
 
+static const char done_lua[] =
+    "if redis.call('HGET', KEYS[1], 'state') == 'fanning_out' then "
+    "  redis.call('HSET', KEYS[1], 'state', 'running') end "
+    "redis.call('HSET', KEYS[1], 'walked', '1') "
+    "redis.call('SREM', 'gw:{q}:camp:fanning', ARGV[1]) "
+    "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end "
+    "redis.call('DEL', KEYS[3]) "
+    "return 1";
+
 static void finish_start(camp_job *j)
 {
-    char ck[64], paid[24], opt[24], nop[24], dup[24], unk[24], segt[24], segm[16];
+    char ck[64], ok[72], lk[72];
     snprintf(ck, sizeof ck, "gw:{q}:camp:%s", j->res.id);
-    snprintf(paid, sizeof paid, "%" PRId64, j->res.paid);
-    snprintf(opt, sizeof opt, "%" PRId64, j->res.opted_out);
-    snprintf(nop, sizeof nop, "%" PRId64, j->res.no_phone);
-    snprintf(dup, sizeof dup, "%" PRId64, j->res.duplicate);
-    snprintf(unk, sizeof unk, "%" PRId64, j->res.unknown);
-    snprintf(segt, sizeof segt, "%" PRId64, j->res.segments_total);
-    snprintf(segm, sizeof segm, "%d", j->res.segments_per_message);
-    if (gw_redis_command(j->cs->redis, on_done, j,
-                         "EVAL %s 1 %s %s %s %s %s %s %s %s",
-                         "if redis.call('HGET', KEYS[1], 'state') == 'fanning_out' then "
-                         "redis.call('HSET', KEYS[1], 'state', 'running') end "
-                         "redis.call('HSET', KEYS[1], 'skipped_paid', ARGV[1], "
-                         "'skipped_opted_out', ARGV[2], 'skipped_no_phone', ARGV[3], "
-                         "'skipped_duplicate', ARGV[4], 'unknown', ARGV[5], "
-                         "'segments_total', ARGV[6], 'segments_per_message', ARGV[7]) "
-                         "return 1",
-                         ck, paid, opt, nop, dup, unk, segt, segm) != 0)
+    snprintf(ok, sizeof ok, "gw:{q}:camp:%s:owner", j->res.id);
+    snprintf(lk, sizeof lk, "gw:{q}:camp:%s:ids", j->res.id);
+    if (gw_redis_command(j->cs->redis, on_done, j, "EVAL %s 3 %s %s %s %s %s", done_lua, ck, ok,
+                         lk, j->res.id, j->cs->owner) != 0)
         job_finish(j, "Redis went away during the fan-out");
 }
 
@@ -333,26 +365,32 @@ static void on_push(gw_redis *r, redisReply *reply, void *arg)
         reply->element[0]->type != REDIS_REPLY_INTEGER) {
         gw_error("campaign", "campaign %s: queuing a chunk failed: %s", j->res.id,
                  reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "no answer");
-        job_finish(j, "Redis did not queue part of the campaign; GET it to see what was queued");
+        /* left to whichever daemon resumes it once the owner mark runs out */
+        job_finish(j, "Redis did not queue part of the campaign; it resumes by itself "
+                      "when Redis is back (GET it to follow)");
         return;
     }
-    if (reply->element[0]->integer < 0) {
+    long long n = reply->element[0]->integer;
+    if (n == -1) {
         j->res.cancelled = 1;
         finish_start(j);
         return;
     }
-    j->res.recipients += reply->element[0]->integer;
+    if (n < 0) {
+        job_finish(j, "another daemon took the fan-out over; GET the campaign to follow it");
+        return;
+    }
+    j->res.recipients += n;
     if (reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_INTEGER)
         j->res.duplicate += reply->element[1]->integer;
+    if (reply->elements > 3 && reply->element[3]->type == REDIS_REPLY_INTEGER)
+        j->res.segments_total += reply->element[3]->integer;
     next_chunk(j);
 }
 
-static const char *str_el(const redisReply *r, size_t *len)
+static const char *str_el(const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_STRING)
-        return NULL;
-    *len = r->len;
-    return r->str;
+    return r->type == REDIS_REPLY_STRING ? r->str : "";
 }
 
 static void on_scan(gw_redis *r, redisReply *reply, void *arg)
@@ -364,87 +402,88 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         reply->element[1]->type != REDIS_REPLY_ARRAY) {
         gw_error("campaign", "walking the roster failed: %s",
                  reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : "no answer");
-        if (!j->dry && j->res.id[0] != '\0')
-            finish_start(j);   /* keep what was queued, say so */
-        else
-            job_finish(j, "Redis did not answer while walking the roster");
+        job_finish(j, j->dry ? "Redis did not answer while walking the roster"
+                             : "Redis did not answer while walking the roster; the fan-out "
+                               "resumes by itself when Redis is back (GET it to follow)");
         return;
     }
     snprintf(j->cursor, sizeof j->cursor, "%s", reply->element[0]->str);
     const redisReply *list = reply->element[1];
-    j->res.paid += reply->element[2]->integer;
-    j->res.opted_out += reply->element[3]->integer;
-    j->res.no_phone += reply->element[4]->integer;
-    j->res.duplicate += reply->element[5]->integer;
-    j->res.unknown += reply->element[6]->integer;
+    long long skips[5];
+    for (int k = 0; k < 5; k++)
+        skips[k] = reply->element[2 + k]->type == REDIS_REPLY_INTEGER
+                   ? reply->element[2 + k]->integer : 0;
+    j->res.paid += skips[0];
+    j->res.opted_out += skips[1];
+    j->res.no_phone += skips[2];
+    j->res.duplicate += skips[3];
+    j->res.unknown += skips[4];
     size_t n = list->elements / 4;
     const char **argv = NULL;
     char (*segs)[8] = NULL;
-    if (!j->dry && n > 0) {
-        argv = calloc(6 + 4 * n, sizeof *argv);
-        segs = calloc(n, sizeof *segs);
+    char counts[5][24];
+    if (!j->dry) {
+        argv = calloc(13 + 4 * n, sizeof *argv);
+        segs = calloc(n > 0 ? n : 1, sizeof *segs);
         if (argv == NULL || segs == NULL) {
             free(argv);
             free(segs);
-            finish_start(j);
+            job_finish(j, "out of memory; the fan-out resumes by itself");
             return;
         }
     }
     for (size_t i = 0; i < n; i++) {
         redisReply *const *e = list->element + 4 * i;
-        size_t dlen = 0, l;
-        const char *data = str_el(e[3], &dlen);
         int seg = j->text_segments;
         if (seg == 0) {
             seg = 1;
-            char *t = data != NULL ? gw_reminder_text(*j->cs->tpl, j->cs->cfg, j->kind, j->tkey,
-                                                      data, dlen, NULL, NULL, &seg)
-                                   : NULL;
-            free(t);
+            if (e[3]->type == REDIS_REPLY_STRING) {
+                char *t = gw_reminder_text(*j->cs->tpl, j->cs->cfg, j->kind, j->tkey, e[3]->str,
+                                           e[3]->len, NULL, NULL, &seg);
+                free(t);
+            }
         }
         if (seg > j->res.segments_per_message)
             j->res.segments_per_message = seg;
-        j->res.segments_total += seg;
         if (j->dry) {
             j->res.recipients++;
+            j->res.segments_total += seg;
             continue;
         }
         snprintf(segs[i], sizeof segs[i], "%d", seg);
-        argv[6 + 4 * i] = str_el(e[0], &l);
-        argv[6 + 4 * i + 1] = str_el(e[1], &l);
-        argv[6 + 4 * i + 2] = segs[i];
-        argv[6 + 4 * i + 3] = str_el(e[2], &l);
-        for (int k = 0; k < 4; k++)
-            if (argv[6 + 4 * i + k] == NULL)
-                argv[6 + 4 * i + k] = "";
+        argv[13 + 4 * i] = str_el(e[0]);
+        argv[13 + 4 * i + 1] = str_el(e[1]);
+        argv[13 + 4 * i + 2] = segs[i];
+        argv[13 + 4 * i + 3] = str_el(e[2]);
     }
-    if (j->dry || n == 0) {
-        free(argv);
-        free(segs);
+    if (j->dry) {
         next_chunk(j);
         return;
     }
-    char kind[2] = {j->kind, '\0'}, due[24], ttl[24];
+    /* Every chunk is recorded, with or without recipients: its skips and the
+     * cursor a resumed fan-out starts from. */
+    char kind[2] = {j->kind, '\0'}, due[24], ttl[24], owner_ms[16];
     snprintf(due, sizeof due, "%" PRId64, j->due_ms / 1000);
     snprintf(ttl, sizeof ttl, "%" PRId64, j->pend_ttl_s);
-    argv[0] = j->res.id;
-    argv[1] = kind;
-    argv[2] = due;
-    argv[3] = j->bid;
-    argv[4] = ttl;
-    argv[5] = j->cursor;
-    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(6 + 4 * n), argv,
+    snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
+    for (int k = 0; k < 5; k++)
+        snprintf(counts[k], sizeof counts[k], "%lld", skips[k]);
+    const char *head[13] = {j->res.id, kind,      due,       j->bid,    ttl,
+                            j->cursor, j->cs->owner, owner_ms, counts[0], counts[1],
+                            counts[2], counts[4], counts[3]};
+    memcpy(argv, head, sizeof head);
+    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(13 + 4 * n), argv,
                            NULL);
     free(argv);
     free(segs);
     if (rc != 0)
-        finish_start(j);
+        job_finish(j, "Redis went away; the fan-out resumes by itself when it is back");
 }
 
 static void next_chunk(camp_job *j)
 {
-    int done = j->source[0] == 's' ? (j->started && strcmp(j->cursor, "0") == 0)
-                                   : j->next_id >= j->nids;
+    int done = j->source[0] == 'i' ? j->next_id >= j->nids
+                                   : (j->started && strcmp(j->cursor, "0") == 0);
     if (done) {
         if (j->dry)
             job_finish(j, NULL);
@@ -483,23 +522,26 @@ static void next_chunk(camp_job *j)
     int rc = gw_redis_eval(j->cs->redis, j->cs->s_scan, on_scan, j, 0, (int)(10 + nids), argv,
                            NULL);
     free(argv);
-    if (rc != 0) {
-        if (!j->dry && j->res.id[0] != '\0')
-            finish_start(j);
-        else
-            job_finish(j, "Redis is not reachable");
-    }
+    if (rc != 0)
+        job_finish(j, j->dry ? "Redis is not reachable"
+                             : "Redis went away; the fan-out resumes by itself when it is back");
 }
 
-/* The record is written and the body stored: walk the roster. */
+/* The record is written, the body and the id list stored, the fan-out is
+ * ours: walk the roster. */
 static void on_record(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     camp_job *j = arg;
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
         job_finish(j, "Redis did not store the campaign");
         return;
     }
+    for (size_t i = 0; i < j->nids; i++)
+        free(j->ids[i]);
+    free(j->ids);
+    j->ids = NULL;
+    j->nids = 0;
     next_chunk(j);
 }
 
@@ -513,28 +555,63 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
     }
     snprintf(j->res.id, sizeof j->res.id, "%lld", (long long)reply->integer);
     snprintf(j->bid, sizeof j->bid, "c%s", j->res.id);
-    char ck[64], bk[64], created[24], send_at[24], kind[2] = {j->kind, '\0'}, bttl[24];
+    char ck[64], bk[64], ok[72], created[24], send_at[24], kind[2] = {j->kind, '\0'}, bttl[24];
+    char pttl[24], owner_ms[16];
     snprintf(ck, sizeof ck, "gw:{q}:camp:%s", j->res.id);
     snprintf(bk, sizeof bk, "gw:{q}:body:%s", j->bid);
+    snprintf(ok, sizeof ok, "gw:{q}:camp:%s:owner", j->res.id);
     snprintf(created, sizeof created, "%" PRId64, gw_clock_now_ms());
     snprintf(send_at, sizeof send_at, "%" PRId64, j->due_ms);
     snprintf(bttl, sizeof bttl, "%" PRId64, j->pend_ttl_s + Q_RECORD_TTL_S);
+    snprintf(pttl, sizeof pttl, "%" PRId64, j->pend_ttl_s);
+    snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
+    if (j->ids != NULL) {
+        snprintf(j->source, sizeof j->source, "list");
+        snprintf(j->key, sizeof j->key, "gw:{q}:camp:%s:ids", j->res.id);
+    }
     const char *filter = j->ids != NULL ? "participant_ids" : j->key;
-    const char *text = j->text != NULL ? j->text : "";
-    const char *tkey = j->tkey != NULL ? j->tkey : "";
-    if (gw_redis_command(j->cs->redis, NULL, NULL, "SET %s %b EX %s", bk, j->body, j->body_len,
-                         bttl) != 0 ||
-        gw_redis_command(j->cs->redis, on_record, j,
-                         "HSET %s id %s kind %s state fanning_out created_ms %s send_at_ms %s "
-                         "filter %s text %s template %s queued 0 sent 0 delivered 0 failed 0 "
-                         "skipped 0 recipients 0",
-                         ck, j->res.id, kind, created, send_at, filter, text, tkey) != 0)
+    /* One transaction: the record, the body, the id list, the owner mark and
+     * the set of fan-outs under way; a resumed fan-out finds all it needs. */
+    gw_redis *rd = j->cs->redis;
+    int rc = gw_redis_command(rd, NULL, NULL, "MULTI");
+    rc |= gw_redis_command(rd, NULL, NULL, "SET %s %b EX %s", bk, j->body, j->body_len, bttl);
+    rc |= gw_redis_command(rd, NULL, NULL,
+                           "HSET %s id %s kind %s state fanning_out created_ms %s send_at_ms %s "
+                           "filter %s text %s template %s queued 0 sent 0 delivered 0 failed 0 "
+                           "skipped 0 recipients 0 source %s key %s cursor 0 tag %s bid %s "
+                           "pend_ttl_s %s",
+                           ck, j->res.id, kind, created, send_at, filter,
+                           j->text != NULL ? j->text : "", j->tkey != NULL ? j->tkey : "",
+                           j->source, j->key, j->tag, j->bid, pttl);
+    if (j->ids != NULL) {
+        for (size_t i = 0; i < j->nids && rc == 0; i += 1000) {
+            size_t m = j->nids - i < 1000 ? j->nids - i : 1000;
+            const char *argv[1002];
+            argv[0] = "RPUSH";
+            argv[1] = j->key;
+            for (size_t k = 0; k < m; k++)
+                argv[2 + k] = j->ids[i + k];
+            rc |= gw_redis_argv(rd, NULL, NULL, (int)(2 + m), argv, NULL);
+        }
+    }
+    rc |= gw_redis_command(rd, NULL, NULL, "SET %s %s PX %s", ok, j->cs->owner, owner_ms);
+    rc |= gw_redis_command(rd, NULL, NULL, "SADD gw:{q}:camp:fanning %s", j->res.id);
+    rc |= gw_redis_command(rd, on_record, j, "EXEC");
+    if (rc != 0)
         job_finish(j, "Redis went away");
 }
 
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
+}
+
+static void hash_tag(const char *s, char out[16])
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)s, strlen(s), md);
+    for (int i = 0; i < 6; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_cb *cb,
@@ -550,8 +627,6 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
     j->arg = arg;
     j->kind = spec->kind;
     j->dry = spec->dry_run;
-    j->township = dup_or_null(spec->township);
-    j->village = dup_or_null(spec->village);
     j->text = dup_or_null(spec->text);
     j->tkey = dup_or_null(spec->template_key);
     snprintf(j->cursor, sizeof j->cursor, "0");
@@ -576,11 +651,7 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
             snprintf(j->key, sizeof j->key, "gw:idx:all");
     }
     int64_t now = gw_clock_now_ms();
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    localtime_r(&secs, &tm);
-    snprintf(j->today, sizeof j->today, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday);
+    today_of(now, j->today, sizeof j->today);
     int64_t due = spec->send_at_ms > now ? spec->send_at_ms : now;
     j->due_ms = gw_window_next(due, cs->cfg->send_window_start_min,
                                cs->cfg->send_window_end_min);
@@ -602,10 +673,7 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         j->body[0] = info.ucs2 ? 'u' : 'g';
         memcpy(j->body + 1, ready, j->body_len - 1);
         j->text_segments = info.segments;
-        unsigned char md[SHA_DIGEST_LENGTH];
-        SHA1((const unsigned char *)ready, strlen(ready), md);
-        for (int i = 0; i < 6; i++)
-            snprintf(j->tag + 2 * i, 3, "%02x", md[i]);
+        hash_tag(ready, j->tag);
         free(ready);
     } else {
         const char *k = spec->template_key != NULL ? spec->template_key
@@ -617,12 +685,8 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
             goto oom;
         j->body[0] = 't';
         memcpy(j->body + 1, k, j->body_len - 1);
-        if (spec->kind == 'n') {
-            unsigned char md[SHA_DIGEST_LENGTH];
-            SHA1((const unsigned char *)k, strlen(k), md);
-            for (int i = 0; i < 6; i++)
-                snprintf(j->tag + 2 * i, 3, "%02x", md[i]);
-        }
+        if (spec->kind == 'n')
+            hash_tag(k, j->tag);
     }
     if (j->dry && spec->kind == 'n')
         snprintf(j->seen, sizeof j->seen, "gw:{q}:seen:%" PRId64 ":%08x", now,
@@ -639,4 +703,109 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
 oom:
     job_free(j);
     return -1;
+}
+
+/* ---- resuming a fan-out cut short ---- */
+
+static const char *field(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            return r->element[i + 1]->str;
+    return NULL;
+}
+
+/* The record of a fan-out this process now owns: carry on from its cursor. */
+static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    gw_campaigns *cs = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
+        return;
+    const char *id = field(reply, "id"), *kind = field(reply, "kind");
+    const char *source = field(reply, "source"), *key = field(reply, "key");
+    const char *cursor = field(reply, "cursor"), *bid = field(reply, "bid");
+    const char *state = field(reply, "state"), *walked = field(reply, "walked");
+    if (id == NULL || kind == NULL || source == NULL || key == NULL || cursor == NULL ||
+        bid == NULL || state == NULL)
+        return;
+    camp_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return;
+    j->cs = cs;
+    j->kind = kind[0];
+    snprintf(j->res.id, sizeof j->res.id, "%s", id);
+    snprintf(j->source, sizeof j->source, "%s", source);
+    snprintf(j->key, sizeof j->key, "%s", key);
+    snprintf(j->cursor, sizeof j->cursor, "%s", cursor);
+    snprintf(j->bid, sizeof j->bid, "%s", bid);
+    const char *tag = field(reply, "tag"), *tkey = field(reply, "template");
+    const char *text = field(reply, "text");
+    snprintf(j->tag, sizeof j->tag, "%s", tag != NULL ? tag : "");
+    if (tkey != NULL && tkey[0] != '\0')
+        j->tkey = strdup(tkey);
+    if (text != NULL && text[0] != '\0') {
+        tpl_sms info;
+        char *ready = tpl_sms_prepare(cs->cfg->sms_signature, text, strlen(text), &info);
+        j->text_segments = ready != NULL ? info.segments : 1;
+        free(ready);
+    }
+    const char *due = field(reply, "send_at_ms"), *pttl = field(reply, "pend_ttl_s");
+    j->due_ms = due != NULL ? strtoll(due, NULL, 10) : gw_clock_now_ms();
+    j->pend_ttl_s = pttl != NULL ? strtoll(pttl, NULL, 10) : 86400;
+    today_of(gw_clock_now_ms(), j->today, sizeof j->today);
+    /* A cursor of 0 is the start, unless the last chunk was recorded. */
+    j->started = walked != NULL && strcmp(walked, "1") == 0;
+    gw_warn("campaign", "campaign %s: resuming a fan-out cut short (%s), from cursor %s", id,
+            strcmp(state, "fanning_out") == 0 ? "its daemon stopped" : state, cursor);
+    next_chunk(j);
+}
+
+typedef struct orphan {
+    gw_campaigns *cs;
+    char id[24];
+} orphan;
+
+static void on_owned(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    orphan *o = arg;
+    if (reply != NULL && reply->type == REDIS_REPLY_STATUS)   /* "OK": ours now */
+        gw_redis_command(o->cs->redis, on_orphan, o->cs, "HGETALL gw:{q}:camp:%s", o->id);
+    free(o);
+}
+
+static void on_fanning(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    gw_campaigns *cs = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements && i < 64; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 20)
+            continue;
+        orphan *o = malloc(sizeof *o);
+        if (o == NULL)
+            return;
+        o->cs = cs;
+        snprintf(o->id, sizeof o->id, "%s", e->str);
+        char owner_ms[16];
+        snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
+        if (gw_redis_command(cs->redis, on_owned, o, "SET gw:{q}:camp:%s:owner %s NX PX %s",
+                             o->id, cs->owner, owner_ms) != 0)
+            free(o);
+    }
+}
+
+/* Every few seconds: a fan-out whose owner mark ran out (its daemon died,
+ * or lost Redis mid-way) is taken over by whichever daemon marks it first. */
+static void on_resume_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    gw_campaigns *cs = arg;
+    if (gw_redis_up(cs->redis))
+        gw_redis_command(cs->redis, on_fanning, cs, "SMEMBERS gw:{q}:camp:fanning");
 }

@@ -17,7 +17,11 @@
  * GW_CAMPAIGN_CHUNK (SSCAN in gateway/lua/camp_scan.lua), never holding the
  * recipients in memory: a dry run counts recipients, skips by reason and
  * segments; a start also queues each chunk (camp_push.lua) at the send time,
- * moved to the send window's next opening when outside it. Its record is
+ * moved to the send window's next opening when outside it. Each chunk is
+ * recorded with the walk's cursor, under an owner mark the fan-out renews
+ * (gw:{q}:camp:ID:owner, 15 s); a fan-out whose daemon died is taken over,
+ * from its cursor, by the first daemon to mark it (checked every 5 s; the
+ * ids of a participant_ids campaign are stored for this). Its record is
  * the hash gw:{q}:camp:ID (kind, state fanning_out|running|cancelled, the
  * fan-out's counts and skips, and the live counts queued, sent, delivered,
  * failed, skipped that the queue's scripts move). */

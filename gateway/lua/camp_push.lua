@@ -1,22 +1,33 @@
 -- camp_push.lua: queues one chunk of a started campaign's recipients (see
 -- gateway/gw_campaign.h) in the bulk lane at one due second, sharing the
--- campaign's body. Each recipient's reminder is marked pending
--- (gw:{q}:pend:DKEY = "CAMPAIGN:PID", SET NX) so that neither this campaign
--- (SSCAN may return a participant twice) nor another sends it again; one
--- pending from elsewhere counts as a duplicate, unless that campaign was cancelled. Nothing is queued once the
--- campaign is cancelled.
--- ARGV: campaign, kind, due_s, bid, pend_ttl_s, cursor (kept for a resumed
---       fan-out), then groups of 4: pid, phone, segments, tag
--- Returns {queued, duplicate, first_id} or {-1} when the campaign is cancelled.
+-- campaign's body, and records the chunk's counts and the walk's cursor in
+-- the campaign's record, so that a fan-out cut short (the daemon killed)
+-- resumes after the last chunk queued. Each recipient's reminder is marked
+-- pending (gw:{q}:pend:DKEY = "CAMPAIGN:PID", SET NX) so that neither this
+-- campaign (SSCAN may return a participant twice; a resumed chunk is walked
+-- again) nor another sends it again; one pending from elsewhere counts as a
+-- duplicate, unless that campaign was cancelled. Nothing is queued once the
+-- campaign is cancelled, or by a daemon that no longer owns its fan-out
+-- (gw:{q}:camp:ID:owner, renewed here for OWNER_MS).
+-- ARGV: campaign, kind, due_s, bid, pend_ttl_s, cursor, owner, owner_ms,
+--       paid, opted_out, no_phone, unknown, duplicate (the walk's skips),
+--       then groups of 4: pid, phone, segments, tag
+-- Returns {queued, duplicate, first_id, segments} or {-1} (cancelled) or
+-- {-2} (not the owner).
 local camp, kind, due, bid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local ttl, cursor = tonumber(ARGV[5]), ARGV[6]
+local ttl, cursor, owner, owner_ms = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local ck = 'gw:{q}:camp:' .. camp
 if redis.call('HGET', ck, 'state') ~= 'fanning_out' then
   return {-1}
 end
+local ok = 'gw:{q}:camp:' .. camp .. ':owner'
+if redis.call('GET', ok) ~= owner then
+  return {-2}
+end
+redis.call('PEXPIRE', ok, owner_ms)
 local take = {}
-local dup = 0
-for i = 7, #ARGV, 4 do
+local dup, segs, segmax = 0, 0, 0
+for i = 14, #ARGV, 4 do
   local pid, phone, seg, tag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local dkey
   if kind == 'u' then dkey = 'u:' .. pid
@@ -24,8 +35,9 @@ for i = 7, #ARGV, 4 do
   else dkey = kind .. ':' .. tag end
   local mine = camp .. ':' .. pid
   local pk = 'gw:{q}:pend:' .. dkey
+  local mine_now = false
   if redis.call('SET', pk, mine, 'NX', 'EX', ttl) then
-    take[#take + 1] = {pid, phone, seg, tag}
+    mine_now = true
   else
     local v = redis.call('GET', pk)
     if v ~= mine then
@@ -34,11 +46,17 @@ for i = 7, #ARGV, 4 do
       local st = other and redis.call('HGET', 'gw:{q}:camp:' .. other, 'state')
       if st == 'cancelled' or not st then
         redis.call('SET', pk, mine, 'EX', ttl)
-        take[#take + 1] = {pid, phone, seg, tag}
+        mine_now = true
       else
         dup = dup + 1
       end
     end
+  end
+  if mine_now then
+    take[#take + 1] = {pid, phone, seg, tag}
+    local s = tonumber(seg) or 1
+    segs = segs + s
+    if s > segmax then segmax = s end
   end
 end
 local n = #take
@@ -56,9 +74,18 @@ if n > 0 then
   redis.call('HINCRBY', 'gw:{q}:n', 'bulk', n)
   redis.call('HINCRBY', ck, 'queued', n)
   redis.call('HINCRBY', ck, 'recipients', n)
+  redis.call('HINCRBY', ck, 'segments_total', segs)
+  if segmax > tonumber(redis.call('HGET', ck, 'segments_per_message') or '0') then
+    redis.call('HSET', ck, 'segments_per_message', segmax)
+  end
 end
-if dup > 0 then
-  redis.call('HINCRBY', ck, 'skipped_duplicate', dup)
-end
+redis.call('HINCRBY', ck, 'skipped_paid', ARGV[9])
+redis.call('HINCRBY', ck, 'skipped_opted_out', ARGV[10])
+redis.call('HINCRBY', ck, 'skipped_no_phone', ARGV[11])
+redis.call('HINCRBY', ck, 'unknown', ARGV[12])
+redis.call('HINCRBY', ck, 'skipped_duplicate', dup + tonumber(ARGV[13]))
 redis.call('HSET', ck, 'cursor', cursor)
-return {n, dup, first}
+if cursor == '0' then
+  redis.call('HSET', ck, 'walked', '1')    -- the last chunk: nothing left to walk
+end
+return {n, dup, first, segs}

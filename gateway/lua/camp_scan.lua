@@ -1,6 +1,7 @@
 -- camp_scan.lua: one chunk of a campaign's recipients, read only (see
--- gateway/gw_campaign.h). Walks a roster index with SSCAN (SOURCE "set") or
--- takes the participant ids given (SOURCE "ids"), and sorts each participant
+-- gateway/gw_campaign.h). Walks a roster index with SSCAN (SOURCE "set"), a
+-- started campaign's list of participant ids (SOURCE "list", the cursor an
+-- index into it) or takes the participant ids given (SOURCE "ids"), and sorts each participant
 -- into a recipient or a skip, as the send-time checks of q_claim.lua would:
 --   kind u (unpaid contribution): paid (contribution_paid > 0), no_phone,
 --          opted_out, duplicate (the same reminder sent within the minimum
@@ -26,6 +27,10 @@ local nextc = '0'
 if source == 'set' then
   local r = redis.call('SSCAN', key, cursor, 'COUNT', count)
   nextc, ids = r[1], r[2]
+elseif source == 'list' then
+  local from = tonumber(cursor)
+  ids = redis.call('LRANGE', key, from, from + count - 1)
+  if #ids == count then nextc = string.format('%d', from + count) end
 else
   ids = {}
   for i = 11, #ARGV do ids[#ids + 1] = ARGV[i] end
