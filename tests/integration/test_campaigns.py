@@ -392,3 +392,49 @@ def test_fan_out_killed_midway_resumes_without_duplicates(env):
     assert len(pids) == dry["recipients"] and len(set(pids)) == len(pids), (len(pids), len(set(pids)))
     assert env.redis("SMEMBERS", "gw:{q}:camp:fanning") == []
     assert "resuming a fan-out cut short" in env.log_text()
+
+
+def test_cancel_midway_sends_no_more(env):
+    """One SMS a second: two or so go, then the campaign is cancelled; the rest
+    never go, and every message is counted once (sent or skipped)."""
+    CARRIER.reset()
+    at_local(env, 2026, 12, 2, 10, overrides={"provider at": {"max_tps": 1}})
+    status, answer = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
+    assert status == 200, answer
+    answer = campaign(env, {"kind": "policy_notice", "filter": VILLAGE,
+                            "text": "Notice: the clinic is open on Saturday."}, 202)
+    cid, total = answer["id"], answer["recipients"]
+    assert total == 6, answer          # 8 in the village, one without a phone, one household
+    CARRIER.wait_messages(2, timeout=10)
+    status, got = env.admin("POST", "/v1/campaigns/%s/cancel" % cid)
+    assert status == 200 and got["state"] == "cancelled", got
+    sent_at_cancel = len(CARRIER.messages())
+    time.sleep(3.5)
+    sent = len(CARRIER.messages())
+    assert sent <= sent_at_cancel + 1 and sent < total, (sent_at_cancel, sent, total)
+    got = counts(env, cid)["counts"]
+    assert got["queued"] == 0 and got["sent"] == sent and got["skipped"] == total - sent, got
+
+
+def test_claim_report_campaign_reaches_open_incidents_only(env):
+    CARRIER.reset()
+    at_local(env, 2026, 12, 2, 10)
+    other = "C-11,13700000011,褚十一,1011,白水乡,石桥村,zh,2026,100,100,2026-12-31,10,,,yes"
+    status, answer = env.import_csv("\n".join([HEADER, MEMBER_ROW, other]) + "\n")
+    assert status == 200, answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "critical_illness", "occurred_on": "2026-11-30"})
+    assert status == 201 and answer["deadline"] == "2026-12-10", answer
+    ref = answer["reference"]
+    CARRIER.wait_messages(1, timeout=10)           # the reminder at once
+    body = {"kind": "claim_report", "filter": {"township": "白水乡"}}
+    dry = campaign(env, dict(body, dry_run=True), 200)
+    # C-11 has no incident; C-10's was just reminded (a duplicate within the interval)
+    assert dry["recipients"] == 0 and dry["skipped"]["duplicate"] == 1, dry
+    env.redis("DEL", "gw:{q}:last:c:" + ref)       # as if the interval had passed
+    dry = campaign(env, dict(body, dry_run=True), 200)
+    assert dry["recipients"] == 1, dry
+    answer = campaign(env, body, 202)
+    assert answer["recipients"] == 1, answer
+    msgs = CARRIER.wait_messages(2, timeout=10)
+    assert ref in msgs[-1]["text"] and "重大疾病" in msgs[-1]["text"], msgs[-1]
