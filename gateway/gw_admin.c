@@ -474,6 +474,24 @@ void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
     a->tpl = tpl;
 }
 
+int gw_admin_fields_known(gw_http_req *req, json_t *root, const char *const *known, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v) {
+        size_t i = 0;
+        while (i < n && strcmp(known[i], k) != 0)
+            i++;
+        if (i == n) {
+            char err[96];
+            snprintf(err, sizeof err, "unknown field \"%.40s\"", k);
+            gw_http_error(req, 400, "bad_request", err);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void gw_admin_set_campaigns(gw_admin *a, struct gw_campaigns *campaigns)
 {
     a->campaigns = campaigns;

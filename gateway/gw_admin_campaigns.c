@@ -31,6 +31,7 @@
 #include "gw_format.h"
 #include "gw_log.h"
 #include "gw_participant.h"
+#include "gw_roster.h"
 #include "tpl.h"
 
 static const char *kind_name(char k)
@@ -54,20 +55,6 @@ static void fmt_time(int64_t ms, char *out, size_t cap)
     out[n - 2] = ':';
     memcpy(out + n - 1, buf + n - 2, 2);
     out[n + 1] = '\0';
-}
-
-static int pid_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= GW_PID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 typedef struct camp_req {
@@ -121,18 +108,8 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         goto out;
     }
     const char *known[] = {"kind", "filter", "text", "template", "send_at", "dry_run"};
-    const char *k;
-    json_t *v;
-    json_object_foreach(root, k, v) {
-        size_t i = 0;
-        while (i < sizeof known / sizeof known[0] && strcmp(known[i], k) != 0)
-            i++;
-        if (i == sizeof known / sizeof known[0]) {
-            snprintf(err, sizeof err, "unknown field \"%.40s\"", k);
-            gw_http_error(req, 400, "bad_request", err);
-            goto out;
-        }
-    }
+    if (!gw_admin_fields_known(req, root, known, sizeof known / sizeof known[0]))
+        goto out;
     gw_campaign_spec spec;
     memset(&spec, 0, sizeof spec);
     const char *kind = json_string_value(json_object_get(root, "kind"));
@@ -149,6 +126,8 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         goto out;
     }
     if (filter != NULL) {
+        const char *k;
+        json_t *v;
         json_object_foreach(filter, k, v) {
             if (strcmp(k, "township") != 0 && strcmp(k, "village") != 0 &&
                 strcmp(k, "participant_ids") != 0) {
@@ -195,7 +174,7 @@ static void handle_create(gw_admin *a, gw_http_req *req)
             }
             for (size_t i = 0; i < n; i++) {
                 ids[i] = json_string_value(json_array_get(pids, i));
-                if (ids[i] == NULL || !pid_ok(ids[i])) {
+                if (ids[i] == NULL || !gw_participant_id_valid(ids[i], strlen(ids[i]))) {
                     snprintf(err, sizeof err, "participant_ids[%zu] is not a participant id", i);
                     gw_http_error(req, 400, "bad_filter", err);
                     goto out;

@@ -21,6 +21,12 @@ struct gw_admin {
     struct gw_campaigns *campaigns;        /* POST /v1/campaigns (NULL until set) */
 };
 
+/* 1 when every field of the JSON object ROOT is one of KNOWN[0..N); else
+ * answers 400 naming the first that is not, and returns 0. */
+struct json_t;
+int gw_admin_fields_known(gw_http_req *req, struct json_t *root, const char *const *known,
+                          size_t n);
+
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
 int gw_admin_require_auth(gw_admin *a, gw_http_req *req);
 

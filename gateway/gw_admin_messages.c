@@ -175,18 +175,8 @@ static void handle_send(gw_admin *a, gw_http_req *req)
         goto out;
     }
     const char *known[] = {"to", "text", "template", "vars", "language", "lane", "send_at"};
-    const char *k;
-    json_t *v;
-    json_object_foreach(root, k, v) {
-        size_t i = 0;
-        while (i < sizeof known / sizeof known[0] && strcmp(known[i], k) != 0)
-            i++;
-        if (i == sizeof known / sizeof known[0]) {
-            snprintf(err, sizeof err, "unknown field \"%.40s\"", k);
-            gw_http_error(req, 400, "bad_request", err);
-            goto out;
-        }
-    }
+    if (!gw_admin_fields_known(req, root, known, sizeof known / sizeof known[0]))
+        goto out;
     json_t *to = json_object_get(root, "to");
     size_t n = json_is_string(to) ? 1 : json_is_array(to) ? json_array_size(to) : 0;
     if (n == 0 || n > Q_BATCH_MAX) {

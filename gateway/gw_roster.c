@@ -102,7 +102,7 @@ static int ascii_ieq(const char *s, size_t n, const char *word)
     return 1;
 }
 
-static int id_valid(const char *s, size_t n)
+int gw_participant_id_valid(const char *s, size_t n)
 {
     if (n == 0 || n >= GW_PID_MAX)
         return 0;
@@ -171,7 +171,7 @@ static int roster_set(gw_participant *p, int col, const char *s, size_t n, char 
             return set_err(err, errlen, col, "required");
         if (n >= GW_PID_MAX)
             return set_err(err, errlen, col, "too long");
-        if (!id_valid(s, n))
+        if (!gw_participant_id_valid(s, n))
             return set_err(err, errlen, col, "only letters, digits, '_', '.' and '-' allowed");
         return copy_text(p->id, sizeof p->id, s, n, col, err, errlen);
     case COL_PHONE: {
@@ -285,7 +285,7 @@ int gw_participant_check(const gw_participant *p, char *err, size_t errlen)
     size_t n = strnlen(p->id, sizeof p->id);
     if (n == 0)
         return set_err(err, errlen, COL_ID, "required");
-    if (!id_valid(p->id, n))
+    if (!gw_participant_id_valid(p->id, n))
         return set_err(err, errlen, COL_ID, "only letters, digits, '_', '.' and '-' allowed");
     return 0;
 }

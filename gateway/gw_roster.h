@@ -63,4 +63,8 @@ int gw_roster_set_field(gw_participant *p, const char *column, const char *value
  * formed). Returns 0, or -1 with a reason in ERR. */
 int gw_participant_check(const gw_participant *p, char *err, size_t errlen);
 
+/* 1 when S[0..N) is a participant id: 1 to GW_PID_MAX - 1 characters of
+ * [A-Za-z0-9_.-]. */
+int gw_participant_id_valid(const char *s, size_t n);
+
 #endif
