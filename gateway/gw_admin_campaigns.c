@@ -210,12 +210,33 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         spec.template_key = json_string_value(jk);
         char full[96];
         snprintf(full, sizeof full, "sms.%s", spec.template_key != NULL ? spec.template_key : "");
-        if (spec.template_key == NULL || strlen(spec.template_key) > 60 ||
-            tpl_key_vars(full) == NULL) {
+        const char *vars = spec.template_key != NULL && strlen(spec.template_key) <= 60
+                           ? tpl_key_vars(full) : NULL;
+        if (vars == NULL) {
             gw_http_error(req, 400, "bad_template",
                           "\"template\" must name a text of the [sms] section "
                           "(e.g. unpaid_reminder)");
             goto out;
+        }
+        /* Every placeholder must be one this kind fills from the record:
+         * a claim text for an unpaid reminder would go out with blanks. */
+        const char *can = spec.kind == 'c' ? " name kind deadline reference hotline "
+                                           : " name year due_amount due_date tier hotline ";
+        char one[40];
+        for (const char *v = vars; *v != '\0';) {
+            size_t n = strcspn(v, " ");
+            if (n > 0 && n < sizeof one - 2) {
+                snprintf(one, sizeof one, " %.*s ", (int)n, v);
+                if (strstr(can, one) == NULL) {
+                    snprintf(err, sizeof err, "the template %s needs {%.*s}, which a %s "
+                             "campaign cannot fill", spec.template_key, (int)n, v, kind);
+                    gw_http_error(req, 400, "bad_template", err);
+                    goto out;
+                }
+            }
+            v += n;
+            while (*v == ' ')
+                v++;
         }
     } else if (spec.kind == 'n') {
         gw_http_error(req, 400, "bad_text", "a policy notice needs a \"text\" (or \"template\")");

@@ -42,10 +42,16 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
     fmt_date(deadline, due, sizeof due);
     switch (result) {
     case GW_INCIDENT_REGISTERED:
-        gw_http_reply_json(in->req, 201,
-                           json_pack("{s:s, s:s, s:s, s:s, s:s}", "reference", reference,
+    case GW_INCIDENT_ALREADY_REGISTERED:
+    case GW_INCIDENT_ALREADY_REPORTED:
+        /* 201 for a new incident; the same kind and date again is the same
+         * incident (200), with its state */
+        gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200,
+                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "reference", reference,
                                      "deadline", due, "participant_id", in->pid, "kind",
-                                     gw_incident_kind_name(in->kind), "occurred_on", occurred));
+                                     gw_incident_kind_name(in->kind), "occurred_on", occurred,
+                                     "state", result == GW_INCIDENT_ALREADY_REPORTED
+                                                  ? "reported" : "open"));
         break;
     case GW_INCIDENT_UNKNOWN_PARTICIPANT:
         snprintf(msg, sizeof msg, "no participant with id \"%s\"", in->pid);

@@ -164,7 +164,8 @@ struct gw_campaigns {
     tpl_set **tpl;
     gw_sender *sender;
     gw_redis_script *s_scan, *s_push;
-    char owner[96];               /* this process, as the owner of a fan-out */
+    char owner[96];               /* this process, as the owner of fan-outs */
+    unsigned jobs;                /* fan-outs begun here: each has its own token */
     struct event *resume;         /* looks for fan-outs cut short */
 };
 
@@ -288,8 +289,14 @@ typedef struct camp_job {
     int text_segments;            /* a text for everyone: its segments */
     int64_t due_ms;
     int64_t pend_ttl_s;
+    char owner[112];              /* this fan-out's owner token (process:job) */
     gw_campaign_result res;
 } camp_job;
+
+static void job_token(gw_campaigns *cs, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%u", cs->owner, ++cs->jobs);
+}
 
 static void job_free(camp_job *j)
 {
@@ -353,7 +360,7 @@ static void finish_start(camp_job *j)
     snprintf(ok, sizeof ok, "gw:{q}:camp:%s:owner", j->res.id);
     snprintf(lk, sizeof lk, "gw:{q}:camp:%s:ids", j->res.id);
     if (gw_redis_command(j->cs->redis, on_done, j, "EVAL %s 3 %s %s %s %s %s", done_lua, ck, ok,
-                         lk, j->res.id, j->cs->owner) != 0)
+                         lk, j->res.id, j->owner) != 0)
         job_finish(j, "Redis went away during the fan-out");
 }
 
@@ -469,7 +476,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     for (int k = 0; k < 5; k++)
         snprintf(counts[k], sizeof counts[k], "%lld", skips[k]);
     const char *head[13] = {j->res.id, kind,      due,       j->bid,    ttl,
-                            j->cursor, j->cs->owner, owner_ms, counts[0], counts[1],
+                            j->cursor, j->owner, owner_ms, counts[0], counts[1],
                             counts[2], counts[4], counts[3]};
     memcpy(argv, head, sizeof head);
     int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(13 + 4 * n), argv,
@@ -573,32 +580,45 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
     /* One transaction: the record, the body, the id list, the owner mark and
      * the set of fan-outs under way; a resumed fan-out finds all it needs. */
     gw_redis *rd = j->cs->redis;
-    int rc = gw_redis_command(rd, NULL, NULL, "MULTI");
-    rc |= gw_redis_command(rd, NULL, NULL, "SET %s %b EX %s", bk, j->body, j->body_len, bttl);
-    rc |= gw_redis_command(rd, NULL, NULL,
-                           "HSET %s id %s kind %s state fanning_out created_ms %s send_at_ms %s "
-                           "filter %s text %s template %s queued 0 sent 0 delivered 0 failed 0 "
-                           "skipped 0 recipients 0 source %s key %s cursor 0 tag %s bid %s "
-                           "pend_ttl_s %s",
-                           ck, j->res.id, kind, created, send_at, filter,
-                           j->text != NULL ? j->text : "", j->tkey != NULL ? j->tkey : "",
-                           j->source, j->key, j->tag, j->bid, pttl);
-    if (j->ids != NULL) {
-        for (size_t i = 0; i < j->nids && rc == 0; i += 1000) {
-            size_t m = j->nids - i < 1000 ? j->nids - i : 1000;
-            const char *argv[1002];
-            argv[0] = "RPUSH";
-            argv[1] = j->key;
-            for (size_t k = 0; k < m; k++)
-                argv[2 + k] = j->ids[i + k];
-            rc |= gw_redis_argv(rd, NULL, NULL, (int)(2 + m), argv, NULL);
-        }
-    }
-    rc |= gw_redis_command(rd, NULL, NULL, "SET %s %s PX %s", ok, j->cs->owner, owner_ms);
-    rc |= gw_redis_command(rd, NULL, NULL, "SADD gw:{q}:camp:fanning %s", j->res.id);
-    rc |= gw_redis_command(rd, on_record, j, "EXEC");
-    if (rc != 0)
+    job_token(j->cs, j->owner, sizeof j->owner);
+    if (gw_redis_command(rd, NULL, NULL, "MULTI") != 0) {
         job_finish(j, "Redis went away");
+        return;
+    }
+    int rc = gw_redis_command(rd, NULL, NULL, "SET %s %b EX %s", bk, j->body, j->body_len, bttl);
+    if (rc == 0)
+        rc = gw_redis_command(rd, NULL, NULL,
+                              "HSET %s id %s kind %s state fanning_out created_ms %s "
+                              "send_at_ms %s filter %s text %s template %s queued 0 sent 0 "
+                              "delivered 0 failed 0 skipped 0 recipients 0 source %s key %s "
+                              "cursor 0 tag %s bid %s pend_ttl_s %s",
+                              ck, j->res.id, kind, created, send_at, filter,
+                              j->text != NULL ? j->text : "", j->tkey != NULL ? j->tkey : "",
+                              j->source, j->key, j->tag, j->bid, pttl);
+    for (size_t i = 0; j->ids != NULL && i < j->nids && rc == 0; i += 1000) {
+        size_t m = j->nids - i < 1000 ? j->nids - i : 1000;
+        const char *argv[1002];
+        argv[0] = "RPUSH";
+        argv[1] = j->key;
+        for (size_t k = 0; k < m; k++)
+            argv[2 + k] = j->ids[i + k];
+        rc = gw_redis_argv(rd, NULL, NULL, (int)(2 + m), argv, NULL);
+    }
+    if (rc == 0)
+        rc = gw_redis_command(rd, NULL, NULL, "SET %s %s PX %s", ok, j->owner, owner_ms);
+    if (rc == 0)
+        rc = gw_redis_command(rd, NULL, NULL, "SADD gw:{q}:camp:fanning %s", j->res.id);
+    if (rc == 0)
+        rc = gw_redis_command(rd, on_record, j, "EXEC");
+    if (rc != 0) {
+        gw_redis_command(rd, NULL, NULL, "DISCARD");   /* fails harmlessly when Redis is gone */
+        job_finish(j, "Redis went away");
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static char *dup_or_null(const char *s)
@@ -640,6 +660,16 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
                 goto oom;
             j->nids++;
         }
+        /* an id given twice is one recipient, in the dry run as in the start */
+        qsort(j->ids, j->nids, sizeof *j->ids, cmp_str);
+        size_t u = 0;
+        for (size_t i = 0; i < j->nids; i++) {
+            if (u > 0 && strcmp(j->ids[u - 1], j->ids[i]) == 0)
+                free(j->ids[i]);
+            else
+                j->ids[u++] = j->ids[i];
+        }
+        j->nids = u;
     } else {
         snprintf(j->source, sizeof j->source, "set");
         if (spec->village != NULL)
@@ -707,6 +737,12 @@ oom:
 
 /* ---- resuming a fan-out cut short ---- */
 
+typedef struct orphan {
+    gw_campaigns *cs;
+    char id[24];
+    char owner[112];              /* the token the take-over is marked with */
+} orphan;
+
 static const char *field(const redisReply *r, const char *name)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2)
@@ -720,7 +756,11 @@ static const char *field(const redisReply *r, const char *name)
 static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
-    gw_campaigns *cs = arg;
+    orphan *o = arg;
+    gw_campaigns *cs = o->cs;
+    char token[112];
+    snprintf(token, sizeof token, "%s", o->owner);
+    free(o);
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
         return;
     const char *id = field(reply, "id"), *kind = field(reply, "kind");
@@ -734,6 +774,7 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     if (j == NULL)
         return;
     j->cs = cs;
+    snprintf(j->owner, sizeof j->owner, "%s", token);
     j->kind = kind[0];
     snprintf(j->res.id, sizeof j->res.id, "%s", id);
     snprintf(j->source, sizeof j->source, "%s", source);
@@ -762,17 +803,14 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     next_chunk(j);
 }
 
-typedef struct orphan {
-    gw_campaigns *cs;
-    char id[24];
-} orphan;
 
 static void on_owned(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     orphan *o = arg;
-    if (reply != NULL && reply->type == REDIS_REPLY_STATUS)   /* "OK": ours now */
-        gw_redis_command(o->cs->redis, on_orphan, o->cs, "HGETALL gw:{q}:camp:%s", o->id);
+    if (reply != NULL && reply->type == REDIS_REPLY_STATUS &&   /* "OK": ours now */
+        gw_redis_command(o->cs->redis, on_orphan, o, "HGETALL gw:{q}:camp:%s", o->id) == 0)
+        return;
     free(o);
 }
 
@@ -791,10 +829,11 @@ static void on_fanning(gw_redis *r, redisReply *reply, void *arg)
             return;
         o->cs = cs;
         snprintf(o->id, sizeof o->id, "%s", e->str);
+        job_token(cs, o->owner, sizeof o->owner);
         char owner_ms[16];
         snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
         if (gw_redis_command(cs->redis, on_owned, o, "SET gw:{q}:camp:%s:owner %s NX PX %s",
-                             o->id, cs->owner, owner_ms) != 0)
+                             o->id, o->owner, owner_ms) != 0)
             free(o);
     }
 }

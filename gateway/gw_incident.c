@@ -174,6 +174,11 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
                 on, c->channel, ymd);
         answer(c, GW_INCIDENT_REPORTED, ref, deadline);
         break;
+    case 4:
+        gw_info("incidents", "%s: %s of %s on %s registered again: the same incident", ref,
+                kind, c->pid, on);
+        answer(c, GW_INCIDENT_ALREADY_REGISTERED, ref, deadline);
+        break;
     case 3:
         gw_info("incidents", "%s of %s on %s: report refused, the window closed on %s", kind,
                 c->pid, on, ymd);

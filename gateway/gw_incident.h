@@ -46,8 +46,10 @@ typedef enum gw_incident_result {
     GW_INCIDENT_REGISTERED,       /* register: a new incident, state "open" */
     GW_INCIDENT_REPORTED,         /* report: now "reported" (an open incident of that
                                      kind and date moved to it, or a new one stored so) */
-    GW_INCIDENT_ALREADY_REPORTED, /* report: it was "reported" before; nothing changed,
-                                     the same reference again */
+    GW_INCIDENT_ALREADY_REPORTED, /* report, register: it was "reported" before; nothing
+                                     changed, the same reference again */
+    GW_INCIDENT_ALREADY_REGISTERED, /* register: one of that kind and date is "open"
+                                       already; nothing changed, its reference */
     GW_INCIDENT_UNKNOWN_PARTICIPANT, /* register: no participant with that id */
     GW_INCIDENT_NOT_MEMBER,       /* not a mutual-aid member: nothing to report */
     GW_INCIDENT_FUTURE_DATE,      /* the date is after today */

@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "gw_log.h"
+#include "gw_calendar.h"
+#include "gw_format.h"
 #include "gw_redis.h"
+#include "gw_window.h"
 
 extern const char gw_lua_participant_upsert[];
 
@@ -115,30 +118,39 @@ int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb
     snprintf(paid, sizeof paid, "%" PRId64, p->contribution_paid_fen);
     snprintf(bal, sizeof bal, "%" PRId64, p->account_balance_fen);
     snprintf(pen, sizeof pen, "%" PRId64, p->pension_monthly_fen);
-    const char *argv[2 + NFIELDS + 1 + GW_STORE_REMINDERS_MAX] = {
+    const char *argv[2 + NFIELDS + 2 + GW_STORE_REMINDERS_MAX] = {
         key, p->id, p->phone, p->name, p->id_last4, p->township, p->village, p->language,
         yr, tier, paid, p->contribution_due, bal, pen, p->pension_last_paid,
         p->mutual_aid_member ? "1" : "0",
     };
-    /* then the automatic reminders: their segments and due seconds */
+    /* then the automatic reminders: their segments, until when the mark
+     * that they are queued lasts (two days after the due date: a re-import
+     * before then adds nothing), and their due seconds */
     int64_t times[GW_STORE_REMINDERS_MAX];
-    char tbuf[GW_STORE_REMINDERS_MAX][24], segbuf[16];
+    char tbuf[GW_STORE_REMINDERS_MAX][24], segbuf[16], untilbuf[24] = "0";
     int segments = 1;
     size_t nt = reminder_hook != NULL ? reminder_hook(p, times, &segments, reminder_arg) : 0;
     if (nt > GW_STORE_REMINDERS_MAX)
         nt = GW_STORE_REMINDERS_MAX;
+    gw_date due;
+    if (nt > 0 && gw_date_parse(p->contribution_due, &due.y, &due.m, &due.d) == 0) {
+        gw_date after = gw_date_add_days(due, 2);
+        snprintf(untilbuf, sizeof untilbuf, "%" PRId64,
+                 gw_window_opening(after.y, after.m, after.d, 0) / 1000);
+    }
     snprintf(segbuf, sizeof segbuf, "%d", segments);
     argv[2 + NFIELDS] = segbuf;
+    argv[3 + NFIELDS] = untilbuf;
     for (size_t i = 0; i < nt; i++) {
         snprintf(tbuf[i], sizeof tbuf[i], "%" PRId64, times[i] / 1000);
-        argv[3 + NFIELDS + i] = tbuf[i];
+        argv[4 + NFIELDS + i] = tbuf[i];
     }
     upsert_ctx *c = malloc(sizeof *c);
     if (c == NULL)
         return -1;
     c->cb = cb;
     c->arg = arg;
-    if (gw_redis_eval(redis, script_upsert, on_upsert, c, 1, (int)(3 + NFIELDS + nt), argv,
+    if (gw_redis_eval(redis, script_upsert, on_upsert, c, 1, (int)(4 + NFIELDS + nt), argv,
                       NULL) != 0) {
         free(c);
         return -1;

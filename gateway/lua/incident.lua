@@ -7,7 +7,11 @@
 -- ARGV[8] channel ('admin', 'ussd').
 -- An incident is the hash gw:inc:REFERENCE; a new reference is
 -- 'BA' .. YYYYMMDD .. '-' .. a six-digit number from KEYS[2].
--- register: a new incident in state 'open' -> {0, reference, deadline}.
+-- register: a new incident in state 'open' -> {0, reference, deadline}, with
+--   its reminders; but when the participant has one of the same kind and
+--   date already (staff retrying, or typing in a paper form after the
+--   member reported): 'reported' -> {1, its reference, its deadline},
+--   'open' -> {4, its reference, its deadline}; nothing changes.
 -- report, among the participant's incidents of the same kind and date:
 --   one already 'reported' -> {1, its reference, its deadline}, nothing changes;
 --   else when today is past the deadline (an open one's, or ARGV[5]) ->
@@ -47,7 +51,23 @@ local function create(state)
   return ref
 end
 
+local function same_day()
+  local found
+  local refs = redis.call('SMEMBERS', KEYS[1])
+  table.sort(refs)
+  for _, ref in ipairs(refs) do
+    local f = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'occurred_on', 'state', 'deadline')
+    if f[1] == kind and f[2] == on then
+      if f[3] == 'reported' then return {1, ref, f[4] or deadline} end
+      if f[3] == 'open' and not found then found = {4, ref, f[4] or deadline} end
+    end
+  end
+  return found
+end
+
 if mode == 'register' then
+  local known = same_day()
+  if known then return known end
   local ref = create('open')
   remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder')
   remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day')

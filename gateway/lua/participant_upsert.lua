@@ -8,11 +8,13 @@
 -- reads everyone on a phone with one HGETALL. This script is the only writer
 -- of participants; anything that changes one must go through it.
 -- ARGV[16] (optional): the SMS parts of an automatic unpaid-contribution
--- reminder, ARGV[17..] the due seconds of those reminders (computed by the
--- daemon from [reminders] unpaid_offsets_days and the send window). They are
--- queued (bulk lane, EXTRA "u,0,ID,DUE", body gw:{q}:body:auto_u) once per
--- due date and phone, remembered in gw:{q}:auto:ID; a participant who has
--- paid forgets it (queued ones are skipped when their time comes).
+-- reminder, ARGV[17] until when (Unix seconds, after the due date) the mark
+-- that they are queued lasts, ARGV[18..] the due seconds of those reminders
+-- (computed by the daemon from [reminders] unpaid_offsets_days and the send
+-- window). They are queued (bulk lane, EXTRA "u,0,ID,DUE", body
+-- gw:{q}:body:auto_u) once per due date and phone, remembered in
+-- gw:{q}:auto:ID; a participant who has paid forgets it (queued ones are
+-- skipped when their time comes).
 -- Returns 1 when the participant is new, 2 when a field changed, 0 when
 -- nothing changed.
 local FIELDS = {'ph', 'nm', 'id4', 'tw', 'vl', 'lg', 'yr', 'tier', 'paid', 'due',
@@ -26,23 +28,23 @@ local function schedule()
     redis.call('DEL', ak)
     return
   end
-  if #ARGV < 17 then return end
+  if #ARGV < 18 then return end
   local mark = due .. '|' .. phone
   if redis.call('GET', ak) == mark then return end
   redis.call('SET', 'gw:{q}:body:auto_u', 'tunpaid_reminder')
-  local seg, last = ARGV[16], 0
-  local n = #ARGV - 16
+  local seg, last = ARGV[16], tonumber(ARGV[17]) or 0
+  local n = #ARGV - 17
   local top = redis.call('INCRBY', 'gw:{q}:seq', n)
-  for i = 17, #ARGV do
+  for i = 18, #ARGV do
     local sec = ARGV[i]
-    local mid = string.format('%d', top - n + i - 16)
+    local mid = string.format('%d', top - n + i - 17)
     redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec,
                mid .. ':0:' .. seg .. ':' .. phone .. ':auto_u:u,0,' .. id .. ',' .. due)
     redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
     if tonumber(sec) > last then last = tonumber(sec) end
   end
   redis.call('HINCRBY', 'gw:{q}:n', 'bulk', n)
-  redis.call('SET', ak, mark, 'EXAT', last + 2 * 86400)
+  redis.call('SET', ak, mark, 'EXAT', last + 86400)
 end
 
 local old = redis.call('HMGET', key, unpack(FIELDS))

@@ -10,10 +10,17 @@
 --       "r" retry (member, its attempt already raised, due at second NUM),
 --       "t" throttled (member back at the front now; provider paused NUM ms),
 --       "d" dead (status failed with REASON; kept on the dead list).
+-- An outcome never undoes a final status written meanwhile (another
+-- consumer finished the message after this one's lease was reclaimed): a
+-- retry or throttle is not queued again, a dead end does not overwrite sent
+-- or delivered. An acceptance is always recorded (the resident gets it),
+-- also over a "skipped", and picks up a delivery report that arrived before
+-- it (parked by q_dlr.lua as gw:{q}:early:ACCOUNT:CID).
 -- A campaign's message (EXTRA "KIND,CAMPAIGN,...", CAMPAIGN not 0) moves
 -- its campaign's counts (gw:{q}:camp:ID) from queued (skipped once the
--- campaign was cancelled) to sent or failed, once: only when its status
--- was not already final, so an outcome written twice counts once.
+-- campaign was cancelled, or when it was skipped) to sent or failed, once:
+-- only when its status was not already final, so an outcome written twice
+-- counts once.
 -- Returns the number of messages whose lease had been lost.
 local consumer, now = ARGV[1], tonumber(ARGV[2])
 local lease, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -43,6 +50,13 @@ local function campaign(member)
   local camp = string.match(member, '^%d+:%d+:%d+:[^:]*:[^:]+:%a,(%d+),')
   if camp == nil or camp == '0' then return nil end
   return camp
+end
+
+local function camp_move_from(camp, from, to)
+  local ck = 'gw:{q}:camp:' .. camp
+  if redis.call('EXISTS', ck) == 0 then return end
+  redis.call('HINCRBY', ck, from, -1)
+  redis.call('HINCRBY', ck, to, 1)
 end
 
 local function camp_move(camp, to)
@@ -76,28 +90,53 @@ for i = 5, #ARGV, 8 do
   end
   local attempt = string.match(member, '^%d+:(%d+):') or '0'
   local camp = campaign(member)
+  local mk = 'gw:{q}:m:' .. id
+  local prev = redis.call('GET', mk)
+  local final = is_final(prev)
+  local skipped = prev and string.sub(prev, 1, 8) == 'skipped|'
+  local done = final and not skipped     -- sent, delivered or failed already
   if kind == 'a' then
-    if camp and not is_final(redis.call('GET', 'gw:{q}:m:' .. id)) then
+    -- Accepted by the carrier: the resident gets it, whatever another
+    -- consumer decided meanwhile (a reclaimed lease, then a skip).
+    if camp and not final then
       camp_move(camp, 'sent')
+    elseif camp and skipped then
+      camp_move_from(camp, 'skipped', 'sent')
     end
-    redis.call('SET', 'gw:{q}:m:' .. id, 'sent|' .. prov .. '|' .. cid .. '|' .. attempt .. '|' .. nowstr,
-               'EX', ttl)
+    if not done or string.sub(prev, 1, 5) == 'sent|' then
+      redis.call('SET', mk, 'sent|' .. prov .. '|' .. cid .. '|' .. attempt .. '|' .. nowstr,
+                 'EX', ttl)
+    end
     if cid ~= '' then
       local v = id
       if camp then v = id .. '|' .. camp end
       redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, v, 'EX', ttl)
+      -- a delivery report that came before this outcome was written
+      local ek = 'gw:{q}:early:' .. prov .. ':' .. cid
+      local early = redis.call('GET', ek)
+      if early then
+        local est, ems, ereason = string.match(early, '^([^|]*)|([^|]*)|?(.*)$')
+        if (est == 'delivered' or est == 'failed') and
+           string.sub(redis.call('GET', mk) or '', 1, 5) == 'sent|' then
+          local rec = est .. '|' .. prov .. '|' .. cid .. '|' .. attempt .. '|' .. ems
+          if ereason ~= '' then rec = rec .. '|' .. ereason end
+          redis.call('SET', mk, rec, 'KEEPTTL')
+          if camp then camp_move_from(camp, 'sent', est) end
+        end
+        redis.call('DEL', ek)
+      end
     end
   elseif kind == 'r' then
-    if owned == 1 then
+    -- not again once another consumer finished it (a reclaimed lease)
+    if owned == 1 and not final then
       requeue(lane, num, member, false)
-      local mk = 'gw:{q}:m:' .. id
-      if redis.call('EXISTS', mk) == 1 then
+      if prev then
         redis.call('SET', mk, 'retrying|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
                    'KEEPTTL')
       end
     end
   elseif kind == 't' then
-    if owned == 1 then
+    if owned == 1 and not final then
       requeue(lane, sec, member, true)
     end
     local pk = 'gw:{q}:pause:' .. prov
@@ -105,16 +144,14 @@ for i = 5, #ARGV, 8 do
       redis.call('SET', pk, '1', 'PX', num)
     end
   elseif kind == 'd' then
-    local mk = 'gw:{q}:m:' .. id
-    local prev = redis.call('GET', mk)
-    if camp and not is_final(prev) then
-      camp_move(camp, 'failed')
-    end
-    if owned == 1 or not (prev and string.sub(prev, 1, 7) == 'failed|') then
+    if not final then
+      if camp then camp_move(camp, 'failed') end
+      redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
+      redis.call('SET', mk, 'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
+                 'EX', ttl)
+    elseif owned == 1 and string.sub(prev, 1, 7) == 'failed|' then
       redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
     end
-    redis.call('SET', mk, 'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
-               'EX', ttl)
   end
 end
 redis.call('LTRIM', 'gw:{q}:dead', 0, 99999)

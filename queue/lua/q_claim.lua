@@ -19,8 +19,12 @@
 --     gone from the roster, has another phone now, or (automatic reminders,
 --     TAG = the due date they were scheduled for) another due date: skipped
 --     "paid", "removed", "phone_changed", "rescheduled";
---   * KIND c / l (claim report, at once / last day; TAG = the incident's
---     reference): the incident is no longer "open" (reported): "reported";
+--   * KIND c / l (claim report, at once / the deadline's eve; TAG = the
+--     incident's reference): the incident is no longer "open" (reported):
+--     "reported";
+--   * its deadline (c, l) or due date (u) has passed: "expired";
+--   * KIND n (policy notice): the participant has another phone now or has
+--     gone: "phone_changed", "removed";
 --   * the same reminder (kind and participant; for claims the incident and
 --     stage; for notices the text and phone) went out within ARGV[9]
 --     seconds: skipped "duplicate".
@@ -31,7 +35,8 @@
 -- Each handed-out message is recorded in the consumer's in-flight hash
 -- (id -> "lane|member") and the consumer's lease is extended.
 -- ARGV: now_ms, consumer, lease_ms, max, provider, rate, burst
---       [, window_next_ms (<= now_ms: inside the window), min_interval_s]
+--       [, window_next_ms (<= now_ms: inside the window), min_interval_s,
+--       today (local YYYY-MM-DD)]
 -- Returns {paused_ms, wait_ms, {lane, member, ...}, {bid, body|false, ...},
 --          dropped, {data, ...} (one per handed-out message, "" for none)}
 local now, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
@@ -39,6 +44,7 @@ local max, prov = tonumber(ARGV[4]), ARGV[5]
 local rate, burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local wnext = tonumber(ARGV[8] or '0') or 0
 local minint = tonumber(ARGV[9] or '0') or 0
+local today = ARGV[10] or ''          -- the local date, YYYY-MM-DD
 local sec = math.floor(now / 1000)
 local nowstr = ARGV[1]
 
@@ -90,6 +96,11 @@ local function judge(lane, m)
   end
   d.camp = camp
   if kind then
+    -- what makes two reminders the same, and the mark its campaign left
+    if kind == 'u' then d.dkey = 'u:' .. pid
+    elseif kind == 'n' then d.dkey = 'n:' .. tag .. ':' .. phone
+    else d.dkey = kind .. ':' .. tag end
+    d.pend = camp .. ':' .. pid
     d.cstate = camp_state(camp)
     if d.cstate == 'cancelled' or d.cstate == 'gone' then
       d.what, d.reason = 'skip', 'cancelled'
@@ -108,46 +119,54 @@ local function judge(lane, m)
     d.what = 'defer'
     return d
   end
-  local dkey
-  if kind == 'u' then
+  if kind == 'u' or kind == 'n' then
     local p = redis.call('HMGET', 'gw:{p:' .. pid .. '}', 'ph', 'nm', 'lg', 'yr', 'tier', 'paid', 'due')
     if not p[1] then
       d.what, d.reason = 'skip', 'removed'
     elseif p[1] ~= phone then
       d.what, d.reason = 'skip', 'phone_changed'
-    elseif (tonumber(p[6]) or 0) > 0 then
+    elseif kind == 'u' and (tonumber(p[6]) or 0) > 0 then
       d.what, d.reason = 'skip', 'paid'
-    elseif camp == '0' and tag ~= '' and tag ~= p[7] then
+    elseif kind == 'u' and camp == '0' and tag ~= '' and tag ~= p[7] then
       d.what, d.reason = 'skip', 'rescheduled'
+    elseif kind == 'u' and today ~= '' and p[7] ~= '' and p[7] < today then
+      d.what, d.reason = 'skip', 'expired'
     end
     if d.what then return d end
     d.data = table.concat({p[2], p[3], p[4], p[5], p[6], p[7]}, '\31')
-    dkey = 'u:' .. pid
-  elseif kind == 'c' or kind == 'l' then
+  else
     local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state')
     local p = redis.call('HMGET', 'gw:{p:' .. pid .. '}', 'ph', 'nm', 'lg')
-    if not inc[4] or not p[1] or inc[1] ~= pid then
+    if not inc[4] or not inc[3] or not p[1] or inc[1] ~= pid then
       d.what, d.reason = 'skip', 'removed'
     elseif inc[4] ~= 'open' then
       d.what, d.reason = 'skip', 'reported'
+    elseif today ~= '' and inc[3] < today then
+      d.what, d.reason = 'skip', 'expired'
     elseif p[1] ~= phone then
       d.what, d.reason = 'skip', 'phone_changed'
     end
     if d.what then return d end
     d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
-    dkey = kind .. ':' .. tag
-  else
-    dkey = kind .. ':' .. tag .. ':' .. phone
   end
-  d.dkey = dkey
-  d.pend = camp .. ':' .. pid
-  local last = redis.call('GET', 'gw:{q}:last:' .. dkey)
+  local last = redis.call('GET', 'gw:{q}:last:' .. d.dkey)
   if last and last ~= id then
     d.what, d.reason = 'skip', 'duplicate'
     return d
   end
   d.what = 'send'
   return d
+end
+
+-- A reminder's pending mark goes once it is sent or skipped: a later
+-- campaign may reach the person again (after an opt-in, a new phone).
+local function drop_pend(d)
+  if d.dkey and d.pend then
+    local pk = 'gw:{q}:pend:' .. d.dkey
+    if redis.call('GET', pk) == d.pend then
+      redis.call('DEL', pk)
+    end
+  end
 end
 
 local function camp_move(d, from, to)
@@ -189,6 +208,7 @@ for _, lane in ipairs({'reply', 'bulk'}) do
                    'EX', 604800)
         redis.call('HINCRBY', 'gw:{q}:stats', 'skipped_' .. d.reason, 1)
         camp_move(d, 'queued', 'skipped')
+        drop_pend(d)
       elseif d.what == 'defer' then
         local ws = string.format('%d', math.floor(wnext / 1000))
         redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. ws, m)
@@ -200,10 +220,7 @@ for _, lane in ipairs({'reply', 'bulk'}) do
           if minint > 0 then
             redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', minint)
           end
-          local pk = 'gw:{q}:pend:' .. d.dkey
-          if redis.call('GET', pk) == d.pend then
-            redis.call('DEL', pk)
-          end
+          drop_pend(d)
         end
         redis.call('HSET', flk, d.id, lane .. '|' .. m)
         items[#items + 1] = lane

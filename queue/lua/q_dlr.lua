@@ -38,5 +38,13 @@ for i = 4, #ARGV do
     return {id, 'ignored'}
   end
 end
+-- Not known (yet): the report may have overtaken its message's outcome
+-- (written once per loop turn, or by another daemon). It is parked for ten
+-- minutes; q_ack.lua applies it when the carrier id is recorded.
+if new == 'delivered' or new == 'failed' then
+  for i = 4, #ARGV do
+    redis.call('SET', 'gw:{q}:early:' .. ARGV[i], new .. '|' .. ms .. '|' .. reason, 'EX', 600)
+  end
+end
 redis.call('HINCRBY', 'gw:{q}:stats', 'dlr_unmatched', 1)
 return {'', 'unmatched'}

@@ -345,6 +345,10 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     kind, screen = env.ussd_at(session, "13700000010", "4*1*1201")
     assert kind == "END" and ref in screen, screen
     assert env.redis("HGET", "gw:inc:" + ref, "state") == "reported"
+    # staff typing in the paper form afterwards: the same incident, no reminder
+    status, again = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
+    assert status == 200 and again["reference"] == ref and again["state"] == "reported", again
     at_local(env, 2026, 12, 3, 8)
     assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
                                          {"reason": "reported"}) == 1, 10)
@@ -438,3 +442,38 @@ def test_claim_report_campaign_reaches_open_incidents_only(env):
     assert answer["recipients"] == 1, answer
     msgs = CARRIER.wait_messages(2, timeout=10)
     assert ref in msgs[-1]["text"] and "重大疾病" in msgs[-1]["text"], msgs[-1]
+
+
+def test_reminders_past_their_deadline_do_not_go(env):
+    """The daemon is down from before the deadline's eve until after the
+    deadline: the eve reminder is not sent late ("expired"); a retried staff
+    registration is the same incident."""
+    CARRIER.reset()
+    at_local(env, 2026, 12, 2, 10)
+    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
+    assert status == 200, answer
+    body = {"participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"}
+    status, answer = env.admin("POST", "/v1/incidents", body)
+    assert status == 201, answer
+    status, again = env.admin("POST", "/v1/incidents", body)
+    assert status == 200 and again["reference"] == answer["reference"], again
+    assert again["state"] == "open", again
+    CARRIER.wait_messages(1, timeout=10)
+    at_local(env, 2026, 12, 5, 10)
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "expired"}) == 1, 10)
+    assert len(CARRIER.messages()) == 1
+
+
+def test_notice_template_is_written_per_person(env):
+    setup(env)
+    answer = campaign(env, {"kind": "policy_notice", "filter": {"participant_ids": ["C-01", "C-08"]},
+                            "template": "test"}, 202)
+    assert answer["recipients"] == 2, answer
+    msgs = CARRIER.wait_messages(2, timeout=10)
+    texts = sorted(m["text"] for m in msgs)
+    assert any(t.startswith(SIGNATURE + "赵一您好") for t in texts), texts
+    assert any("Ann Lee" in t for t in texts), texts
+    status, err = env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution",
+                                                       "template": "claim_reminder"})
+    assert status == 400 and err["error"] == "bad_template" and "{kind}" in err["message"], err

@@ -187,3 +187,70 @@ def test_reminders_checked_again_at_send_time(env):
     mid = enqueue_reminder("P1", "+8613700000001")
     _, _, items, _, _, _ = claim_at(opening, opening)
     assert items == [] and env.redis("GET", "gw:{q}:m:%d" % mid).endswith("|rescheduled")
+
+
+def test_outcomes_never_undo_a_finished_message_and_counts_stay_whole(env):
+    """A lease reclaimed mid-send: the message is put back, another consumer
+    skips it (opted out meanwhile) or sends it; the first consumer's late
+    outcomes neither send it again nor break the campaign's counts; a
+    delivery report that overtakes its message's outcome is kept and applied."""
+    stop_dispatch(env)
+    env.redis("HSET", "gw:{q}:camp:7", "state", "running", "queued", "1", "sent", "0",
+              "delivered", "0", "failed", "0", "skipped", "0")
+    for i in (1, 2, 3):
+        env.redis("HSET", "gw:{p:P%d}" % i, "ph", "+861370000000%d" % i, "nm", "x", "lg", "zh",
+                  "yr", "2026", "tier", "10000", "paid", "0", "due", "2026-12-31")
+
+    def enqueue_notice(phone):
+        return env.redis("EVAL", script("q_enqueue"), 0, "bulk", T0 // 1000, 1, "gnotice", "",
+                         3600, "n,7,P%s,abc" % phone[-1], "0", phone)[0]
+
+    def claim_by(consumer):
+        return env.redis("EVAL", script("q_claim"), 0, T0, consumer, 6000, 100, "p", 0, 0, 0, 0)
+
+    def ack(consumer, kind, member, cid="", num="", reason=""):
+        mid = member.split(":")[0]
+        return env.redis("EVAL", script("q_ack"), 0, consumer, T0, 6000, 3600,
+                         mid, "bulk", kind, "p", cid, num, member, reason)
+
+    def reclaim(consumer):
+        env.redis("ZADD", "gw:{q}:consumers", 0, consumer)        # its lease ran out
+        env.redis("EVAL", script("q_reap"), 0, T0, "", "0", "", "0")
+
+    # 1. c1 claims, is reaped; the number opts out; c2 skips it; c1's late
+    #    acceptance: the resident got it, counted as sent (not skipped)
+    enqueue_notice("+8613700000001")
+    _, _, items, _, _, _ = claim_by("c1")
+    m1 = items[1]
+    reclaim("c1")
+    env.redis("HSET", "gw:{q}:optout", "+8613700000001", "1|sms")
+    claim_by("c2")
+    assert env.redis("HMGET", "gw:{q}:camp:7", "queued", "skipped") == ["0", "1"]
+    ack("c1", "a", m1, cid="cid1")
+    assert env.redis("HMGET", "gw:{q}:camp:7", "queued", "sent", "skipped") == ["0", "1", "0"]
+    env.redis("HDEL", "gw:{q}:optout", "+8613700000001")
+    # 2. c3 claims, is reaped; c4 claims and sends it; c3's late retry: not
+    #    queued again, status stays sent
+    enqueue_notice("+8613700000002")
+    env.redis("HINCRBY", "gw:{q}:camp:7", "queued", 1)
+    _, _, items, _, _, _ = claim_by("c3")
+    m2 = items[1]
+    reclaim("c3")
+    _, _, items, _, _, _ = claim_by("c4")
+    assert items[1] == m2
+    ack("c4", "a", m2, cid="cid2")
+    retry = m2.split(":")
+    retry[1] = "1"
+    ack("c3", "r", ":".join(retry), num=(T0 + 2000) // 1000, reason="503")
+    assert env.redis("HGET", "gw:{q}:n", "bulk") == "0"
+    assert env.redis("GET", "gw:{q}:m:%s" % m2.split(":")[0]).startswith("sent|")
+    assert env.redis("HMGET", "gw:{q}:camp:7", "queued", "sent") == ["0", "2"]
+    # 3. a delivery report before the outcome: parked, applied with it
+    enqueue_notice("+8613700000003")
+    env.redis("HINCRBY", "gw:{q}:camp:7", "queued", 1)
+    _, _, items, _, _, _ = claim_by("c5")
+    m3 = items[1]
+    assert env.redis("EVAL", script("q_dlr"), 0, "delivered", T0, "", "p:cid3") == ["", "unmatched"]
+    ack("c5", "a", m3, cid="cid3")
+    assert env.redis("GET", "gw:{q}:m:%s" % m3.split(":")[0]).startswith("delivered|")
+    assert env.redis("HMGET", "gw:{q}:camp:7", "queued", "sent", "delivered") == ["0", "2", "1"]
