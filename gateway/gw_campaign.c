@@ -277,9 +277,12 @@ typedef struct camp_job {
     char **ids;                   /* participant_ids (until stored) */
     size_t nids, next_id;
     char source[8];               /* "set", "list" (stored ids) or "ids" (dry run) */
-    char key[256];                /* the roster index or id list walked */
+    char key[256];                /* set: the place's index, without ":CLASS"; list: the list */
+    char classes[4];              /* set: the classes walked in turn ("u", or "upo") */
+    int kidx;                     /* set: which of them now */
     char cursor[32];
-    int started;
+    int started;                  /* list: walked from the start */
+    int64_t carry_paid;           /* the paid, counted at the start, for the first chunk */
     char today[32];
     char tag[16];                 /* kind n: the text's hash */
     char seen[64];                /* kind n, dry run: phones counted */
@@ -400,6 +403,19 @@ static const char *str_el(const redisReply *r)
     return r->type == REDIS_REPLY_STRING ? r->str : "";
 }
 
+/* 1 when nothing is left to walk. */
+static int walk_done(const camp_job *j)
+{
+    switch (j->source[0]) {
+    case 'i':
+        return j->next_id >= j->nids;
+    case 's':
+        return j->classes[j->kidx] == '\0';
+    default:
+        return j->started && strcmp(j->cursor, "0") == 0;
+    }
+}
+
 static void on_scan(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
@@ -415,6 +431,8 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         return;
     }
     snprintf(j->cursor, sizeof j->cursor, "%s", reply->element[0]->str);
+    if (j->source[0] == 's' && strcmp(j->cursor, "0") == 0)
+        j->kidx++;              /* this class's set is walked: the next one */
     const redisReply *list = reply->element[1];
     long long skips[5];
     for (int k = 0; k < 5; k++)
@@ -430,7 +448,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     char (*segs)[8] = NULL;
     char counts[5][24];
     if (!j->dry) {
-        argv = calloc(13 + 4 * n, sizeof *argv);
+        argv = calloc(14 + 4 * n, sizeof *argv);
         segs = calloc(n > 0 ? n : 1, sizeof *segs);
         if (argv == NULL || segs == NULL) {
             free(argv);
@@ -458,10 +476,10 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
             continue;
         }
         snprintf(segs[i], sizeof segs[i], "%d", seg);
-        argv[13 + 4 * i] = str_el(e[0]);
-        argv[13 + 4 * i + 1] = str_el(e[1]);
-        argv[13 + 4 * i + 2] = segs[i];
-        argv[13 + 4 * i + 3] = str_el(e[2]);
+        argv[14 + 4 * i] = str_el(e[0]);
+        argv[14 + 4 * i + 1] = str_el(e[1]);
+        argv[14 + 4 * i + 2] = segs[i];
+        argv[14 + 4 * i + 3] = str_el(e[2]);
     }
     if (j->dry) {
         next_chunk(j);
@@ -473,13 +491,20 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(due, sizeof due, "%" PRId64, j->due_ms / 1000);
     snprintf(ttl, sizeof ttl, "%" PRId64, j->pend_ttl_s);
     snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
+    skips[0] += j->carry_paid;
+    j->carry_paid = 0;
     for (int k = 0; k < 5; k++)
         snprintf(counts[k], sizeof counts[k], "%lld", skips[k]);
-    const char *head[13] = {j->res.id, kind,      due,       j->bid,    ttl,
-                            j->cursor, j->owner, owner_ms, counts[0], counts[1],
-                            counts[2], counts[4], counts[3]};
+    char cursor[48];
+    if (j->source[0] == 's')
+        snprintf(cursor, sizeof cursor, "%d:%s", j->kidx, j->cursor);
+    else
+        snprintf(cursor, sizeof cursor, "%s", j->cursor);
+    const char *head[14] = {j->res.id, kind,      due,        j->bid,     ttl,
+                            cursor,    j->owner,  owner_ms,   walk_done(j) ? "1" : "0",
+                            counts[0], counts[1], counts[2],  counts[4],  counts[3]};
     memcpy(argv, head, sizeof head);
-    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(13 + 4 * n), argv,
+    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(14 + 4 * n), argv,
                            NULL);
     free(argv);
     free(segs);
@@ -489,9 +514,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
 
 static void next_chunk(camp_job *j)
 {
-    int done = j->source[0] == 'i' ? j->next_id >= j->nids
-                                   : (j->started && strcmp(j->cursor, "0") == 0);
-    if (done) {
+    if (walk_done(j)) {
         if (j->dry)
             job_finish(j, NULL);
         else
@@ -513,9 +536,14 @@ static void next_chunk(camp_job *j)
     char kind[2] = {j->kind, '\0'}, count[16], ttl[16];
     snprintf(count, sizeof count, "%d", GW_CAMPAIGN_CHUNK);
     snprintf(ttl, sizeof ttl, "%d", 3600);
+    char key[300];
+    if (j->source[0] == 's')
+        snprintf(key, sizeof key, "%s:%c", j->key, j->classes[j->kidx]);
+    else
+        snprintf(key, sizeof key, "%s", j->key);
     argv[0] = kind;
     argv[1] = j->source;
-    argv[2] = j->key;
+    argv[2] = key;
     argv[3] = j->cursor;
     argv[4] = count;
     argv[5] = j->res.id;
@@ -534,6 +562,27 @@ static void next_chunk(camp_job *j)
                              : "Redis went away; the fan-out resumes by itself when it is back");
 }
 
+static void on_paid(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    camp_job *j = arg;
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+        j->res.paid += reply->integer;
+        j->carry_paid = reply->integer;
+    }
+    next_chunk(j);
+}
+
+/* Walks the roster; an unpaid reminder over a place first counts the
+ * place's paid (its index of the paid) without reading them one by one. */
+static void begin_walk(camp_job *j)
+{
+    if (j->source[0] == 's' && j->kind == 'u' &&
+        gw_redis_command(j->cs->redis, on_paid, j, "SCARD %s:p", j->key) == 0)
+        return;
+    next_chunk(j);
+}
+
 /* The record is written, the body and the id list stored, the fan-out is
  * ours: walk the roster. */
 static void on_record(gw_redis *r, redisReply *reply, void *arg)
@@ -549,7 +598,7 @@ static void on_record(gw_redis *r, redisReply *reply, void *arg)
     free(j->ids);
     j->ids = NULL;
     j->nids = 0;
-    next_chunk(j);
+    begin_walk(j);
 }
 
 static void on_id(gw_redis *r, redisReply *reply, void *arg)
@@ -591,10 +640,11 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
                               "HSET %s id %s kind %s state fanning_out created_ms %s "
                               "send_at_ms %s filter %s text %s template %s queued 0 sent 0 "
                               "delivered 0 failed 0 skipped 0 recipients 0 source %s key %s "
-                              "cursor 0 tag %s bid %s pend_ttl_s %s",
+                              "classes %s cursor 0 tag %s bid %s pend_ttl_s %s",
                               ck, j->res.id, kind, created, send_at, filter,
                               j->text != NULL ? j->text : "", j->tkey != NULL ? j->tkey : "",
-                              j->source, j->key, j->tag, j->bid, pttl);
+                              j->source, j->key, j->classes[0] ? j->classes : "-", j->tag,
+                              j->bid, pttl);
     for (size_t i = 0; j->ids != NULL && i < j->nids && rc == 0; i += 1000) {
         size_t m = j->nids - i < 1000 ? j->nids - i : 1000;
         const char *argv[1002];
@@ -679,6 +729,8 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
             snprintf(j->key, sizeof j->key, "gw:idx:tw:%s", spec->township);
         else
             snprintf(j->key, sizeof j->key, "gw:idx:all");
+        /* an unpaid reminder reaches only the unpaid; the others everyone */
+        snprintf(j->classes, sizeof j->classes, "%s", spec->kind == 'u' ? "u" : "upo");
     }
     int64_t now = gw_clock_now_ms();
     today_of(now, j->today, sizeof j->today);
@@ -722,7 +774,7 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         snprintf(j->seen, sizeof j->seen, "gw:{q}:seen:%" PRId64 ":%08x", now,
                  (unsigned)rand());
     if (j->dry) {
-        next_chunk(j);
+        begin_walk(j);
         return 0;
     }
     if (gw_redis_command(cs->redis, on_id, j, "INCR gw:{q}:camp:seq") != 0) {
@@ -779,7 +831,15 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(j->res.id, sizeof j->res.id, "%s", id);
     snprintf(j->source, sizeof j->source, "%s", source);
     snprintf(j->key, sizeof j->key, "%s", key);
-    snprintf(j->cursor, sizeof j->cursor, "%s", cursor);
+    const char *classes = field(reply, "classes"), *colon = strchr(cursor, ':');
+    if (j->source[0] == 's') {
+        snprintf(j->classes, sizeof j->classes, "%s", classes != NULL ? classes : "u");
+        int k = colon != NULL ? atoi(cursor) : 0;
+        j->kidx = k >= 0 && (size_t)k <= strlen(j->classes) ? k : 0;
+        snprintf(j->cursor, sizeof j->cursor, "%s", colon != NULL ? colon + 1 : cursor);
+    } else {
+        snprintf(j->cursor, sizeof j->cursor, "%s", cursor);
+    }
     snprintf(j->bid, sizeof j->bid, "%s", bid);
     const char *tag = field(reply, "tag"), *tkey = field(reply, "template");
     const char *text = field(reply, "text");
@@ -796,8 +856,10 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     j->due_ms = due != NULL ? strtoll(due, NULL, 10) : gw_clock_now_ms();
     j->pend_ttl_s = pttl != NULL ? strtoll(pttl, NULL, 10) : 86400;
     today_of(gw_clock_now_ms(), j->today, sizeof j->today);
-    /* A cursor of 0 is the start, unless the last chunk was recorded. */
+    /* A list's cursor of 0 is its start, unless the last chunk was recorded. */
     j->started = walked != NULL && strcmp(walked, "1") == 0;
+    if (j->started && j->source[0] == 's')
+        j->kidx = (int)strlen(j->classes);
     gw_warn("campaign", "campaign %s: resuming a fan-out cut short (%s), from cursor %s", id,
             strcmp(state, "fanning_out") == 0 ? "its daemon stopped" : state, cursor);
     next_chunk(j);

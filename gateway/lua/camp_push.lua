@@ -10,8 +10,9 @@
 -- campaign is cancelled, or by a daemon that no longer owns its fan-out
 -- (gw:{q}:camp:ID:owner, renewed here for OWNER_MS).
 -- ARGV: campaign, kind, due_s, bid, pend_ttl_s, cursor, owner, owner_ms,
---       paid, opted_out, no_phone, unknown, duplicate (the walk's skips),
---       then groups of 4: pid, phone, segments, tag
+--       walked ("1": this was the last chunk), paid, opted_out, no_phone,
+--       unknown, duplicate (the walk's skips), then groups of 4: pid, phone,
+--       segments, tag
 -- Returns {queued, duplicate, first_id, segments} or {-1} (cancelled) or
 -- {-2} (not the owner).
 local camp, kind, due, bid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -27,7 +28,7 @@ end
 redis.call('PEXPIRE', ok, owner_ms)
 local take = {}
 local dup, segs, segmax = 0, 0, 0
-for i = 14, #ARGV, 4 do
+for i = 15, #ARGV, 4 do
   local pid, phone, seg, tag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local dkey
   if kind == 'u' then dkey = 'u:' .. pid
@@ -79,13 +80,13 @@ if n > 0 then
     redis.call('HSET', ck, 'segments_per_message', segmax)
   end
 end
-redis.call('HINCRBY', ck, 'skipped_paid', ARGV[9])
-redis.call('HINCRBY', ck, 'skipped_opted_out', ARGV[10])
-redis.call('HINCRBY', ck, 'skipped_no_phone', ARGV[11])
-redis.call('HINCRBY', ck, 'unknown', ARGV[12])
-redis.call('HINCRBY', ck, 'skipped_duplicate', dup + tonumber(ARGV[13]))
+redis.call('HINCRBY', ck, 'skipped_paid', ARGV[10])
+redis.call('HINCRBY', ck, 'skipped_opted_out', ARGV[11])
+redis.call('HINCRBY', ck, 'skipped_no_phone', ARGV[12])
+redis.call('HINCRBY', ck, 'unknown', ARGV[13])
+redis.call('HINCRBY', ck, 'skipped_duplicate', dup + tonumber(ARGV[14]))
 redis.call('HSET', ck, 'cursor', cursor)
-if cursor == '0' then
+if ARGV[9] == '1' then
   redis.call('HSET', ck, 'walked', '1')    -- the last chunk: nothing left to walk
 end
 return {n, dup, first, segs}

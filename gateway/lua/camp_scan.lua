@@ -4,7 +4,8 @@
 -- index into it) or takes the participant ids given (SOURCE "ids"), and sorts each participant
 -- into a recipient or a skip, as the send-time checks of q_claim.lua would:
 --   kind u (unpaid contribution): paid (contribution_paid > 0), no_phone,
---          opted_out, duplicate (the same reminder sent within the minimum
+--          opted_out, duplicate; participants with no contribution_year
+--          (pensioners) are not counted at all (the same reminder sent within the minimum
 --          interval, or already pending from another campaign);
 --   kind n (policy notice): no_phone, opted_out, duplicate (this text went
 --          to this phone within the interval, is pending, or reaches the
@@ -52,6 +53,8 @@ for _, pid in ipairs(ids) do
                        'due', 'aid')
   if not p[2] then
     unknown = unknown + 1
+  elseif kind == 'u' and (tonumber(p[4]) or 0) <= 0 then
+    -- no contribution to remind of (a pensioner): not a recipient, not a skip
   elseif kind == 'c' then
     if p[8] == '1' and p[1] ~= '' then
       for _, ref in ipairs(redis.call('SMEMBERS', 'gw:{p:' .. pid .. '}:incidents')) do

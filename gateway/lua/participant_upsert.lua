@@ -2,7 +2,14 @@
 -- KEYS[1]  the participant hash gw:{p:ID}
 -- ARGV[1]  participant id; ARGV[2..15] the fields in the order of FIELDS.
 -- Keeps the phone index, the township and village indexes and the set of all
--- participants in step with the hash. The phone index gw:{ph:E164} is a hash
+-- participants in step with the hash. The place indexes are split by what a
+-- campaign needs to know of the contribution, the class C: 'u' unpaid for
+-- contribution_year, 'p' paid, 'o' no contribution (pensioners):
+-- gw:idx:tw:TOWNSHIP:C, gw:idx:vl:TOWNSHIP\31VILLAGE:C, gw:idx:all:C; so an
+-- unpaid-contribution campaign walks only the unpaid and counts the paid
+-- with SCARD. The hash's field iv (index version, 2) says its indexes are
+-- in this form; a participant indexed by an older version is moved on its
+-- next import even when nothing else changed. The phone index gw:{ph:E164} is a hash
 -- of participant id -> the same 14 fields joined by \31 (unit separator; the
 -- roster refuses control characters): a copy, so that a USSD session's start
 -- reads everyone on a phone with one HGETALL. This script is the only writer
@@ -20,6 +27,14 @@
 local FIELDS = {'ph', 'nm', 'id4', 'tw', 'vl', 'lg', 'yr', 'tier', 'paid', 'due',
                 'bal', 'pen', 'plast', 'aid'}
 local key, id = KEYS[1], ARGV[1]
+local IV = '2'
+
+-- 'u', 'p' or 'o' from contribution_year and contribution_paid (fen)
+local function class(yr, paid)
+  if (tonumber(yr) or 0) <= 0 then return 'o' end
+  if (tonumber(paid) or 0) > 0 then return 'p' end
+  return 'u'
+end
 
 local function schedule()
   local ak = 'gw:{q}:auto:' .. id
@@ -47,9 +62,10 @@ local function schedule()
   redis.call('SET', ak, mark, 'EXAT', last + 86400)
 end
 
-local old = redis.call('HMGET', key, unpack(FIELDS))
+local old = redis.call('HMGET', key, 'iv', unpack(FIELDS))
+local iv = table.remove(old, 1)
 local existed = old[2] ~= false
-if existed then
+if existed and iv == IV then
   local same = true
   for i = 1, #FIELDS do
     if old[i] ~= ARGV[i + 1] then same = false break end
@@ -60,16 +76,30 @@ if existed then
   end
 end
 local function place(tw, vl) return tw .. '\31' .. vl end
+local c = class(ARGV[8], ARGV[10])
 if existed then
   if old[1] ~= ARGV[2] and old[1] ~= '' then
     redis.call('HDEL', 'gw:{ph:' .. old[1] .. '}', id)
   end
-  if old[4] ~= ARGV[5] then redis.call('SREM', 'gw:idx:tw:' .. old[4], id) end
-  if place(old[4], old[5]) ~= place(ARGV[5], ARGV[6]) then
+  if iv ~= IV then
+    -- indexed by an older version: one set per place, not split by class
+    redis.call('SREM', 'gw:idx:tw:' .. old[4], id)
     redis.call('SREM', 'gw:idx:vl:' .. place(old[4], old[5]), id)
+    redis.call('SREM', 'gw:idx:all', id)
+  else
+    local oc = class(old[7], old[9])
+    if old[4] ~= ARGV[5] or oc ~= c then
+      redis.call('SREM', 'gw:idx:tw:' .. old[4] .. ':' .. oc, id)
+    end
+    if place(old[4], old[5]) ~= place(ARGV[5], ARGV[6]) or oc ~= c then
+      redis.call('SREM', 'gw:idx:vl:' .. place(old[4], old[5]) .. ':' .. oc, id)
+    end
+    if oc ~= c then
+      redis.call('SREM', 'gw:idx:all:' .. oc, id)
+    end
   end
 end
-local kv = {}
+local kv = {'iv', IV}
 for i = 1, #FIELDS do
   kv[#kv + 1] = FIELDS[i]
   kv[#kv + 1] = ARGV[i + 1]
@@ -78,9 +108,9 @@ redis.call('HSET', key, unpack(kv))
 if ARGV[2] ~= '' then
   redis.call('HSET', 'gw:{ph:' .. ARGV[2] .. '}', id, table.concat(ARGV, '\31', 2, #FIELDS + 1))
 end
-redis.call('SADD', 'gw:idx:tw:' .. ARGV[5], id)
-redis.call('SADD', 'gw:idx:vl:' .. place(ARGV[5], ARGV[6]), id)
-redis.call('SADD', 'gw:idx:all', id)
+redis.call('SADD', 'gw:idx:tw:' .. ARGV[5] .. ':' .. c, id)
+redis.call('SADD', 'gw:idx:vl:' .. place(ARGV[5], ARGV[6]) .. ':' .. c, id)
+redis.call('SADD', 'gw:idx:all:' .. c, id)
 schedule()
 if existed then return 2 end
 return 1
