@@ -328,6 +328,8 @@ static void job_finish(camp_job *j, const char *error)
 }
 
 static void next_chunk(camp_job *j);
+static void on_scan(gw_redis *r, redisReply *reply, void *arg);
+static int send_scan(camp_job *j);
 
 static void today_of(int64_t ms, char *out, size_t cap)
 {
@@ -433,6 +435,13 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(j->cursor, sizeof j->cursor, "%s", reply->element[0]->str);
     if (j->source[0] == 's' && strcmp(j->cursor, "0") == 0)
         j->kidx++;              /* this class's set is walked: the next one */
+    /* A dry run asks for its next chunk before counting this one, so that
+     * Redis walks while the daemon writes texts to count their parts. */
+    int more = 0, lost = 0;
+    if (j->dry && !walk_done(j)) {
+        more = 1;
+        lost = send_scan(j) != 0;
+    }
     const redisReply *list = reply->element[1];
     long long skips[5];
     for (int k = 0; k < 5; k++)
@@ -482,7 +491,10 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         argv[14 + 4 * i + 3] = str_el(e[2]);
     }
     if (j->dry) {
-        next_chunk(j);
+        if (lost)
+            job_finish(j, "Redis went away while walking the roster");
+        else if (!more)
+            job_finish(j, NULL);
         return;
     }
     /* Every chunk is recorded, with or without recipients: its skips and the
@@ -512,29 +524,22 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         job_finish(j, "Redis went away; the fan-out resumes by itself when it is back");
 }
 
-static void next_chunk(camp_job *j)
+/* Sends the walk's next chunk. Returns 0, or -1 (out of memory, Redis down). */
+static int send_scan(camp_job *j)
 {
-    if (walk_done(j)) {
-        if (j->dry)
-            job_finish(j, NULL);
-        else
-            finish_start(j);
-        return;
-    }
+    int chunk = j->dry ? GW_CAMPAIGN_CHUNK_DRY : GW_CAMPAIGN_CHUNK;
     j->started = 1;
     size_t nids = 0;
     if (j->source[0] == 'i') {
         nids = j->nids - j->next_id;
-        if (nids > GW_CAMPAIGN_CHUNK)
-            nids = GW_CAMPAIGN_CHUNK;
+        if (nids > (size_t)chunk)
+            nids = (size_t)chunk;
     }
     const char **argv = calloc(10 + nids, sizeof *argv);
-    if (argv == NULL) {
-        job_finish(j, "out of memory");
-        return;
-    }
+    if (argv == NULL)
+        return -1;
     char kind[2] = {j->kind, '\0'}, count[16], ttl[16];
-    snprintf(count, sizeof count, "%d", GW_CAMPAIGN_CHUNK);
+    snprintf(count, sizeof count, "%d", chunk);
     snprintf(ttl, sizeof ttl, "%d", 3600);
     char key[300];
     if (j->source[0] == 's')
@@ -557,7 +562,19 @@ static void next_chunk(camp_job *j)
     int rc = gw_redis_eval(j->cs->redis, j->cs->s_scan, on_scan, j, 0, (int)(10 + nids), argv,
                            NULL);
     free(argv);
-    if (rc != 0)
+    return rc;
+}
+
+static void next_chunk(camp_job *j)
+{
+    if (walk_done(j)) {
+        if (j->dry)
+            job_finish(j, NULL);
+        else
+            finish_start(j);
+        return;
+    }
+    if (send_scan(j) != 0)
         job_finish(j, j->dry ? "Redis is not reachable"
                              : "Redis went away; the fan-out resumes by itself when it is back");
 }
