@@ -156,6 +156,8 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
 #define RESUME_EVERY_S 5
 
 static void on_resume_tick(evutil_socket_t fd, short what, void *arg);
+struct camp_job;
+static void job_finish(struct camp_job *j, const char *error);
 
 struct gw_campaigns {
     struct event_base *base;
@@ -164,6 +166,7 @@ struct gw_campaigns {
     tpl_set **tpl;
     gw_sender *sender;
     gw_redis_script *s_scan, *s_push;
+    struct camp_job *running;     /* dry runs and fan-outs under way here */
     char owner[96];               /* this process, as the owner of fan-outs */
     unsigned jobs;                /* fan-outs begun here: each has its own token */
     struct event *resume;         /* looks for fan-outs cut short */
@@ -203,6 +206,9 @@ void gw_campaigns_free(gw_campaigns *cs)
 {
     if (cs == NULL)
         return;
+    /* Jobs between two chunks: their fan-outs resume in the next daemon. */
+    while (cs->running != NULL)
+        job_finish(cs->running, "the daemon stopped; the fan-out resumes when one is running");
     event_free(cs->resume);
     free(cs);
 }
@@ -292,6 +298,8 @@ typedef struct camp_job {
     int text_segments;            /* a text for everyone: its segments */
     int64_t due_ms;
     int64_t pend_ttl_s;
+    struct camp_job *prev, *next; /* in cs->running */
+    struct event *pace;           /* the pause between a start's chunks */
     char owner[112];              /* this fan-out's owner token (process:job) */
     gw_campaign_result res;
 } camp_job;
@@ -303,6 +311,14 @@ static void job_token(gw_campaigns *cs, char *out, size_t cap)
 
 static void job_free(camp_job *j)
 {
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else if (j->cs->running == j)
+        j->cs->running = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    if (j->pace != NULL)
+        event_free(j->pace);
     for (size_t i = 0; i < j->nids; i++)
         free(j->ids[i]);
     free(j->ids);
@@ -397,7 +413,37 @@ static void on_push(gw_redis *r, redisReply *reply, void *arg)
         j->res.duplicate += reply->element[1]->integer;
     if (reply->elements > 3 && reply->element[3]->type == REDIS_REPLY_INTEGER)
         j->res.segments_total += reply->element[3]->integer;
-    next_chunk(j);
+    /* A short pause between chunks leaves Redis to the USSD hops for a
+     * while: a fan-out must not make residents wait. */
+    struct timeval pause = {0, GW_CAMPAIGN_PAUSE_US};
+    if (j->pace == NULL || evtimer_add(j->pace, &pause) != 0)
+        next_chunk(j);
+}
+
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    next_chunk(arg);
+}
+
+/* A new job of CS, on its list (freed with it if the daemon stops first). */
+static camp_job *job_new(gw_campaigns *cs)
+{
+    camp_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    j->cs = cs;
+    j->pace = evtimer_new(cs->base, on_pace, j);
+    if (j->pace == NULL) {
+        free(j);
+        return NULL;
+    }
+    j->next = cs->running;
+    if (cs->running != NULL)
+        cs->running->prev = j;
+    cs->running = j;
+    return j;
 }
 
 static const char *str_el(const redisReply *r)
@@ -706,10 +752,9 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
 {
     if (!gw_redis_up(cs->redis))
         return -1;
-    camp_job *j = calloc(1, sizeof *j);
+    camp_job *j = job_new(cs);
     if (j == NULL)
         return -1;
-    j->cs = cs;
     j->cb = cb;
     j->arg = arg;
     j->kind = spec->kind;
@@ -839,10 +884,9 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     if (id == NULL || kind == NULL || source == NULL || key == NULL || cursor == NULL ||
         bid == NULL || state == NULL)
         return;
-    camp_job *j = calloc(1, sizeof *j);
+    camp_job *j = job_new(cs);
     if (j == NULL)
         return;
-    j->cs = cs;
     snprintf(j->owner, sizeof j->owner, "%s", token);
     j->kind = kind[0];
     snprintf(j->res.id, sizeof j->res.id, "%s", id);

@@ -333,7 +333,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < prov_registry_count(d.providers); i++)
         gw_metrics_sms_provider(prov_registry_conf(d.providers, i)->name);
     gw_metrics_set_queue(q_stats_get(d.queue));
-    gw_store_init(d.redis);
+    if (gw_store_init(d.base, d.redis) != 0) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
     d.records = gw_records_new(d.cfg, d.redis, d.http_client);
     d.incidents = gw_incidents_new(d.base, d.cfg, d.redis, &d.calendar);
     if (d.incidents == NULL) {
@@ -396,6 +399,7 @@ fail:
 out:
     /* Order matters: freeing Redis and the HTTP client calls their pending
      * callbacks, which may still answer requests on the listeners. */
+    gw_store_shutdown();
     gw_redis_free(d.redis);
     gw_incidents_free(d.incidents);     /* after Redis: its waiting calls are answered */
     prov_registry_free(d.providers);

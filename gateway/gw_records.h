@@ -40,11 +40,18 @@ int gw_records_by_phone(gw_records *rec, const char *e164, gw_records_cb *cb, vo
 /* The result of an upsert: 1 new, 2 updated, 0 unchanged, -1 failed. */
 typedef void gw_store_upsert_cb(int result, void *arg);
 
-/* Registers the store's Lua scripts on REDIS; call once at start-up. */
-void gw_store_init(struct gw_redis *redis);
+/* Registers the store's Lua scripts on REDIS and its batching on BASE; call
+ * once at start-up. Returns 0, or -1 (out of memory). */
+struct event_base;
+int gw_store_init(struct event_base *base, struct gw_redis *redis);
+
+/* Sends what is batched and stops batching (before freeing REDIS). */
+void gw_store_shutdown(void);
 
 /* Writes P (insert or update by id, keeping the phone and place indexes
- * in step). Returns 0 when sent, -1 when Redis is down (CB not called). */
+ * in step), batched with the other rows of this loop turn (up to 64 a Lua
+ * call). Returns 0 when queued (CB is called later, exactly once), -1 when
+ * Redis is down (CB not called). */
 int gw_store_upsert(struct gw_redis *redis, const gw_participant *p,
                     gw_store_upsert_cb *cb, void *arg);
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "gw_log.h"
 #include "gw_calendar.h"
 #include "gw_format.h"
@@ -32,9 +34,25 @@ void gw_store_set_reminder_hook(gw_store_reminder_hook *hook, void *arg)
     reminder_arg = arg;
 }
 
-void gw_store_init(gw_redis *redis)
+static gw_redis *store_redis;
+static struct event *flush_ev;
+static void flush_batch(void);
+static void on_flush(evutil_socket_t fd, short what, void *arg);
+
+int gw_store_init(struct event_base *base, gw_redis *redis)
 {
+    store_redis = redis;
     script_upsert = gw_redis_script_add(redis, "participant_upsert", gw_lua_participant_upsert);
+    flush_ev = event_new(base, -1, 0, on_flush, NULL);
+    return script_upsert != NULL && flush_ev != NULL ? 0 : -1;
+}
+
+void gw_store_shutdown(void)
+{
+    flush_batch();
+    if (flush_ev != NULL)
+        event_free(flush_ev);
+    flush_ev = NULL;
 }
 
 /* ---- fields <-> struct ---- */
@@ -90,36 +108,107 @@ static void participant_from_values(gw_participant *p, const char *id, size_t id
 
 /* ---- upsert ---- */
 
-typedef struct upsert_ctx {
+/* Upserts go to Redis in batches of up to UPSERT_BATCH rows, one Lua call
+ * each (lua/participant_upsert.lua): a batch is sent when full or at the end
+ * of the loop turn in which its first row came. The rows' arguments are
+ * packed in one buffer, each NUL-terminated. */
+#define UPSERT_BATCH 64
+
+typedef struct upsert_row {
     gw_store_upsert_cb *cb;
     void *arg;
-} upsert_ctx;
+} upsert_row;
+
+typedef struct upsert_batch {
+    upsert_row rows[UPSERT_BATCH];
+    size_t nrows;
+    char *buf;                    /* every argument, NUL-terminated, one after another */
+    size_t len, cap;
+    size_t nargs;
+} upsert_batch;
+
+static upsert_batch *batch;       /* the one being filled, or NULL */
 
 static void on_upsert(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
-    upsert_ctx *c = arg;
-    int result = -1;
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-        result = (int)reply->integer;
-    else if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+    upsert_batch *b = arg;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
         gw_error("store", "upsert: %s", reply->str);
-    c->cb(result, c->arg);
-    free(c);
+    for (size_t i = 0; i < b->nrows; i++) {
+        int result = -1;
+        if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && i < reply->elements &&
+            reply->element[i]->type == REDIS_REPLY_INTEGER)
+            result = (int)reply->element[i]->integer;
+        b->rows[i].cb(result, b->rows[i].arg);
+    }
+    free(b->buf);
+    free(b);
+}
+
+/* Sends the batch being filled. */
+static void flush_batch(void)
+{
+    upsert_batch *b = batch;
+    batch = NULL;
+    if (b == NULL)
+        return;
+    const char **argv = malloc((b->nargs + 1) * sizeof *argv);
+    char count[16];
+    snprintf(count, sizeof count, "%zu", b->nrows);
+    if (argv != NULL) {
+        argv[0] = count;
+        size_t k = 1;
+        for (size_t off = 0; off < b->len && k <= b->nargs; off += strlen(b->buf + off) + 1)
+            argv[k++] = b->buf + off;
+        if (gw_redis_eval(store_redis, script_upsert, on_upsert, b, 0, (int)k, argv, NULL) == 0) {
+            free(argv);
+            return;
+        }
+        free(argv);
+    }
+    on_upsert(store_redis, NULL, b);    /* Redis went away (or memory): every row failed */
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    flush_batch();
+}
+
+static int batch_add(upsert_batch *b, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16384;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (nb == NULL)
+            return -1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->nargs++;
+    return 0;
 }
 
 int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb *cb, void *arg)
 {
-    char key[GW_PID_MAX + 16];
+    if (!gw_redis_up(redis) || flush_ev == NULL)
+        return -1;
     char yr[16], tier[24], paid[24], bal[24], pen[24];
-    snprintf(key, sizeof key, GW_KEY_PARTICIPANT, p->id);
     snprintf(yr, sizeof yr, "%d", p->contribution_year);
     snprintf(tier, sizeof tier, "%" PRId64, p->contribution_tier_fen);
     snprintf(paid, sizeof paid, "%" PRId64, p->contribution_paid_fen);
     snprintf(bal, sizeof bal, "%" PRId64, p->account_balance_fen);
     snprintf(pen, sizeof pen, "%" PRId64, p->pension_monthly_fen);
-    const char *argv[2 + NFIELDS + 2 + GW_STORE_REMINDERS_MAX] = {
-        key, p->id, p->phone, p->name, p->id_last4, p->township, p->village, p->language,
+    const char *argv[1 + NFIELDS + 2 + GW_STORE_REMINDERS_MAX] = {
+        p->id, p->phone, p->name, p->id_last4, p->township, p->village, p->language,
         yr, tier, paid, p->contribution_due, bal, pen, p->pension_last_paid,
         p->mutual_aid_member ? "1" : "0",
     };
@@ -139,22 +228,32 @@ int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb
                  gw_window_opening(after.y, after.m, after.d, 0) / 1000);
     }
     snprintf(segbuf, sizeof segbuf, "%d", segments);
-    argv[2 + NFIELDS] = segbuf;
-    argv[3 + NFIELDS] = untilbuf;
+    argv[1 + NFIELDS] = segbuf;
+    argv[2 + NFIELDS] = untilbuf;
     for (size_t i = 0; i < nt; i++) {
         snprintf(tbuf[i], sizeof tbuf[i], "%" PRId64, times[i] / 1000);
-        argv[4 + NFIELDS + i] = tbuf[i];
+        argv[3 + NFIELDS + i] = tbuf[i];
     }
-    upsert_ctx *c = malloc(sizeof *c);
-    if (c == NULL)
-        return -1;
-    c->cb = cb;
-    c->arg = arg;
-    if (gw_redis_eval(redis, script_upsert, on_upsert, c, 1, (int)(4 + NFIELDS + nt), argv,
-                      NULL) != 0) {
-        free(c);
+    size_t n = 3 + NFIELDS + nt;
+    if (batch == NULL) {
+        if ((batch = calloc(1, sizeof *batch)) == NULL)
+            return -1;
+        event_active(flush_ev, EV_TIMEOUT, 0);    /* sent at the end of this loop turn */
+    }
+    char count[16];
+    snprintf(count, sizeof count, "%zu", n);
+    size_t len = batch->len, nargs = batch->nargs;
+    int rc = batch_add(batch, count);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = batch_add(batch, argv[i]);
+    if (rc != 0) {
+        batch->len = len;                          /* this row is not in it */
+        batch->nargs = nargs;
         return -1;
     }
+    batch->rows[batch->nrows++] = (upsert_row){cb, arg};
+    if (batch->nrows == UPSERT_BATCH)
+        flush_batch();
     return 0;
 }
 

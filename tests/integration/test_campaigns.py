@@ -49,19 +49,23 @@ UNPAID_IN_VILLAGE = {"C-01": "+8613700000001", "C-02": "+8613700000002",
 VILLAGE = {"township": "青山镇", "village": "上岭村"}
 
 
-def at_local(env, y, m, d, hh, mm=0, overrides=None):
-    """Restarts gatewayd with its clock moved to Y-M-D HH:MM in Asia/Shanghai."""
+def at_local(env, y, m, d, hh, mm=0, overrides=None, fresh=False):
+    """Restarts gatewayd with its clock moved to Y-M-D HH:MM in Asia/Shanghai.
+    FRESH: then empties Redis and the fake carrier (a test's start: the daemon of
+    the test before may have written outcomes after the harness emptied Redis)."""
     target = calendar.timegm((y, m, d, hh - 8, mm, 0, 0, 0, 0))
     os.environ["GW_CLOCK_OFFSET_S"] = str(round(target - time.time()))
     try:
         env.restart_gatewayd(overrides)
     finally:
         del os.environ["GW_CLOCK_OFFSET_S"]
+    if fresh:
+        env.redis("FLUSHALL")
+        CARRIER.reset()
 
 
 def setup(env, hour=10):
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, hour)
+    at_local(env, 2026, 12, 2, hour, fresh=True)
     status, answer = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
     assert status == 200 and answer["rejected"] == [], answer
     status, _ = env.admin("POST", "/v1/optouts", {"phone": "13700000005", "action": "add"})
@@ -284,8 +288,7 @@ def local_sec(y, m, d, hh, mm=0):
 
 def test_automatic_unpaid_reminders_follow_the_roster(env):
     auto = {"reminders": {"unpaid_offsets_days": "7,1"}}
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, 10, overrides=auto)
+    at_local(env, 2026, 12, 2, 10, overrides=auto, fresh=True)
     roster = "\n".join([HEADER] + ROWS) + "\n"
     status, answer = env.import_csv(roster)
     assert status == 200 and answer["rejected"] == [], answer
@@ -328,8 +331,7 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     before): the member is reminded at once and is due another reminder on the
     deadline's eve (deadline 2026-12-04, eve 12-03 08:00); reporting on USSD
     menu 4 stops that one."""
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, 10)
+    at_local(env, 2026, 12, 2, 10, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200 and answer["rejected"] == [], answer
     status, answer = env.admin("POST", "/v1/incidents", {
@@ -363,8 +365,7 @@ def test_fan_out_killed_midway_resumes_without_duplicates(env):
     """gatewayd is killed (-9) in the middle of a 40,000-participant fan-out; the
     next daemon takes the fan-out over from its last recorded chunk: every
     recipient of the dry run is queued exactly once."""
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, 10)
+    at_local(env, 2026, 12, 2, 10, fresh=True)
     roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
                              "--seed", "7"], check=True, capture_output=True, text=True).stdout
     status, answer = env.import_csv(roster, timeout=300)
@@ -406,8 +407,7 @@ def test_fan_out_killed_midway_resumes_without_duplicates(env):
 def test_cancel_midway_sends_no_more(env):
     """One SMS a second: two or so go, then the campaign is cancelled; the rest
     never go, and every message is counted once (sent or skipped)."""
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, 10, overrides={"provider at": {"max_tps": 1}})
+    at_local(env, 2026, 12, 2, 10, overrides={"provider at": {"max_tps": 1}}, fresh=True)
     status, answer = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
     assert status == 200, answer
     answer = campaign(env, {"kind": "policy_notice", "filter": VILLAGE,
@@ -426,8 +426,7 @@ def test_cancel_midway_sends_no_more(env):
 
 
 def test_claim_report_campaign_reaches_open_incidents_only(env):
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, 10)
+    at_local(env, 2026, 12, 2, 10, fresh=True)
     other = "C-11,13700000011,褚十一,1011,白水乡,石桥村,zh,2026,100,100,2026-12-31,10,,,yes"
     status, answer = env.import_csv("\n".join([HEADER, MEMBER_ROW, other]) + "\n")
     assert status == 200, answer
@@ -453,8 +452,7 @@ def test_reminders_past_their_deadline_do_not_go(env):
     """The daemon is down from before the deadline's eve until after the
     deadline: the eve reminder is not sent late ("expired"); a retried staff
     registration is the same incident."""
-    CARRIER.reset()
-    at_local(env, 2026, 12, 2, 10)
+    at_local(env, 2026, 12, 2, 10, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200, answer
     body = {"participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"}
