@@ -30,7 +30,12 @@
 
 int buf_add(buf *b, const void *p, size_t n)
 {
-    if (n > ANSWER_MAX - b->len)
+    return buf_add_max(b, p, n, ANSWER_MAX);
+}
+
+int buf_add_max(buf *b, const void *p, size_t n, size_t max)
+{
+    if (b->len > max || n > max - b->len)
         return -1;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap != 0 ? b->cap : 1024;
@@ -269,7 +274,7 @@ static int read_all(const char *path, buf *out)
     size_t n;
     int rc = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (buf_add(out, chunk, n) != 0) {
+        if (buf_add_max(out, chunk, n, ROSTER_MAX) != 0) {
             errno = EFBIG;
             rc = -1;
             break;

@@ -17,6 +17,7 @@
 #define DEFAULT_CARRIER_URL "http://127.0.0.1:8080"
 #define DEFAULT_SERVICE_CODE "*120*12345#"
 #define ANSWER_MAX (64u * 1024 * 1024)    /* bytes of an answer we keep */
+#define ROSTER_MAX ((size_t)2 << 30)        /* bytes of a roster file (a county's is ~100 MB) */
 #define REJECTIONS_SHOWN 50
 #define PROGRESS_FROM (256u * 1024)         /* uploads at least this big get a bar */
 #define SCREEN_COLS 30                      /* a phone display's width in columns */
@@ -55,8 +56,10 @@ typedef struct http_answer {
     char error[CURL_ERROR_SIZE];
 } http_answer;
 
-/* Appends N bytes of P (keeps a NUL after them). Returns 0 or -1 (too big, OOM). */
+/* Appends N bytes of P (keeps a NUL after them). Returns 0 or -1 (more than
+ * ANSWER_MAX, or MAX, in all; OOM). */
 int buf_add(buf *b, const void *p, size_t n);
+int buf_add_max(buf *b, const void *p, size_t n, size_t max);
 const char *buf_str(const buf *b);
 
 void die_oom(void) __attribute__((noreturn));

@@ -206,7 +206,7 @@ void gw_campaigns_free(gw_campaigns *cs)
 {
     if (cs == NULL)
         return;
-    /* Jobs between two chunks: their fan-outs resume in the next daemon. */
+    /* Jobs still walking: their fan-outs resume in the next daemon. */
     while (cs->running != NULL)
         job_finish(cs->running, "the daemon stopped; the fan-out resumes when one is running");
     event_free(cs->resume);
@@ -299,7 +299,6 @@ typedef struct camp_job {
     int64_t due_ms;
     int64_t pend_ttl_s;
     struct camp_job *prev, *next; /* in cs->running */
-    struct event *pace;           /* the pause between a start's chunks */
     char owner[112];              /* this fan-out's owner token (process:job) */
     gw_campaign_result res;
 } camp_job;
@@ -317,8 +316,6 @@ static void job_free(camp_job *j)
         j->cs->running = j->next;
     if (j->next != NULL)
         j->next->prev = j->prev;
-    if (j->pace != NULL)
-        event_free(j->pace);
     for (size_t i = 0; i < j->nids; i++)
         free(j->ids[i]);
     free(j->ids);
@@ -413,18 +410,7 @@ static void on_push(gw_redis *r, redisReply *reply, void *arg)
         j->res.duplicate += reply->element[1]->integer;
     if (reply->elements > 3 && reply->element[3]->type == REDIS_REPLY_INTEGER)
         j->res.segments_total += reply->element[3]->integer;
-    /* A short pause between chunks leaves Redis to the USSD hops for a
-     * while: a fan-out must not make residents wait. */
-    struct timeval pause = {0, GW_CAMPAIGN_PAUSE_US};
-    if (j->pace == NULL || evtimer_add(j->pace, &pause) != 0)
-        next_chunk(j);
-}
-
-static void on_pace(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    next_chunk(arg);
+    next_chunk(j);
 }
 
 /* A new job of CS, on its list (freed with it if the daemon stops first). */
@@ -434,11 +420,6 @@ static camp_job *job_new(gw_campaigns *cs)
     if (j == NULL)
         return NULL;
     j->cs = cs;
-    j->pace = evtimer_new(cs->base, on_pace, j);
-    if (j->pace == NULL) {
-        free(j);
-        return NULL;
-    }
     j->next = cs->running;
     if (cs->running != NULL)
         cs->running->prev = j;

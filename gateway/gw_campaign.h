@@ -40,10 +40,9 @@ struct gw_redis;
 struct gw_sender;
 struct tpl_set;
 
-#define GW_CAMPAIGN_CHUNK 100       /* participants walked per Redis call in a start:
+#define GW_CAMPAIGN_CHUNK 50        /* participants walked per Redis call in a start:
                                        each call holds Redis for a millisecond or two,
                                        so USSD hops do not wait behind a fan-out */
-#define GW_CAMPAIGN_PAUSE_US 1500   /* between a start's chunks */
 #define GW_CAMPAIGN_CHUNK_DRY 500   /* in a dry run (answers sooner; nothing written) */
 #define GW_CAMPAIGN_IDS_MAX 100000    /* participant_ids of one campaign */
 
