@@ -53,10 +53,11 @@ static int add_ids(json_t *list, const char *arg)
 static void print_counts(const json_t *ans, int dry)
 {
     const json_t *sk = json_object_get(ans, "skipped");
-    printf("%s%s: %lld recipients, %lld SMS parts in all (up to %lld per message), from %s\n",
-           dry ? "would send " : "campaign ",
+    printf("%s%s%s: %lld recipients, %lld SMS parts in all (up to %lld per message), from %s\n",
+           dry ? "" : "campaign ",
            dry ? json_string_value(json_object_get(ans, "kind"))
                : json_string_value(json_object_get(ans, "id")),
+           dry ? " (preview, nothing sent)" : "",
            (long long)json_integer_value(json_object_get(ans, "recipients")),
            (long long)json_integer_value(json_object_get(ans, "segments_total")),
            (long long)json_integer_value(json_object_get(ans, "segments_per_message")),
