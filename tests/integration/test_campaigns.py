@@ -480,3 +480,21 @@ def test_notice_template_is_written_per_person(env):
     status, err = env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution",
                                                        "template": "claim_reminder"})
     assert status == 400 and err["error"] == "bad_template" and "{kind}" in err["message"], err
+
+
+def test_replies_overtake_a_campaign_backlog(env):
+    """Two SMS a second: a campaign's notices wait in the bulk lane; a reply (a
+    keyword's answer, a USSD confirmation) queued after them goes before them."""
+    at_local(env, 2026, 12, 2, 10, overrides={"provider at": {"max_tps": 2}}, fresh=True)
+    status, answer = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
+    assert status == 200, answer
+    answer = campaign(env, {"kind": "policy_notice", "filter": {"township": "青山镇"},
+                            "text": "Notice: the clinic is open on Saturday."}, 202)
+    assert answer["recipients"] == 7, answer
+    CARRIER.wait_messages(1, timeout=10)
+    status, sent = env.admin("POST", "/v1/messages", {"to": "13900000001", "text": "reply",
+                                                       "lane": "reply"})
+    assert status == 202, sent
+    msgs = CARRIER.wait_messages(8, timeout=20)
+    order = [m["to"] for m in msgs]
+    assert order.index("+8613900000001") < 5, order      # not behind the whole backlog
