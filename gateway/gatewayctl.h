@@ -17,7 +17,8 @@
 #define DEFAULT_CARRIER_URL "http://127.0.0.1:8080"
 #define DEFAULT_SERVICE_CODE "*120*12345#"
 #define ANSWER_MAX (64u * 1024 * 1024)    /* bytes of an answer we keep */
-#define ROSTER_MAX ((size_t)2 << 30)        /* bytes of a roster file (a county's is ~100 MB) */
+#define ROSTER_MAX ((size_t)1 << 30)        /* bytes of a roster file: gatewayd takes at most
+                                               1 GiB ([admin] max_body_bytes); a county's is ~100 MB */
 #define REJECTIONS_SHOWN 50
 #define PROGRESS_FROM (256u * 1024)         /* uploads at least this big get a bar */
 #define SCREEN_COLS 30                      /* a phone display's width in columns */

@@ -167,6 +167,7 @@ struct gw_campaigns {
     gw_sender *sender;
     gw_redis_script *s_scan, *s_push;
     struct camp_job *running;     /* dry runs and fan-outs under way here */
+    int stopping;                 /* freeing: Redis may be gone already */
     char owner[96];               /* this process, as the owner of fan-outs */
     unsigned jobs;                /* fan-outs begun here: each has its own token */
     struct event *resume;         /* looks for fan-outs cut short */
@@ -207,6 +208,7 @@ void gw_campaigns_free(gw_campaigns *cs)
     if (cs == NULL)
         return;
     /* Jobs still walking: their fan-outs resume in the next daemon. */
+    cs->stopping = 1;
     while (cs->running != NULL)
         job_finish(cs->running, "the daemon stopped; the fan-out resumes when one is running");
     event_free(cs->resume);
@@ -327,7 +329,7 @@ static void job_free(camp_job *j)
 
 static void job_finish(camp_job *j, const char *error)
 {
-    if (j->seen[0] != '\0')
+    if (j->seen[0] != '\0' && !j->cs->stopping)
         gw_redis_command(j->cs->redis, NULL, NULL, "DEL %s", j->seen);
     j->res.error = error;
     j->res.send_at_ms = j->due_ms;
@@ -610,6 +612,8 @@ static void on_paid(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     camp_job *j = arg;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        gw_error("campaign", "counting the paid: %s", reply->str);
     if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
         j->res.paid += reply->integer;
         j->carry_paid = reply->integer;
@@ -874,11 +878,18 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(j->source, sizeof j->source, "%s", source);
     snprintf(j->key, sizeof j->key, "%s", key);
     const char *classes = field(reply, "classes"), *colon = strchr(cursor, ':');
+    int fresh = 0;                /* no chunk recorded yet: the walk starts over */
     if (j->source[0] == 's') {
-        snprintf(j->classes, sizeof j->classes, "%s", classes != NULL ? classes : "u");
-        int k = colon != NULL ? atoi(cursor) : 0;
+        /* a record without classes was written before the indexes were
+         * split by class: its cursor belongs to a set that is gone */
+        int legacy = classes == NULL || strcmp(classes, "-") == 0;
+        snprintf(j->classes, sizeof j->classes, "%s",
+                 !legacy ? classes : j->kind == 'u' ? "u" : "upo");
+        int k = colon != NULL && !legacy ? atoi(cursor) : 0;
         j->kidx = k >= 0 && (size_t)k <= strlen(j->classes) ? k : 0;
-        snprintf(j->cursor, sizeof j->cursor, "%s", colon != NULL ? colon + 1 : cursor);
+        snprintf(j->cursor, sizeof j->cursor, "%s",
+                 colon != NULL && !legacy ? colon + 1 : "0");
+        fresh = !legacy && colon == NULL;   /* "0": the first chunk never went */
     } else {
         snprintf(j->cursor, sizeof j->cursor, "%s", cursor);
     }
@@ -904,7 +915,10 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
         j->kidx = (int)strlen(j->classes);
     gw_warn("campaign", "campaign %s: resuming a fan-out cut short (%s), from cursor %s", id,
             strcmp(state, "fanning_out") == 0 ? "its daemon stopped" : state, cursor);
-    next_chunk(j);
+    if (fresh && !j->started)
+        begin_walk(j);          /* its paid were not counted yet either */
+    else
+        next_chunk(j);
 }
 
 

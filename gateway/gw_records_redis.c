@@ -120,6 +120,7 @@ typedef struct upsert_row {
 } upsert_row;
 
 typedef struct upsert_batch {
+    struct upsert_batch *next;    /* full ones waiting for the flush */
     upsert_row rows[UPSERT_BATCH];
     size_t nrows;
     char *buf;                    /* every argument, NUL-terminated, one after another */
@@ -128,6 +129,7 @@ typedef struct upsert_batch {
 } upsert_batch;
 
 static upsert_batch *batch;       /* the one being filled, or NULL */
+static upsert_batch *full, **full_tail = &full;   /* full ones, sent by on_flush */
 
 static void on_upsert(gw_redis *r, redisReply *reply, void *arg)
 {
@@ -146,13 +148,9 @@ static void on_upsert(gw_redis *r, redisReply *reply, void *arg)
     free(b);
 }
 
-/* Sends the batch being filled. */
-static void flush_batch(void)
+/* Sends batch B. */
+static void send_batch(upsert_batch *b)
 {
-    upsert_batch *b = batch;
-    batch = NULL;
-    if (b == NULL)
-        return;
     const char **argv = malloc((b->nargs + 1) * sizeof *argv);
     char count[16];
     snprintf(count, sizeof count, "%zu", b->nrows);
@@ -168,6 +166,23 @@ static void flush_batch(void)
         free(argv);
     }
     on_upsert(store_redis, NULL, b);    /* Redis went away (or memory): every row failed */
+}
+
+/* Sends the full batches, then the one being filled. Rows' callbacks run
+ * from here or later, never inside gw_store_upsert. */
+static void flush_batch(void)
+{
+    while (full != NULL) {
+        upsert_batch *b = full;
+        full = b->next;
+        if (full == NULL)
+            full_tail = &full;
+        send_batch(b);
+    }
+    upsert_batch *b = batch;
+    batch = NULL;
+    if (b != NULL)
+        send_batch(b);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -252,8 +267,11 @@ int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb
         return -1;
     }
     batch->rows[batch->nrows++] = (upsert_row){cb, arg};
-    if (batch->nrows == UPSERT_BATCH)
-        flush_batch();
+    if (batch->nrows == UPSERT_BATCH) {
+        *full_tail = batch;          /* sent at the end of this loop turn */
+        full_tail = &batch->next;
+        batch = NULL;
+    }
     return 0;
 }
 

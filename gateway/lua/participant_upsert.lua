@@ -27,7 +27,7 @@
 -- gw:{q}:auto:ID; a participant who has paid forgets it (queued ones are
 -- skipped when their time comes).
 -- Returns, per row, 1 when the participant is new, 2 when a field changed,
--- 0 when nothing changed.
+-- 0 when nothing changed, -1 when it failed.
 local FIELDS = {'ph', 'nm', 'id4', 'tw', 'vl', 'lg', 'yr', 'tier', 'paid', 'due',
                 'bal', 'pen', 'plast', 'aid'}
 local IV = '2'
@@ -126,7 +126,9 @@ local out = {}
 local i = 2
 for r = 1, tonumber(ARGV[1]) do
   local n = tonumber(ARGV[i])
-  out[r] = upsert({unpack(ARGV, i + 1, i + n)})
+  -- one row's error fails that row only (what it wrote stays written)
+  local ok, res = pcall(upsert, {unpack(ARGV, i + 1, i + n)})
+  if ok then out[r] = res else out[r] = -1 end
   i = i + n + 1
 end
 return out
