@@ -67,7 +67,8 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
 {
     camp_req *c = arg;
     if (r->error != NULL && r->id[0] == '\0') {
-        gw_http_error(c->req, 503, "redis_unavailable", r->error);
+        gw_http_error(c->req, 503, r->upgrading ? "indexes_upgrading" : "redis_unavailable",
+                      r->error);
         free(c);
         return;
     }
@@ -267,9 +268,16 @@ static void handle_create(gw_admin *a, gw_http_req *req)
     c->req = req;
     c->kind = spec.kind;
     c->dry = spec.dry_run;
-    if (gw_campaign_run(a->campaigns, &spec, on_campaign, c) != 0) {
+    int rc = gw_campaign_run(a->campaigns, &spec, on_campaign, c);
+    if (rc != 0) {
         free(c);
-        gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable; nothing was done");
+        if (rc == -2)
+            gw_http_error(req, 503, "indexes_upgrading",
+                          "the roster's indexes are being upgraded after an update of the "
+                          "gateway; try again in a minute (nothing was done)");
+        else
+            gw_http_error(req, 503, "redis_unavailable",
+                          "Redis is not reachable; nothing was done");
     }
 out:
     free(ids);

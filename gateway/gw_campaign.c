@@ -26,6 +26,7 @@
 
 extern const char gw_lua_camp_scan[];
 extern const char gw_lua_camp_push[];
+extern const char gw_lua_idx_migrate[];
 
 #define DATA_FIELDS 8
 
@@ -165,7 +166,9 @@ struct gw_campaigns {
     gw_redis *redis;
     tpl_set **tpl;
     gw_sender *sender;
-    gw_redis_script *s_scan, *s_push;
+    gw_redis_script *s_scan, *s_push, *s_migrate;
+    long long to_migrate;         /* participants indexed the old way (-1: not known yet) */
+    int migrating;                /* a migration call is out */
     struct camp_job *running;     /* dry runs and fan-outs under way here */
     int stopping;                 /* freeing: Redis may be gone already */
     char owner[96];               /* this process, as the owner of fan-outs */
@@ -191,9 +194,11 @@ gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw
              (unsigned)(gw_clock_mono_us() ^ (uint64_t)rand()));
     cs->s_scan = gw_redis_script_add(redis, "camp_scan", gw_lua_camp_scan);
     cs->s_push = gw_redis_script_add(redis, "camp_push", gw_lua_camp_push);
+    cs->s_migrate = gw_redis_script_add(redis, "idx_migrate", gw_lua_idx_migrate);
+    cs->to_migrate = -1;
     cs->resume = event_new(base, -1, EV_PERSIST, on_resume_tick, cs);
     struct timeval every = {RESUME_EVERY_S, 0};
-    if (cs->s_scan == NULL || cs->s_push == NULL || cs->resume == NULL ||
+    if (cs->s_scan == NULL || cs->s_push == NULL || cs->s_migrate == NULL || cs->resume == NULL ||
         event_add(cs->resume, &every) != 0) {
         if (cs->resume != NULL)
             event_free(cs->resume);
@@ -714,6 +719,38 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
     }
 }
 
+/* A dry run walks; a start first takes an id and writes its record. */
+static int job_start(camp_job *j)
+{
+    if (j->dry) {
+        begin_walk(j);
+        return 0;
+    }
+    return gw_redis_command(j->cs->redis, on_id, j, "INCR gw:{q}:camp:seq");
+}
+
+static void migrate_step(gw_campaigns *cs);
+
+static void on_checked(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    camp_job *j = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        job_finish(j, "Redis did not answer");
+        return;
+    }
+    if (reply->integer > 0) {
+        j->res.upgrading = 1;
+        migrate_step(j->cs);
+        job_finish(j, "the roster's indexes are being upgraded after an update of the gateway; "
+                      "try again in a minute (nothing was done)");
+        return;
+    }
+    j->cs->to_migrate = 0;
+    if (job_start(j) != 0)
+        job_finish(j, "Redis went away");
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -737,6 +774,8 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
 {
     if (!gw_redis_up(cs->redis))
         return -1;
+    if (cs->to_migrate > 0)
+        return -2;                /* the walk would miss who is not moved yet */
     camp_job *j = job_new(cs);
     if (j == NULL)
         return -1;
@@ -820,11 +859,15 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
     if (j->dry && spec->kind == 'n')
         snprintf(j->seen, sizeof j->seen, "gw:{q}:seen:%" PRId64 ":%08x", now,
                  (unsigned)rand());
-    if (j->dry) {
-        begin_walk(j);
+    if (cs->to_migrate < 0) {
+        /* not known yet whether an older version's indexes are left */
+        if (gw_redis_command(cs->redis, on_checked, j, "SCARD gw:idx:all") != 0) {
+            job_free(j);
+            return -1;
+        }
         return 0;
     }
-    if (gw_redis_command(cs->redis, on_id, j, "INCR gw:{q}:camp:seq") != 0) {
+    if (job_start(j) != 0) {
         job_free(j);
         return -1;
     }
@@ -956,13 +999,57 @@ static void on_fanning(gw_redis *r, redisReply *reply, void *arg)
     }
 }
 
+/* ---- moving a roster indexed by an older version ---- */
+
+#define MIGRATE_CHUNK 500
+
+static void migrate_step(gw_campaigns *cs);
+
+static void on_migrated(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    gw_campaigns *cs = arg;
+    cs->migrating = 0;
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+            gw_error("campaign", "moving the roster's indexes: %s", reply->str);
+        return;                   /* tried again at the next tick */
+    }
+    long long left = reply->integer;
+    if (cs->to_migrate < 0 && left > 0)
+        gw_warn("campaign", "the roster was indexed by an older version: moving it to the "
+                "indexes campaigns walk (%lld participants still to go); campaigns wait until "
+                "it is done", left);
+    if (cs->to_migrate > 0 && left == 0)
+        gw_info("campaign", "the roster's indexes are moved");
+    cs->to_migrate = left;
+    if (left > 0)
+        migrate_step(cs);
+}
+
+/* One chunk; the next goes when it is answered (Redis stays free between). */
+static void migrate_step(gw_campaigns *cs)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", MIGRATE_CHUNK);
+    const char *argv[] = {n};
+    if (!cs->migrating && gw_redis_up(cs->redis) &&
+        gw_redis_eval(cs->redis, cs->s_migrate, on_migrated, cs, 0, 1, argv, NULL) == 0)
+        cs->migrating = 1;
+}
+
 /* Every few seconds: a fan-out whose owner mark ran out (its daemon died,
- * or lost Redis mid-way) is taken over by whichever daemon marks it first. */
+ * or lost Redis mid-way) is taken over by whichever daemon marks it first;
+ * and until it is known that no participant is indexed the old way, the
+ * move goes on. */
 static void on_resume_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     gw_campaigns *cs = arg;
-    if (gw_redis_up(cs->redis))
-        gw_redis_command(cs->redis, on_fanning, cs, "SMEMBERS gw:{q}:camp:fanning");
+    if (!gw_redis_up(cs->redis))
+        return;
+    if (cs->to_migrate != 0)
+        migrate_step(cs);
+    gw_redis_command(cs->redis, on_fanning, cs, "SMEMBERS gw:{q}:camp:fanning");
 }

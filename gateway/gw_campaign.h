@@ -103,14 +103,16 @@ typedef struct gw_campaign_result {
     int64_t segments_total;
     int64_t send_at_ms;           /* when it goes (moved into the send window) */
     int cancelled;                /* cancelled while fanning out */
+    int upgrading;                /* refused: older indexes are being moved (ERROR says so) */
 } gw_campaign_result;
 
 typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);
 
 /* Counts (dry run) or starts the campaign SPEC (validated by the caller:
  * a text or a known template, ids of the roster's form). CB is called once,
- * when the whole roster slice has been walked. Returns 0, or -1 when Redis
- * is down or memory short (CB not called). */
+ * when the whole roster slice has been walked. Returns 0, -1 when Redis is
+ * down or memory short, or -2 while a roster indexed by an older version is
+ * being moved to the current indexes (CB not called). */
 int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_cb *cb,
                     void *arg);
 
