@@ -51,39 +51,35 @@ local function create(state)
   return ref
 end
 
+-- The participant's incidents of this kind and date: the reported one
+-- ({reference, deadline}) if any, and the open ones.
 local function same_day()
-  local found
+  local open = {}
   local refs = redis.call('SMEMBERS', KEYS[1])
   table.sort(refs)
   for _, ref in ipairs(refs) do
     local f = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'occurred_on', 'state', 'deadline')
     if f[1] == kind and f[2] == on then
-      if f[3] == 'reported' then return {1, ref, f[4] or deadline} end
-      if f[3] == 'open' and not found then found = {4, ref, f[4] or deadline} end
+      if f[3] == 'reported' then return {ref, f[4] or deadline}, open end
+      if f[3] == 'open' then open[#open + 1] = {ref, f[4] or deadline} end
     end
   end
-  return found
+  return nil, open
+end
+
+local reported, open = same_day()
+if reported then
+  return {1, reported[1], reported[2]}
 end
 
 if mode == 'register' then
-  local known = same_day()
-  if known then return known end
+  if #open > 0 then return {4, open[1][1], open[1][2]} end
   local ref = create('open')
   remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder')
   remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day')
   return {0, ref, deadline}
 end
 
-local open = {}
-local refs = redis.call('SMEMBERS', KEYS[1])
-table.sort(refs)
-for _, ref in ipairs(refs) do
-  local f = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'occurred_on', 'state', 'deadline')
-  if f[1] == kind and f[2] == on then
-    if f[3] == 'reported' then return {1, ref, f[4] or deadline} end
-    if f[3] == 'open' then open[#open + 1] = {ref, f[4] or deadline} end
-  end
-end
 if #open > 0 then
   if today > open[1][2] then return {3, '', open[1][2]} end
   for _, o in ipairs(open) do
