@@ -312,5 +312,14 @@ void gw_metrics_render_summary(struct evbuffer *out)
             (long long)q->total[Q_BULK],
             q->oldest_ms[Q_BULK] > 0 ? (double)q->oldest_ms[Q_BULK] / 1000.0 : 0.0,
             (long long)q->in_flight, (long long)q->dead);
+        long long other = 0;
+        for (int i = 3; i < Q_SKIP_REASONS; i++)
+            other += (long long)q->skipped[i];
+        evbuffer_add_printf(out,
+            "<tr><th>Reminders not sent at their time: paid / opted out / duplicate / other"
+            "</th><td>%lld / %lld / %lld / %lld</td></tr>"
+            "<tr><th>Reminders moved to the send window's opening</th><td>%lld</td></tr>",
+            (long long)q->skipped[1], (long long)q->skipped[0], (long long)q->skipped[2], other,
+            (long long)q->deferred);
     }
 }
