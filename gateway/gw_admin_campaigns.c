@@ -292,20 +292,14 @@ typedef struct one_req {
 
 static json_int_t field_int(const redisReply *r, const char *name)
 {
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
-            r->element[i + 1]->type == REDIS_REPLY_STRING)
-            return (json_int_t)strtoll(r->element[i + 1]->str, NULL, 10);
-    return 0;
+    const char *v = gw_reply_field(r, name);
+    return v != NULL ? (json_int_t)strtoll(v, NULL, 10) : 0;
 }
 
 static const char *field_str(const redisReply *r, const char *name)
 {
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
-            r->element[i + 1]->type == REDIS_REPLY_STRING)
-            return r->element[i + 1]->str;
-    return "";
+    const char *v = gw_reply_field(r, name);
+    return v != NULL ? v : "";
 }
 
 static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)

@@ -19,7 +19,6 @@
 #include "gw_log.h"
 #include "gw_participant.h"
 #include "gw_redis.h"
-#include "gw_sender.h"
 #include "gw_texts.h"
 #include "gw_window.h"
 #include "tpl.h"
@@ -94,7 +93,8 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
             gw_participant p;
             memset(&p, 0, sizeof p);
             snprintf(p.language, sizeof p.language, "%s", lang);
-            p.contribution_year = atoi(f[2]);
+            int64_t yr = fen_field(f[2]);      /* a whole number, or -1 */
+            p.contribution_year = yr > 0 && yr < 10000 ? (int)yr : 0;
             p.contribution_tier_fen = tier_fen;
             p.contribution_paid_fen = paid_fen < 0 ? 0 : paid_fen;
             snprintf(p.contribution_due, sizeof p.contribution_due, "%s", f[5]);
@@ -161,11 +161,9 @@ struct camp_job;
 static void job_finish(struct camp_job *j, const char *error);
 
 struct gw_campaigns {
-    struct event_base *base;
     const gw_config *cfg;
     gw_redis *redis;
     tpl_set **tpl;
-    gw_sender *sender;
     gw_redis_script *s_scan, *s_push, *s_migrate;
     long long to_migrate;         /* participants indexed the old way (-1: not known yet) */
     int migrating;                /* a migration call is out */
@@ -177,16 +175,14 @@ struct gw_campaigns {
 };
 
 gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw_redis *redis,
-                               tpl_set **tpl, gw_sender *sender)
+                               tpl_set **tpl)
 {
     gw_campaigns *cs = calloc(1, sizeof *cs);
     if (cs == NULL)
         return NULL;
-    cs->base = base;
     cs->cfg = cfg;
     cs->redis = redis;
     cs->tpl = tpl;
-    cs->sender = sender;
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';
@@ -885,15 +881,6 @@ typedef struct orphan {
     char owner[112];              /* the token the take-over is marked with */
 } orphan;
 
-static const char *field(const redisReply *r, const char *name)
-{
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
-            r->element[i + 1]->type == REDIS_REPLY_STRING)
-            return r->element[i + 1]->str;
-    return NULL;
-}
-
 /* The record of a fan-out this process now owns: carry on from its cursor. */
 static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
 {
@@ -905,10 +892,10 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     free(o);
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
         return;
-    const char *id = field(reply, "id"), *kind = field(reply, "kind");
-    const char *source = field(reply, "source"), *key = field(reply, "key");
-    const char *cursor = field(reply, "cursor"), *bid = field(reply, "bid");
-    const char *state = field(reply, "state"), *walked = field(reply, "walked");
+    const char *id = gw_reply_field(reply, "id"), *kind = gw_reply_field(reply, "kind");
+    const char *source = gw_reply_field(reply, "source"), *key = gw_reply_field(reply, "key");
+    const char *cursor = gw_reply_field(reply, "cursor"), *bid = gw_reply_field(reply, "bid");
+    const char *state = gw_reply_field(reply, "state"), *walked = gw_reply_field(reply, "walked");
     if (id == NULL || kind == NULL || source == NULL || key == NULL || cursor == NULL ||
         bid == NULL || state == NULL)
         return;
@@ -920,7 +907,7 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(j->res.id, sizeof j->res.id, "%s", id);
     snprintf(j->source, sizeof j->source, "%s", source);
     snprintf(j->key, sizeof j->key, "%s", key);
-    const char *classes = field(reply, "classes"), *colon = strchr(cursor, ':');
+    const char *classes = gw_reply_field(reply, "classes"), *colon = strchr(cursor, ':');
     int fresh = 0;                /* no chunk recorded yet: the walk starts over */
     if (j->source[0] == 's') {
         /* a record without classes was written before the indexes were
@@ -928,8 +915,9 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
         int legacy = classes == NULL || strcmp(classes, "-") == 0;
         snprintf(j->classes, sizeof j->classes, "%s",
                  !legacy ? classes : j->kind == 'u' ? "u" : "upo");
-        int k = colon != NULL && !legacy ? atoi(cursor) : 0;
-        j->kidx = k >= 0 && (size_t)k <= strlen(j->classes) ? k : 0;
+        /* "KIDX:CURSOR": KIDX is one digit (at most three classes) */
+        int k = colon == cursor + 1 && cursor[0] >= '0' && cursor[0] <= '9' ? cursor[0] - '0' : 0;
+        j->kidx = !legacy && (size_t)k <= strlen(j->classes) ? k : 0;
         snprintf(j->cursor, sizeof j->cursor, "%s",
                  colon != NULL && !legacy ? colon + 1 : "0");
         fresh = !legacy && colon == NULL;   /* "0": the first chunk never went */
@@ -937,8 +925,8 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
         snprintf(j->cursor, sizeof j->cursor, "%s", cursor);
     }
     snprintf(j->bid, sizeof j->bid, "%s", bid);
-    const char *tag = field(reply, "tag"), *tkey = field(reply, "template");
-    const char *text = field(reply, "text");
+    const char *tag = gw_reply_field(reply, "tag"), *tkey = gw_reply_field(reply, "template");
+    const char *text = gw_reply_field(reply, "text");
     snprintf(j->tag, sizeof j->tag, "%s", tag != NULL ? tag : "");
     if (tkey != NULL && tkey[0] != '\0')
         j->tkey = strdup(tkey);
@@ -948,7 +936,7 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
         j->text_segments = ready != NULL ? info.segments : 1;
         free(ready);
     }
-    const char *due = field(reply, "send_at_ms"), *pttl = field(reply, "pend_ttl_s");
+    const char *due = gw_reply_field(reply, "send_at_ms"), *pttl = gw_reply_field(reply, "pend_ttl_s");
     j->due_ms = due != NULL ? strtoll(due, NULL, 10) : gw_clock_now_ms();
     j->pend_ttl_s = pttl != NULL ? strtoll(pttl, NULL, 10) : 86400;
     today_of(gw_clock_now_ms(), j->today, sizeof j->today);

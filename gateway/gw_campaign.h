@@ -37,7 +37,6 @@
 struct event_base;
 struct gw_config;
 struct gw_redis;
-struct gw_sender;
 struct tpl_set;
 
 #define GW_CAMPAIGN_CHUNK 50        /* participants walked per Redis call in a start:
@@ -63,8 +62,7 @@ char *gw_reminder_text(const struct tpl_set *set, const struct gw_config *cfg, c
 typedef struct gw_campaigns gw_campaigns;
 
 gw_campaigns *gw_campaigns_new(struct event_base *base, const struct gw_config *cfg,
-                               struct gw_redis *redis, struct tpl_set **tpl,
-                               struct gw_sender *sender);
+                               struct gw_redis *redis, struct tpl_set **tpl);
 void gw_campaigns_free(gw_campaigns *cs);
 
 /* The roster store's reminder hook (gw_store_set_reminder_hook, ARG = the

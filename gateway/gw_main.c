@@ -321,7 +321,7 @@ int main(int argc, char **argv)
         goto fail;
     }
     gw_sender_on_blocked(d.sender, on_blocked, &d);
-    d.campaigns = gw_campaigns_new(d.base, d.cfg, d.redis, &d.tpl, d.sender);
+    d.campaigns = gw_campaigns_new(d.base, d.cfg, d.redis, &d.tpl);
     if (d.campaigns == NULL) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;

@@ -255,6 +255,17 @@ size_t gw_redis_pending(const gw_redis *r)
     return r->pending;
 }
 
+const char *gw_reply_field(const redisReply *r, const char *name)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0 &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            return r->element[i + 1]->str;
+    return NULL;
+}
+
 int gw_redis_up(const gw_redis *r)
 {
     return r->up;

@@ -84,4 +84,8 @@ int gw_redis_eval(gw_redis *r, gw_redis_script *script, gw_redis_cb *cb, void *a
 /* Commands sent and not yet answered. */
 size_t gw_redis_pending(const gw_redis *r);
 
+/* In an HGETALL answer R (field, value, ...), the value of field NAME, or
+ * NULL when it is absent. */
+const char *gw_reply_field(const redisReply *r, const char *name);
+
 #endif

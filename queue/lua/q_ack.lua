@@ -69,6 +69,8 @@ local function camp_move(camp, to)
   redis.call('HINCRBY', ck, to, 1)
 end
 
+local any_early = redis.call('EXISTS', 'gw:{q}:early:any') == 1
+
 for i = 5, #ARGV, 8 do
   local id, lane, kind, prov = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local cid, num, member, reason = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
@@ -111,9 +113,10 @@ for i = 5, #ARGV, 8 do
       local v = id
       if camp then v = id .. '|' .. camp end
       redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, v, 'EX', ttl)
-      -- a delivery report that came before this outcome was written
+      -- a delivery report that came before this outcome was written (looked
+      -- for only while reports are parked: rare, and not on every send)
       local ek = 'gw:{q}:early:' .. prov .. ':' .. cid
-      local early = redis.call('GET', ek)
+      local early = any_early and redis.call('GET', ek)
       if early then
         local est, ems, ereason = string.match(early, '^([^|]*)|([^|]*)|?(.*)$')
         if (est == 'delivered' or est == 'failed') and

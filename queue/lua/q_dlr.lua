@@ -45,6 +45,8 @@ if new == 'delivered' or new == 'failed' then
   for i = 4, #ARGV do
     redis.call('SET', 'gw:{q}:early:' .. ARGV[i], new .. '|' .. ms .. '|' .. reason, 'EX', 600)
   end
+  -- q_ack.lua looks for parked reports only while this says there may be some
+  redis.call('SET', 'gw:{q}:early:any', '1', 'EX', 600)
 end
 redis.call('HINCRBY', 'gw:{q}:stats', 'dlr_unmatched', 1)
 return {'', 'unmatched'}
