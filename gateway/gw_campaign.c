@@ -62,10 +62,8 @@ static int64_t fen_field(const char *s)
 
 static int local_year(void)
 {
-    time_t now = (time_t)(gw_clock_now_ms() / 1000);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    return tm.tm_year + 1900;
+    char ymd[16];
+    return gw_clock_ymd(gw_clock_now_ms(), ymd, sizeof ymd);
 }
 
 char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, const char *key,
@@ -346,14 +344,6 @@ static void job_finish(camp_job *j, const char *error)
 static void next_chunk(camp_job *j);
 static void on_scan(gw_redis *r, redisReply *reply, void *arg);
 static int send_scan(camp_job *j);
-
-static void today_of(int64_t ms, char *out, size_t cap)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&secs, &tm);
-    snprintf(out, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
 
 /* The end of a start: the campaign is running (unless it was cancelled
  * meanwhile) and its fan-out is no longer anyone's. */
@@ -815,7 +805,7 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         snprintf(j->classes, sizeof j->classes, "%s", spec->kind == 'u' ? "u" : "upo");
     }
     int64_t now = gw_clock_now_ms();
-    today_of(now, j->today, sizeof j->today);
+    gw_clock_ymd(now, j->today, sizeof j->today);
     int64_t due = spec->send_at_ms > now ? spec->send_at_ms : now;
     j->due_ms = gw_window_next(due, cs->cfg->send_window_start_min,
                                cs->cfg->send_window_end_min);
@@ -939,7 +929,7 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     const char *due = gw_reply_field(reply, "send_at_ms"), *pttl = gw_reply_field(reply, "pend_ttl_s");
     j->due_ms = due != NULL ? strtoll(due, NULL, 10) : gw_clock_now_ms();
     j->pend_ttl_s = pttl != NULL ? strtoll(pttl, NULL, 10) : 86400;
-    today_of(gw_clock_now_ms(), j->today, sizeof j->today);
+    gw_clock_ymd(gw_clock_now_ms(), j->today, sizeof j->today);
     /* A list's cursor of 0 is its start, unless the last chunk was recorded. */
     j->started = walked != NULL && strcmp(walked, "1") == 0;
     if (j->started && j->source[0] == 's')

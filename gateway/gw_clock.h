@@ -5,10 +5,15 @@
 #ifndef GW_CLOCK_H
 #define GW_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Wall-clock milliseconds since the Unix epoch, plus GW_CLOCK_OFFSET_S if set. */
 int64_t gw_clock_now_ms(void);
+
+/* The local date (the process's TZ, the configured time zone) at MS as
+ * "YYYY-MM-DD" into OUT (at least 11 bytes, else ""); returns the year. */
+int gw_clock_ymd(int64_t ms, char *out, size_t cap);
 
 /* Monotonic milliseconds, for deadlines (not shifted). */
 int64_t gw_clock_mono_ms(void);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -536,11 +535,8 @@ int q_claim(q *q, int64_t now_ms, int max, const char *provider, double rate, do
              q->window != NULL ? q->window(now_ms, q->window_arg) : (int64_t)0);
     snprintf(minint, sizeof minint, "%d", q->min_interval_s);
     /* today's local date (TZ is [reminders] timezone): deadlines are dates */
-    char today[32];
-    time_t secs = (time_t)(now_ms / 1000);
-    struct tm tm;
-    localtime_r(&secs, &tm);
-    snprintf(today, sizeof today, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    char today[16];
+    gw_clock_ymd(now_ms, today, sizeof today);
     const char *argv[] = {now,    q->consumer, lease,  maxs, provider,
                           rates,  bursts,      wnext,  minint, today};
     if (gw_redis_eval(q->redis, q->s_claim, on_claim, c, 0, 10, argv, NULL) != 0) {
