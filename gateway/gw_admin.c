@@ -29,8 +29,8 @@
 #include "gw_roster.h"
 
 #define IMPORT_CHUNK (64 * 1024)
-#define IMPORT_HIGH 4096
-#define IMPORT_LOW 1024
+#define IMPORT_HIGH 8192
+#define IMPORT_LOW 4096
 #define MAX_REJECTED_LISTED 10000
 #define READYZ_TIMEOUT_MS 1000
 

@@ -18,6 +18,7 @@
 #include "gw_format.h"
 #include "gw_log.h"
 #include "gw_participant.h"
+#include "gw_records.h"
 #include "gw_redis.h"
 #include "gw_texts.h"
 #include "gw_window.h"
@@ -283,10 +284,11 @@ typedef struct camp_job {
     char *text, *tkey;
     char **ids;                   /* participant_ids (until stored) */
     size_t nids, next_id;
-    char source[8];               /* "set", "list" (stored ids) or "ids" (dry run) */
-    char key[256];                /* set: the place's index, without ":CLASS"; list: the list */
-    char classes[4];              /* set: the classes walked in turn ("u", or "upo") */
-    int kidx;                     /* set: which of them now */
+    char source[8];               /* "place", "list" (stored ids) or "ids" (dry run) */
+    char key[256];                /* place: "TOWNSHIP\x1eVILLAGE" (either may be
+                                     empty: all of it); list: the list */
+    char classes[4];              /* place: the classes walked in turn ("u", "up", "upo") */
+    int kidx;                     /* place: which of them now */
     char cursor[32];
     int started;                  /* list: walked from the start */
     int64_t carry_paid;           /* the paid, counted at the start, for the first chunk */
@@ -431,7 +433,7 @@ static int walk_done(const camp_job *j)
     switch (j->source[0]) {
     case 'i':
         return j->next_id >= j->nids;
-    case 's':
+    case 'p':
         return j->classes[j->kidx] == '\0';
     default:
         return j->started && strcmp(j->cursor, "0") == 0;
@@ -453,8 +455,8 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         return;
     }
     snprintf(j->cursor, sizeof j->cursor, "%s", reply->element[0]->str);
-    if (j->source[0] == 's' && strcmp(j->cursor, "0") == 0)
-        j->kidx++;              /* this class's set is walked: the next one */
+    if (j->source[0] == 'p' && strcmp(j->cursor, "0") == 0)
+        j->kidx++;              /* this class is walked: the next one */
     /* A dry run asks for its next chunk before counting this one, so that
      * Redis walks while the daemon writes texts to count their parts. */
     int more = 0, lost = 0;
@@ -528,7 +530,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     for (int k = 0; k < 5; k++)
         snprintf(counts[k], sizeof counts[k], "%lld", skips[k]);
     char cursor[48];
-    if (j->source[0] == 's')
+    if (j->source[0] == 'p')
         snprintf(cursor, sizeof cursor, "%d:%s", j->kidx, j->cursor);
     else
         snprintf(cursor, sizeof cursor, "%s", j->cursor);
@@ -562,8 +564,8 @@ static int send_scan(camp_job *j)
     snprintf(count, sizeof count, "%d", chunk);
     snprintf(ttl, sizeof ttl, "%d", 3600);
     char key[300];
-    if (j->source[0] == 's')
-        snprintf(key, sizeof key, "%s:%c", j->key, j->classes[j->kidx]);
+    if (j->source[0] == 'p')
+        snprintf(key, sizeof key, "%c\x1e%s", j->classes[j->kidx], j->key);
     else
         snprintf(key, sizeof key, "%s", j->key);
     argv[0] = kind;
@@ -612,12 +614,13 @@ static void on_paid(gw_redis *r, redisReply *reply, void *arg)
     next_chunk(j);
 }
 
-/* Walks the roster; an unpaid reminder over a place first counts the
- * place's paid (its index of the paid) without reading them one by one. */
+/* Walks the roster; an unpaid reminder to everyone first counts the paid
+ * (HLEN of their hash) without reading them one by one; over a township or
+ * village the walk counts them (classes "up"). */
 static void begin_walk(camp_job *j)
 {
-    if (j->source[0] == 's' && j->kind == 'u' &&
-        gw_redis_command(j->cs->redis, on_paid, j, "SCARD %s:p", j->key) == 0)
+    if (j->source[0] == 'p' && j->kind == 'u' && strcmp(j->classes, "u") == 0 &&
+        gw_redis_command(j->cs->redis, on_paid, j, "HLEN gw:pt:p") == 0)
         return;
     next_chunk(j);
 }
@@ -733,6 +736,7 @@ static void on_checked(gw_redis *r, redisReply *reply, void *arg)
         return;
     }
     j->cs->to_migrate = 0;
+    gw_store_old_moved();
     if (job_start(j) != 0)
         job_finish(j, "Redis went away");
 }
@@ -793,16 +797,13 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         }
         j->nids = u;
     } else {
-        snprintf(j->source, sizeof j->source, "set");
-        if (spec->village != NULL)
-            snprintf(j->key, sizeof j->key, "gw:idx:vl:%s\x1f%s",
-                     spec->township != NULL ? spec->township : "", spec->village);
-        else if (spec->township != NULL)
-            snprintf(j->key, sizeof j->key, "gw:idx:tw:%s", spec->township);
-        else
-            snprintf(j->key, sizeof j->key, "gw:idx:all");
-        /* an unpaid reminder reaches only the unpaid; the others everyone */
-        snprintf(j->classes, sizeof j->classes, "%s", spec->kind == 'u' ? "u" : "upo");
+        snprintf(j->source, sizeof j->source, "place");
+        snprintf(j->key, sizeof j->key, "%s\x1e%s", spec->township != NULL ? spec->township : "",
+                 spec->village != NULL ? spec->village : "");
+        /* an unpaid reminder reaches only the unpaid (and over a place walks
+         * the paid to count them); the others everyone */
+        snprintf(j->classes, sizeof j->classes, "%s",
+                 spec->kind != 'u' ? "upo" : spec->township != NULL ? "up" : "u");
     }
     int64_t now = gw_clock_now_ms();
     gw_clock_ymd(now, j->today, sizeof j->today);
@@ -846,8 +847,9 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         snprintf(j->seen, sizeof j->seen, "gw:{q}:seen:%" PRId64 ":%08x", now,
                  (unsigned)rand());
     if (cs->to_migrate < 0) {
-        /* not known yet whether an older version's indexes are left */
-        if (gw_redis_command(cs->redis, on_checked, j, "SCARD gw:idx:all") != 0) {
+        /* not known yet whether an older version's participants are left */
+        const char *argv[] = {"0"};
+        if (gw_redis_eval(cs->redis, cs->s_migrate, on_checked, j, 0, 1, argv, NULL) != 0) {
             job_free(j);
             return -1;
         }
@@ -899,18 +901,27 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(j->key, sizeof j->key, "%s", key);
     const char *classes = gw_reply_field(reply, "classes"), *colon = strchr(cursor, ':');
     int fresh = 0;                /* no chunk recorded yet: the walk starts over */
-    if (j->source[0] == 's') {
-        /* a record without classes was written before the indexes were
-         * split by class: its cursor belongs to a set that is gone */
-        int legacy = classes == NULL || strcmp(classes, "-") == 0;
-        snprintf(j->classes, sizeof j->classes, "%s",
-                 !legacy ? classes : j->kind == 'u' ? "u" : "upo");
+    if (strcmp(j->source, "set") == 0) {
+        /* an older version's fan-out, over its place sets: this version's
+         * walk of the same place starts over (pending marks keep anyone
+         * queued already from being queued twice) */
+        const char *vl = strncmp(key, "gw:idx:vl:", 10) == 0 ? strchr(key + 10, '\x1f') : NULL;
+        if (vl != NULL)
+            snprintf(j->key, sizeof j->key, "%.*s\x1e%s", (int)(vl - key - 10), key + 10, vl + 1);
+        else if (strncmp(key, "gw:idx:tw:", 10) == 0)
+            snprintf(j->key, sizeof j->key, "%s\x1e", key + 10);
+        else
+            snprintf(j->key, sizeof j->key, "\x1e");
+        snprintf(j->source, sizeof j->source, "place");
+        snprintf(j->classes, sizeof j->classes, "%s", j->kind == 'u' ? "u" : "upo");
+        snprintf(j->cursor, sizeof j->cursor, "0");
+    } else if (j->source[0] == 'p') {
+        snprintf(j->classes, sizeof j->classes, "%s", classes != NULL ? classes : "upo");
         /* "KIDX:CURSOR": KIDX is one digit (at most three classes) */
         int k = colon == cursor + 1 && cursor[0] >= '0' && cursor[0] <= '9' ? cursor[0] - '0' : 0;
-        j->kidx = !legacy && (size_t)k <= strlen(j->classes) ? k : 0;
-        snprintf(j->cursor, sizeof j->cursor, "%s",
-                 colon != NULL && !legacy ? colon + 1 : "0");
-        fresh = !legacy && colon == NULL;   /* "0": the first chunk never went */
+        j->kidx = (size_t)k <= strlen(j->classes) ? k : 0;
+        snprintf(j->cursor, sizeof j->cursor, "%s", colon != NULL ? colon + 1 : "0");
+        fresh = colon == NULL;    /* "0": the first chunk never went */
     } else {
         snprintf(j->cursor, sizeof j->cursor, "%s", cursor);
     }
@@ -932,7 +943,7 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     gw_clock_ymd(gw_clock_now_ms(), j->today, sizeof j->today);
     /* A list's cursor of 0 is its start, unless the last chunk was recorded. */
     j->started = walked != NULL && strcmp(walked, "1") == 0;
-    if (j->started && j->source[0] == 's')
+    if (j->started && j->source[0] == 'p')
         j->kidx = (int)strlen(j->classes);
     gw_warn("campaign", "campaign %s: resuming a fan-out cut short (%s), from cursor %s", id,
             strcmp(state, "fanning_out") == 0 ? "its daemon stopped" : state, cursor);
@@ -977,7 +988,7 @@ static void on_fanning(gw_redis *r, redisReply *reply, void *arg)
     }
 }
 
-/* ---- moving a roster indexed by an older version ---- */
+/* ---- moving a roster kept by an older version ---- */
 
 #define MIGRATE_CHUNK 500
 
@@ -990,16 +1001,18 @@ static void on_migrated(gw_redis *r, redisReply *reply, void *arg)
     cs->migrating = 0;
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-            gw_error("campaign", "moving the roster's indexes: %s", reply->str);
+            gw_error("campaign", "moving the roster: %s", reply->str);
         return;                   /* tried again at the next tick */
     }
     long long left = reply->integer;
     if (cs->to_migrate < 0 && left > 0)
-        gw_warn("campaign", "the roster was indexed by an older version: moving it to the "
-                "indexes campaigns walk (%lld participants still to go); campaigns wait until "
-                "it is done", left);
+        gw_warn("campaign", "the roster was kept by an older version: moving it to this "
+                "version's form (%lld participants still to go); campaigns wait until it is "
+                "done, everything else reads both forms meanwhile", left);
     if (cs->to_migrate > 0 && left == 0)
-        gw_info("campaign", "the roster's indexes are moved");
+        gw_info("campaign", "the roster is moved");
+    if (left == 0)
+        gw_store_old_moved();
     cs->to_migrate = left;
     if (left > 0)
         migrate_step(cs);

@@ -71,8 +71,11 @@ void gw_store_set_reminder_hook(gw_store_reminder_hook *hook, void *arg);
  * id), or -1. Returns 0 when sent, -1 when Redis is down. */
 int gw_store_get(struct gw_redis *redis, const char *id, gw_records_cb *cb, void *arg);
 
-/* Redis keys. */
-#define GW_KEY_PARTICIPANT "gw:{p:%s}"       /* hash */
-#define GW_KEY_PHONE "gw:{ph:%s}"            /* hash: id -> the record's fields */
+/* Called once an older version's participants are all moved (see
+ * lua/lib_participant.lua): phone look-ups stop reading its keys too. */
+void gw_store_old_moved(void);
+
+/* Redis keys (lua/lib_participant.lua). */
+#define GW_KEY_PHONES "gw:pt:ph"             /* hash: E.164 -> "ID\x1fRECORD" joined by \x1e */
 
 #endif

@@ -1,10 +1,10 @@
 /* gw_records_redis.c - participants kept in Redis: the roster store and the
  * `redis` records backend.
  *
- * A participant is the hash gw:{p:ID} with short field names (see
- * lua/participant_upsert.lua); amounts are integer fen as decimal strings,
- * "-1" for empty. The Lua scripts keep the phone and place indexes in step
- * with the hashes, so a reader never sees half an update. */
+ * A participant is the string gw:{p:ID}, its 14 fields joined by \x1f (see
+ * lua/lib_participant.lua); amounts are integer fen as decimal strings, "-1"
+ * for empty. The Lua scripts keep the phone and place indexes in step with
+ * the records, so a reader never sees half an update. */
 #include "gw_records.h"
 
 #include <inttypes.h>
@@ -15,16 +15,14 @@
 #include <event2/event.h>
 
 #include "gw_log.h"
-#include "gw_calendar.h"
-#include "gw_format.h"
 #include "gw_redis.h"
-#include "gw_window.h"
 
 extern const char gw_lua_participant_upsert[];
+extern const char gw_lua_participant_get[];
 
 #define NFIELDS 14
 
-static gw_redis_script *script_upsert;
+static gw_redis_script *script_upsert, *script_get;
 static gw_store_reminder_hook *reminder_hook;
 static void *reminder_arg;
 
@@ -43,8 +41,9 @@ int gw_store_init(struct event_base *base, gw_redis *redis)
 {
     store_redis = redis;
     script_upsert = gw_redis_script_add(redis, "participant_upsert", gw_lua_participant_upsert);
+    script_get = gw_redis_script_add(redis, "participant_get", gw_lua_participant_get);
     flush_ev = event_new(base, -1, 0, on_flush, NULL);
-    return script_upsert != NULL && flush_ev != NULL ? 0 : -1;
+    return script_upsert != NULL && script_get != NULL && flush_ev != NULL ? 0 : -1;
 }
 
 void gw_store_shutdown(void)
@@ -212,44 +211,52 @@ static int batch_add(upsert_batch *b, const char *s)
     return 0;
 }
 
+/* The contribution class the place indexes are split by (as
+ * participant_class in lua/lib_participant.lua). */
+static const char *contribution_class(const gw_participant *p)
+{
+    if (p->contribution_year <= 0)
+        return "o";
+    return p->contribution_paid_fen > 0 ? "p" : "u";
+}
+
 int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb *cb, void *arg)
 {
     if (!gw_redis_up(redis) || flush_ev == NULL)
         return -1;
-    char yr[16], tier[24], paid[24], bal[24], pen[24];
-    snprintf(yr, sizeof yr, "%d", p->contribution_year);
-    snprintf(tier, sizeof tier, "%" PRId64, p->contribution_tier_fen);
-    snprintf(paid, sizeof paid, "%" PRId64, p->contribution_paid_fen);
-    snprintf(bal, sizeof bal, "%" PRId64, p->account_balance_fen);
-    snprintf(pen, sizeof pen, "%" PRId64, p->pension_monthly_fen);
-    const char *argv[1 + NFIELDS + 2 + GW_STORE_REMINDERS_MAX] = {
-        p->id, p->phone, p->name, p->id_last4, p->township, p->village, p->language,
-        yr, tier, paid, p->contribution_due, bal, pen, p->pension_last_paid,
-        p->mutual_aid_member ? "1" : "0",
+    char rec[sizeof *p + 64];
+    int reclen = snprintf(rec, sizeof rec,
+                          "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%d\x1f%" PRId64 "\x1f%" PRId64
+                          "\x1f%s\x1f%" PRId64 "\x1f%" PRId64 "\x1f%s\x1f%s",
+                          p->phone, p->name, p->id_last4, p->township, p->village, p->language,
+                          p->contribution_year, p->contribution_tier_fen,
+                          p->contribution_paid_fen, p->contribution_due,
+                          p->account_balance_fen, p->pension_monthly_fen,
+                          p->pension_last_paid, p->mutual_aid_member ? "1" : "0");
+    if (reclen < 0 || (size_t)reclen >= sizeof rec)
+        return -1;
+    int reminded = p->contribution_paid_fen <= 0 && p->phone[0] != '\0' &&
+                   p->contribution_due[0] != '\0';
+    const char *argv[6 + 1 + GW_STORE_REMINDERS_MAX] = {
+        p->id, rec, p->phone, contribution_class(p), p->contribution_due, reminded ? "1" : "0",
     };
-    /* then the automatic reminders: their segments, until when the mark
-     * that they are queued lasts (two days after the due date: a re-import
-     * before then adds nothing), and their due seconds */
+    /* then the automatic reminders: their segments and due seconds */
     int64_t times[GW_STORE_REMINDERS_MAX];
-    char tbuf[GW_STORE_REMINDERS_MAX][24], segbuf[16], untilbuf[24] = "0";
+    char tbuf[GW_STORE_REMINDERS_MAX][24], segbuf[16];
     int segments = 1;
-    size_t nt = reminder_hook != NULL ? reminder_hook(p, times, &segments, reminder_arg) : 0;
+    size_t nt = reminded && reminder_hook != NULL
+                    ? reminder_hook(p, times, &segments, reminder_arg) : 0;
     if (nt > GW_STORE_REMINDERS_MAX)
         nt = GW_STORE_REMINDERS_MAX;
-    gw_date due;
-    if (nt > 0 && gw_date_parse(p->contribution_due, &due.y, &due.m, &due.d) == 0) {
-        gw_date after = gw_date_add_days(due, 2);
-        snprintf(untilbuf, sizeof untilbuf, "%" PRId64,
-                 gw_window_opening(after.y, after.m, after.d, 0) / 1000);
+    size_t n = 6;
+    if (nt > 0) {
+        snprintf(segbuf, sizeof segbuf, "%d", segments);
+        argv[n++] = segbuf;
+        for (size_t i = 0; i < nt; i++) {
+            snprintf(tbuf[i], sizeof tbuf[i], "%" PRId64, times[i] / 1000);
+            argv[n++] = tbuf[i];
+        }
     }
-    snprintf(segbuf, sizeof segbuf, "%d", segments);
-    argv[1 + NFIELDS] = segbuf;
-    argv[2 + NFIELDS] = untilbuf;
-    for (size_t i = 0; i < nt; i++) {
-        snprintf(tbuf[i], sizeof tbuf[i], "%" PRId64, times[i] / 1000);
-        argv[3 + NFIELDS + i] = tbuf[i];
-    }
-    size_t n = 3 + NFIELDS + nt;
     if (batch == NULL) {
         if ((batch = calloc(1, sizeof *batch)) == NULL)
             return -1;
@@ -308,57 +315,125 @@ static int split_record(const char *s, size_t len, redisReply *cells, redisReply
     return 0;
 }
 
+/* Appends the participant with id ID and record REC to L (of *N, room for
+ * *CAP), unless one with that id is in it already. */
+static int list_add(gw_participant **l, size_t *n, size_t *cap, const char *id, size_t idlen,
+                    const char *rec, size_t reclen)
+{
+    redisReply cells[NFIELDS], *v[NFIELDS];
+    if (idlen == 0 || idlen >= GW_PID_MAX || split_record(rec, reclen, cells, v) != 0) {
+        gw_error("records", "damaged phone index entry");
+        return 0;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (strlen((*l)[i].id) == idlen && memcmp((*l)[i].id, id, idlen) == 0)
+            return 0;
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 4;
+        gw_participant *nl = realloc(*l, nc * sizeof *nl);
+        if (nl == NULL)
+            return -1;
+        *l = nl;
+        *cap = nc;
+    }
+    participant_from_values(&(*l)[(*n)++], id, idlen, v);
+    return 0;
+}
+
+/* The entries of a phone index value ("ID\x1fRECORD" joined by \x1e). */
+static int add_entries(gw_participant **l, size_t *n, size_t *cap, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_STRING)
+        return r->type == REDIS_REPLY_NIL ? 0 : -1;
+    const char *s = r->str, *end = r->str + r->len;
+    while (s < end) {
+        const char *e = memchr(s, '\x1e', (size_t)(end - s));
+        if (e == NULL)
+            e = end;
+        const char *sep = memchr(s, '\x1f', (size_t)(e - s));
+        if (sep == NULL) {
+            gw_error("records", "damaged phone index entry");
+        } else if (list_add(l, n, cap, s, (size_t)(sep - s), sep + 1, (size_t)(e - sep - 1)) != 0) {
+            return -1;
+        }
+        s = e < end ? e + 1 : end;
+    }
+    return 0;
+}
+
+/* An older version's phone hash (id -> record), while one may be left. */
+static int add_old_entries(gw_participant **l, size_t *n, size_t *cap, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return -1;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *id = r->element[i], *rec = r->element[i + 1];
+        if (id->type == REDIS_REPLY_STRING && rec->type == REDIS_REPLY_STRING &&
+            list_add(l, n, cap, id->str, id->len, rec->str, rec->len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int old_left = 1;          /* an older version's phone hashes may be left */
+
+void gw_store_old_moved(void)
+{
+    old_left = 0;
+}
+
 static void on_by_phone(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     lookup_ctx *c = arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+    gw_participant *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
+        rc = add_entries(&list, &n, &cap, reply->element[0]) == 0 &&
+             add_old_entries(&list, &n, &cap, reply->element[1]) == 0 ? 0 : -1;
+    else if (reply != NULL && reply->type != REDIS_REPLY_ARRAY && reply->type != REDIS_REPLY_ERROR)
+        rc = add_entries(&list, &n, &cap, reply);
+    if (rc != 0) {
         if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
             gw_error("records", "by phone: %s", reply->str);
         c->cb(-1, NULL, 0, c->arg);
-        free(c);
-        return;
+    } else {
+        if (n > 1)
+            qsort(list, n, sizeof *list, by_participant_id);
+        c->cb(0, list, n, c->arg);
     }
-    size_t n = reply->elements / 2;
-    if (n == 0) {
-        c->cb(0, NULL, 0, c->arg);
-        free(c);
-        return;
-    }
-    gw_participant *list = calloc(n, sizeof *list);
-    if (list == NULL) {
-        c->cb(-1, NULL, 0, c->arg);
-        free(c);
-        return;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        redisReply *id = reply->element[2 * i], *rec = reply->element[2 * i + 1];
-        redisReply cells[NFIELDS], *v[NFIELDS];
-        if (id->type != REDIS_REPLY_STRING || rec->type != REDIS_REPLY_STRING ||
-            split_record(rec->str, rec->len, cells, v) != 0) {
-            gw_error("records", "damaged phone index entry");
-            continue;
-        }
-        participant_from_values(&list[kept++], id->str, id->len, v);
-    }
-    qsort(list, kept, sizeof *list, by_participant_id);
-    c->cb(0, list, kept, c->arg);
     free(list);
     free(c);
 }
 
 int gw_records_redis_by_phone(gw_redis *redis, const char *e164, gw_records_cb *cb, void *arg)
 {
-    char key[GW_PHONE_MAX + 16];
-    snprintf(key, sizeof key, GW_KEY_PHONE, e164);
     lookup_ctx *c = malloc(sizeof *c);
     if (c == NULL)
         return -1;
     c->cb = cb;
     c->arg = arg;
-    const char *argv[2] = {"HGETALL", key};
-    if (gw_redis_argv(redis, on_by_phone, c, 2, argv, NULL) != 0) {
+    const char *hget[3] = {"HGET", GW_KEY_PHONES, e164};
+    int rc;
+    if (!old_left) {
+        rc = gw_redis_argv(redis, on_by_phone, c, 3, hget, NULL);
+    } else {
+        /* both forms at one moment: a move between two reads would hide one */
+        char key[GW_PHONE_MAX + 16];
+        snprintf(key, sizeof key, "gw:{ph:%s}", e164);
+        const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"}, *hall[2] = {"HGETALL", key};
+        rc = gw_redis_argv(redis, NULL, NULL, 1, multi, NULL);
+        if (rc == 0)
+            rc = gw_redis_argv(redis, NULL, NULL, 3, hget, NULL);
+        if (rc == 0)
+            rc = gw_redis_argv(redis, NULL, NULL, 2, hall, NULL);
+        if (rc == 0)
+            rc = gw_redis_argv(redis, on_by_phone, c, 1, exec, NULL);
+        else
+            gw_redis_argv(redis, NULL, NULL, 1, (const char *[]){"DISCARD"}, NULL);
+    }
+    if (rc != 0) {
         free(c);
         return -1;
     }
@@ -369,13 +444,17 @@ static void on_get(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     lookup_ctx *c = arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != NFIELDS) {
-        c->cb(-1, NULL, 0, c->arg);
-    } else if (reply->element[1]->type != REDIS_REPLY_STRING) {
+    redisReply cells[NFIELDS], *v[NFIELDS];
+    if (reply != NULL && reply->type == REDIS_REPLY_NIL) {
         c->cb(0, NULL, 0, c->arg);    /* no such participant */
+    } else if (reply == NULL || reply->type != REDIS_REPLY_STRING ||
+               split_record(reply->str, reply->len, cells, v) != 0) {
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+            gw_error("records", "participant %s: %s", c->id, reply->str);
+        c->cb(-1, NULL, 0, c->arg);
     } else {
         gw_participant p;
-        participant_from_values(&p, c->id, strlen(c->id), reply->element);
+        participant_from_values(&p, c->id, strlen(c->id), v);
         c->cb(0, &p, 1, c->arg);
     }
     free(c);
@@ -389,9 +468,8 @@ int gw_store_get(gw_redis *redis, const char *id, gw_records_cb *cb, void *arg)
     c->cb = cb;
     c->arg = arg;
     snprintf(c->id, sizeof c->id, "%s", id);
-    if (gw_redis_command(redis, on_get, c,
-                         "HMGET gw:{p:%s} ph nm id4 tw vl lg yr tier paid due bal pen plast aid",
-                         id) != 0) {
+    const char *argv[1] = {c->id};
+    if (gw_redis_eval(redis, script_get, on_get, c, 0, 1, argv, NULL) != 0) {
         free(c);
         return -1;
     }

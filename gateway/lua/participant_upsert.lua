@@ -1,134 +1,204 @@
 -- participant_upsert.lua: inserts or updates participants of the roster, a
--- batch of rows per call (an import sends them in groups: one call's
--- overhead, and its MULTI/EXEC in the append-only file, per group, not per
--- row). ARGV[1] is the number of rows; each row is then its argument count
--- followed by its arguments, called A below:
--- A[1] participant id; A[2..15] the fields in the order of FIELDS. The
--- participant's hash is gw:{p:ID}.
--- Keeps the phone index, the township and village indexes and the set of all
--- participants in step with the hash. The place indexes are split by what a
--- campaign needs to know of the contribution, the class C: 'u' unpaid for
--- contribution_year, 'p' paid, 'o' no contribution (pensioners):
--- gw:idx:tw:TOWNSHIP:C, gw:idx:vl:TOWNSHIP\31VILLAGE:C, gw:idx:all:C; so an
--- unpaid-contribution campaign walks only the unpaid and counts the paid
--- with SCARD. The hash's field iv (index version, 2) says its indexes are
--- in this form; a participant indexed by an older version is moved on its
--- next import even when nothing else changed. The phone index gw:{ph:E164} is a hash
--- of participant id -> the same 14 fields joined by \31 (unit separator; the
--- roster refuses control characters): a copy, so that a USSD session's start
--- reads everyone on a phone with one HGETALL. This script is the only writer
--- of participants; anything that changes one must go through it.
--- A[16] (optional): the SMS parts of an automatic unpaid-contribution
--- reminder, A[17] until when (Unix seconds, after the due date) the mark
--- that they are queued lasts, A[18..] the due seconds of those reminders
--- (computed by the daemon from [reminders] unpaid_offsets_days and the send
--- window). They are queued (bulk lane, EXTRA "u,0,ID,DUE", body
--- gw:{q}:body:auto_u) once per due date and phone, remembered in
--- gw:{q}:auto:ID; a participant who has paid forgets it (queued ones are
--- skipped when their time comes).
+-- batch of rows per call. How participants are kept: lib_participant.lua,
+-- put before this; this script is their only writer.
+-- ARGV[1] is the number of rows; each row is then its argument count
+-- followed by its arguments: id, record (the 14 fields joined), phone,
+-- contribution class, contribution_due, '1' when
+-- automatic unpaid-contribution reminders apply (unpaid, with a phone and a
+-- due date) else '0'; then, when reminders are to be queued, their SMS parts
+-- and due seconds (computed by the daemon from [reminders]
+-- unpaid_offsets_days and the send window). The daemon derives phone, class
+-- and due date from the same fields as the record, so this script need not
+-- take it apart.
+-- Reminders are queued (bulk lane, EXTRA "u,0,ID,DUE", body
+-- gw:{q}:body:auto_u) once per due date and phone, remembered in gw:pt:auto;
+-- a participant who has paid forgets it (queued ones are skipped when their
+-- time comes).
+-- The batch is read with a few calls (the rows' records, marks and phones),
+-- decided row by row in order (a participant given twice ends as its last
+-- row says), and written with a few calls: what a participant ends as, once.
 -- Returns, per row, 1 when the participant is new, 2 when a field changed,
 -- 0 when nothing changed, -1 when it failed.
-local FIELDS = {'ph', 'nm', 'id4', 'tw', 'vl', 'lg', 'yr', 'tier', 'paid', 'due',
-                'bal', 'pen', 'plast', 'aid'}
-local IV = '2'
 
--- 'u', 'p' or 'o' from contribution_year and contribution_paid (fen)
-local function class(yr, paid)
-  if (tonumber(yr) or 0) <= 0 then return 'o' end
-  if (tonumber(paid) or 0) > 0 then return 'p' end
-  return 'u'
+local nrows = tonumber(ARGV[1])
+local rb, rn, ids = {}, {}, {}    -- row r: its first argument, their count, its id
+local b = 2
+for r = 1, nrows do
+  local n = tonumber(ARGV[b])
+  rb[r], rn[r], ids[r] = b + 1, n, ARGV[b + 1]
+  b = b + n + 1
 end
 
-local function upsert(A)
-  local id = A[1]
-  local key = 'gw:{p:' .. id .. '}'
-  local function schedule()
-    local ak = 'gw:{q}:auto:' .. id
-    local phone, paid, due = A[2], tonumber(A[10]) or 0, A[11]
-    if paid > 0 or phone == '' or due == '' then
-      redis.call('DEL', ak)
-      return
+-- What each participant is: as stored when first met (init_rec, init_c),
+-- and as the rows so far leave it (cur_rec, cur_c); false for none.
+local init_rec, init_c, cur_rec, cur_c = {}, {}, {}, {}
+local order = {}                  -- ids in first-met order
+local recs, cls = participant_records(ids)
+local old_left = participant_old_left()
+for r = 1, nrows do
+  local id = ids[r]
+  if init_rec[id] == nil then
+    local rec, c = recs[r] or false, cls[r] or false
+    init_rec[id], init_c[id] = rec, c
+    if not rec and old_left then
+      -- an older version's: out of its keys, into this version's below
+      rec = participant_unmigrate(id) or false
     end
-    if #A < 18 then return end
-    local mark = due .. '|' .. phone
-    if redis.call('GET', ak) == mark then return end
-    redis.call('SET', 'gw:{q}:body:auto_u', 'tunpaid_reminder')
-    local seg, last = A[16], tonumber(A[17]) or 0
-    local n = #A - 17
-    local top = redis.call('INCRBY', 'gw:{q}:seq', n)
-    for i = 18, #A do
-      local sec = A[i]
-      local mid = string.format('%d', top - n + i - 17)
-      redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec,
-                 mid .. ':0:' .. seg .. ':' .. phone .. ':auto_u:u,0,' .. id .. ',' .. due)
-      redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
-      if tonumber(sec) > last then last = tonumber(sec) end
-    end
-    redis.call('HINCRBY', 'gw:{q}:n', 'bulk', n)
-    redis.call('SET', ak, mark, 'EXAT', last + 86400)
+    cur_rec[id], cur_c[id] = rec, c
+    order[#order + 1] = id
   end
+end
 
-  local old = redis.call('HMGET', key, 'iv', unpack(FIELDS))
-  local iv = table.remove(old, 1)
-  local existed = old[2] ~= false
-  if existed and iv == IV then
-    local same = true
-    for i = 1, #FIELDS do
-      if old[i] ~= A[i + 1] then same = false break end
+local marks = {}                  -- id -> mark (false: none)
+local marks_new = {}              -- id -> true: to be written (or deleted)
+for j = 1, #order, 1000 do
+  local v = redis.call('HMGET', 'gw:pt:auto', unpack(order, j, math.min(j + 999, #order)))
+  for k = 1, #v do marks[order[j + k - 1]] = v[k] or false end
+end
+
+local pushes, secs = {}, {}       -- due second -> reminder members without their id
+local npush = 0
+
+-- The automatic reminders of row R (first argument at ARGV[b], N of them).
+local function schedule(b, n)
+  local id, phone, due = ARGV[b], ARGV[b + 2], ARGV[b + 4]
+  if ARGV[b + 5] ~= '1' then
+    if marks[id] then
+      marks[id] = false
+      marks_new[id] = true
     end
-    if same then
-      schedule()
-      return 0
+    return
+  end
+  if n < 8 then return end        -- none to queue (already past, or none configured)
+  local mark = due .. '|' .. phone
+  if marks[id] == mark then return end
+  local tail = ':0:' .. ARGV[b + 6] .. ':' .. phone .. ':auto_u:u,0,' .. id .. ',' .. due
+  for i = b + 7, b + n - 1 do
+    local sec = ARGV[i]
+    local l = pushes[sec]
+    if l == nil then
+      l = {}
+      pushes[sec] = l
+      secs[#secs + 1] = sec
+    end
+    l[#l + 1] = tail
+    npush = npush + 1
+  end
+  marks[id] = mark
+  marks_new[id] = true
+end
+
+local function upsert(r)
+  local b = rb[r]
+  local id, rec = ARGV[b], ARGV[b + 1]
+  local old = cur_rec[id]
+  local result = 2
+  if old == rec then result = 0 elseif not old then result = 1 end
+  cur_rec[id], cur_c[id] = rec, ARGV[b + 3]
+  schedule(b, rn[r])
+  return result
+end
+
+-- Calls CMD KEY with the values of list L, at most 1000 at a time.
+local function call_list(cmd, key, l)
+  for j = 1, #l, 1000 do
+    redis.call(cmd, key, unpack(l, j, math.min(j + 999, #l)))
+  end
+end
+
+-- Writes what the participants end as: records by class, the phones they
+-- left and joined, the reminders (one range of the queue's ids) and then
+-- their marks.
+local function finish()
+  local sets, dels = {u = {}, p = {}, o = {}}, {u = {}, p = {}, o = {}}
+  -- phone -> {id -> record|false}, the phones in the order touched
+  local phones, touched = {}, {}
+  local function touch(ph, id, rec)
+    if ph == '' then return end
+    local t = phones[ph]
+    if t == nil then
+      t = {}
+      phones[ph] = t
+      touched[#touched + 1] = ph
+    end
+    t[id] = rec
+  end
+  for _, id in ipairs(order) do
+    local irec, ic, rec, c = init_rec[id], init_c[id], cur_rec[id], cur_c[id]
+    if c and (rec ~= irec or c ~= ic) then
+      local l = sets[c]
+      l[#l + 1] = id
+      l[#l + 1] = rec
+      if ic and ic ~= c then table.insert(dels[ic], id) end
+      local ph = record_phone(rec)
+      if irec and record_phone(irec) ~= ph then touch(record_phone(irec), id, false) end
+      touch(ph, id, rec)
     end
   end
-  local function place(tw, vl) return tw .. '\31' .. vl end
-  local c = class(A[8], A[10])
-  if existed then
-    if old[1] ~= A[2] and old[1] ~= '' then
-      redis.call('HDEL', 'gw:{ph:' .. old[1] .. '}', id)
-    end
-    if iv ~= IV then
-      -- indexed by an older version: one set per place, not split by class
-      redis.call('SREM', 'gw:idx:tw:' .. old[4], id)
-      redis.call('SREM', 'gw:idx:vl:' .. place(old[4], old[5]), id)
-      redis.call('SREM', 'gw:idx:all', id)
-    else
-      local oc = class(old[7], old[9])
-      if old[4] ~= A[5] or oc ~= c then
-        redis.call('SREM', 'gw:idx:tw:' .. old[4] .. ':' .. oc, id)
+  for _, k in ipairs(P_CLASSES) do
+    call_list('HSET', 'gw:pt:' .. k, sets[k])
+    call_list('HDEL', 'gw:pt:' .. k, dels[k])
+  end
+  if #touched > 0 then
+    local v = redis.call('HMGET', 'gw:pt:ph', unpack(touched))
+    local put, gone = {}, {}
+    for i, ph in ipairs(touched) do
+      local t, list = phones[ph], {}
+      if v[i] then
+        for _, e in ipairs(phone_entries(v[i])) do
+          if t[e[1]] == nil then list[#list + 1] = e[1] .. '\31' .. e[2] end
+        end
       end
-      if place(old[4], old[5]) ~= place(A[5], A[6]) or oc ~= c then
-        redis.call('SREM', 'gw:idx:vl:' .. place(old[4], old[5]) .. ':' .. oc, id)
+      for id, rec in pairs(t) do
+        if rec then list[#list + 1] = id .. '\31' .. rec end
       end
-      if oc ~= c then
-        redis.call('SREM', 'gw:idx:all:' .. oc, id)
+      if #list > 0 then
+        put[#put + 1] = ph
+        put[#put + 1] = #list == 1 and list[1] or table.concat(list, '\30')
+      else
+        gone[#gone + 1] = ph
+      end
+    end
+    call_list('HSET', 'gw:pt:ph', put)
+    call_list('HDEL', 'gw:pt:ph', gone)
+  end
+  if npush > 0 then
+    redis.call('SET', 'gw:{q}:body:auto_u', 'tunpaid_reminder')
+    local mid = redis.call('INCRBY', 'gw:{q}:seq', npush) - npush
+    for _, sec in ipairs(secs) do
+      local l = pushes[sec]
+      for j = 1, #l do
+        mid = mid + 1
+        l[j] = string.format('%d', mid) .. l[j]
+      end
+      call_list('RPUSH', 'gw:{q}:b:bulk:' .. sec, l)
+      redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
+    end
+    redis.call('HINCRBY', 'gw:{q}:n', 'bulk', npush)
+  end
+  local mset, mdel = {}, {}
+  for _, id in ipairs(order) do
+    if marks_new[id] then
+      if marks[id] then
+        mset[#mset + 1] = id
+        mset[#mset + 1] = marks[id]
+      else
+        mdel[#mdel + 1] = id
       end
     end
   end
-  local kv = {'iv', IV}
-  for i = 1, #FIELDS do
-    kv[#kv + 1] = FIELDS[i]
-    kv[#kv + 1] = A[i + 1]
-  end
-  redis.call('HSET', key, unpack(kv))
-  if A[2] ~= '' then
-    redis.call('HSET', 'gw:{ph:' .. A[2] .. '}', id, table.concat(A, '\31', 2, #FIELDS + 1))
-  end
-  redis.call('SADD', 'gw:idx:tw:' .. A[5] .. ':' .. c, id)
-  redis.call('SADD', 'gw:idx:vl:' .. place(A[5], A[6]) .. ':' .. c, id)
-  redis.call('SADD', 'gw:idx:all:' .. c, id)
-  schedule()
-  if existed then return 2 end
-  return 1
+  call_list('HSET', 'gw:pt:auto', mset)
+  call_list('HDEL', 'gw:pt:auto', mdel)
 end
 
 local out = {}
-local i = 2
-for r = 1, tonumber(ARGV[1]) do
-  local n = tonumber(ARGV[i])
-  -- one row's error fails that row only (what it wrote stays written)
-  local ok, res = pcall(upsert, {unpack(ARGV, i + 1, i + n)})
+for r = 1, nrows do
+  local ok, res = pcall(upsert, r)
   if ok then out[r] = res else out[r] = -1 end
-  i = i + n + 1
+end
+if not pcall(finish) then
+  -- not all of the batch is written: every row is reported failed, and
+  -- importing again (idempotent) completes it
+  for r = 1, #out do out[r] = -1 end
 end
 return out

@@ -120,7 +120,8 @@ local function judge(lane, m)
     return d
   end
   if kind == 'u' or kind == 'n' then
-    local p = redis.call('HMGET', 'gw:{p:' .. pid .. '}', 'ph', 'nm', 'lg', 'yr', 'tier', 'paid', 'due')
+    local f = participant(pid)
+    local p = f and {f[1], f[2], f[6], f[7], f[8], f[9], f[10]} or {}
     if not p[1] then
       d.what, d.reason = 'skip', 'removed'
     elseif p[1] ~= phone then
@@ -136,7 +137,8 @@ local function judge(lane, m)
     d.data = table.concat({p[2], p[3], p[4], p[5], p[6], p[7]}, '\31')
   else
     local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state')
-    local p = redis.call('HMGET', 'gw:{p:' .. pid .. '}', 'ph', 'nm', 'lg')
+    local f = participant(pid)
+    local p = f and {f[1], f[2], f[6]} or {}
     if not inc[4] or not inc[3] or not p[1] or inc[1] ~= pid then
       d.what, d.reason = 'skip', 'removed'
     elseif inc[4] ~= 'open' then

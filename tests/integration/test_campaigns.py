@@ -13,7 +13,7 @@ import urllib.parse
 import fake_carrier
 from fake_carrier import FakeCarrier
 from harness import wait_until
-from ussd_util import HEADER
+from ussd_util import AT, HEADER, main_menu_ok
 
 CARRIER = FakeCarrier().start()
 TIMEOUT = 120
@@ -498,23 +498,54 @@ def test_replies_overtake_a_campaign_backlog(env):
     assert order.index("+8613900000001") < 5, order      # not behind the whole backlog
 
 
-def test_a_roster_indexed_by_an_older_version_is_moved(env):
-    """A Redis from before the indexes were split by contribution class: one
-    set per place. The daemon moves it (campaigns answer 503 meanwhile), and
-    then campaigns count exactly as with a fresh import."""
-    setup(env)
-    ids = set()
+FIELDS = ["ph", "nm", "id4", "tw", "vl", "lg", "yr", "tier", "paid", "due", "bal", "pen", "plast",
+          "aid"]                  # lib_participant.lua's P_FIELDS
+
+
+def as_older_versions(env):
+    """Rewrites the roster as the two previous versions kept it: a hash per
+    participant (gw:{p:ID}) and per phone (gw:{ph:E164}); half of them with
+    the sets per place of two versions ago (gw:idx:tw:T, gw:idx:vl:T\\x1fV,
+    gw:idx:all), half with the last version's, split by class (iv "2",
+    ...:u|p|o). Returns the ids."""
+    ids = []
     for c in "upo":
-        ids |= set(env.redis("SMEMBERS", "gw:idx:all:" + c))
-    for pid in ids:
-        tw, vl = env.redis("HMGET", "gw:{p:%s}" % pid, "tw", "vl")
-        env.redis("SADD", "gw:idx:tw:" + tw, pid)
-        env.redis("SADD", "gw:idx:vl:%s\x1f%s" % (tw, vl), pid)
-        env.redis("SADD", "gw:idx:all", pid)
-        env.redis("HDEL", "gw:{p:%s}" % pid, "iv")
-    for key in env.redis("KEYS", "gw:idx:*:[upo]"):
-        env.redis("DEL", key)
+        kv = env.redis("HGETALL", "gw:pt:" + c)
+        for pid, rec in zip(kv[::2], kv[1::2]):
+            ids.append(pid)
+            f = dict(zip(FIELDS, rec.split("\x1f")))
+            key, tw, place = "gw:{p:%s}" % pid, f["tw"], "%s\x1f%s" % (f["tw"], f["vl"])
+            env.redis("HSET", key, *[x for pair in f.items() for x in pair])
+            if f["ph"]:
+                env.redis("HSET", "gw:{ph:%s}" % f["ph"], pid, rec)
+            if len(ids) % 2:
+                env.redis("SADD", "gw:idx:tw:" + tw, pid)
+                env.redis("SADD", "gw:idx:vl:" + place, pid)
+                env.redis("SADD", "gw:idx:all", pid)
+            else:
+                env.redis("HSET", key, "iv", "2")
+                env.redis("SADD", "gw:idx:tw:%s:%s" % (tw, c), pid)
+                env.redis("SADD", "gw:idx:vl:%s:%s" % (place, c), pid)
+                env.redis("SADD", "gw:idx:all:" + c, pid)
+    env.redis("DEL", "gw:pt:u", "gw:pt:p", "gw:pt:o", "gw:pt:ph", "gw:pt:auto")
+    return ids
+
+
+def test_a_roster_kept_by_an_older_version_is_moved(env):
+    """A Redis filled by the previous versions (a hash per participant and per
+    phone, sets per place): participants are found by id and by phone all
+    along; the daemon moves them to this version's hashes (campaigns answer
+    503 meanwhile), and then campaigns count exactly as with a fresh import,
+    and importing the same roster again changes nothing."""
+    setup(env)
+    ids = as_older_versions(env)
+    assert len(ids) == 9
     at_local(env, 2026, 12, 2, 10)
+    status, found = env.admin("GET", "/v1/participants/C-02")
+    assert status == 200 and found["name"] == "钱二", found
+    kind, text = AT(env, "+8613700000001").dial()        # found by phone: the main menu
+    assert kind == "CON", text
+    main_menu_ok(text)
 
     def dry():
         return env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution",
@@ -526,7 +557,8 @@ def test_a_roster_indexed_by_an_older_version_is_moved(env):
     assert wait_until(lambda: dry()[0] == 200, 15)
     status, answer = dry()
     assert answer["recipients"] == 5 and answer["skipped"]["paid"] == 1, answer
-    assert env.redis("EXISTS", "gw:idx:all") == 0
-    assert env.redis("KEYS", "gw:idx:tw:青山镇") == []
+    assert env.redis("KEYS", "gw:idx:*") == []
+    assert env.redis("KEYS", "gw:{p:*") == [] and env.redis("KEYS", "gw:{ph:*") == []
+    assert sum(env.redis("HLEN", "gw:pt:" + c) for c in "upo") == 9
     status, again = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
     assert status == 200 and again["unchanged"] == 9, again
