@@ -111,7 +111,7 @@ static void participant_from_values(gw_participant *p, const char *id, size_t id
  * each (lua/participant_upsert.lua): a batch is sent when full or at the end
  * of the loop turn in which its first row came. The rows' arguments are
  * packed in one buffer, each NUL-terminated. */
-#define UPSERT_BATCH 64
+#define UPSERT_BATCH 128
 
 typedef struct upsert_row {
     gw_store_upsert_cb *cb;

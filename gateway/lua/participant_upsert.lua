@@ -49,11 +49,24 @@ for r = 1, nrows do
   end
 end
 
+-- Marks are read for those that may have one or need one: only the unpaid
+-- ever get one, and it goes when they no longer are.
 local marks = {}                  -- id -> mark (false: none)
 local marks_new = {}              -- id -> true: to be written (or deleted)
-for j = 1, #order, 1000 do
-  local v = redis.call('HMGET', 'gw:pt:auto', unpack(order, j, math.min(j + 999, #order)))
-  for k = 1, #v do marks[order[j + k - 1]] = v[k] or false end
+do
+  local look = {}
+  for r = 1, nrows do
+    local id = ids[r]
+    if marks[id] == nil and (ARGV[rb[r] + 5] == '1' or init_c[id] == 'u' or
+                             (cur_rec[id] and not init_rec[id])) then
+      marks[id] = false
+      look[#look + 1] = id
+    end
+  end
+  for j = 1, #look, 1000 do
+    local v = redis.call('HMGET', 'gw:pt:auto', unpack(look, j, math.min(j + 999, #look)))
+    for k = 1, #v do marks[look[j + k - 1]] = v[k] or false end
+  end
 end
 
 local pushes, secs = {}, {}       -- due second -> reminder members without their id
