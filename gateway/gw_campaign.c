@@ -153,6 +153,8 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
 /* ---- campaigns ---- */
 
 #define OWNER_MS 15000            /* a fan-out's owner silent this long has died */
+/* camp_push.lua's arguments before the recipients' groups of four. */
+#define PUSH_HEAD 15
 #define RESUME_EVERY_S 5
 
 static void on_resume_tick(evutil_socket_t fd, short what, void *arg);
@@ -479,7 +481,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     char (*segs)[8] = NULL;
     char counts[5][24];
     if (!j->dry) {
-        argv = calloc(14 + 4 * n, sizeof *argv);
+        argv = calloc(PUSH_HEAD + 4 * n, sizeof *argv);
         segs = calloc(n > 0 ? n : 1, sizeof *segs);
         if (argv == NULL || segs == NULL) {
             free(argv);
@@ -507,10 +509,10 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
             continue;
         }
         snprintf(segs[i], sizeof segs[i], "%d", seg);
-        argv[14 + 4 * i] = str_el(e[0]);
-        argv[14 + 4 * i + 1] = str_el(e[1]);
-        argv[14 + 4 * i + 2] = segs[i];
-        argv[14 + 4 * i + 3] = str_el(e[2]);
+        argv[PUSH_HEAD + 4 * i] = str_el(e[0]);
+        argv[PUSH_HEAD + 4 * i + 1] = str_el(e[1]);
+        argv[PUSH_HEAD + 4 * i + 2] = segs[i];
+        argv[PUSH_HEAD + 4 * i + 3] = str_el(e[2]);
     }
     if (j->dry) {
         if (lost)
@@ -521,8 +523,9 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     }
     /* Every chunk is recorded, with or without recipients: its skips and the
      * cursor a resumed fan-out starts from. */
-    char kind[2] = {j->kind, '\0'}, due[24], ttl[24], owner_ms[16];
+    char kind[2] = {j->kind, '\0'}, due[24], ttl[24], owner_ms[16], now_s[24];
     snprintf(due, sizeof due, "%" PRId64, j->due_ms / 1000);
+    snprintf(now_s, sizeof now_s, "%" PRId64, gw_clock_now_ms() / 1000);
     snprintf(ttl, sizeof ttl, "%" PRId64, j->pend_ttl_s);
     snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
     skips[0] += j->carry_paid;
@@ -534,12 +537,13 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         snprintf(cursor, sizeof cursor, "%d:%s", j->kidx, j->cursor);
     else
         snprintf(cursor, sizeof cursor, "%s", j->cursor);
-    const char *head[14] = {j->res.id, kind,      due,        j->bid,     ttl,
-                            cursor,    j->owner,  owner_ms,   walk_done(j) ? "1" : "0",
-                            counts[0], counts[1], counts[2],  counts[4],  counts[3]};
+    const char *head[PUSH_HEAD] = {j->res.id, kind,      due,       j->bid,    ttl,
+                                   cursor,    j->owner,  owner_ms,  walk_done(j) ? "1" : "0",
+                                   counts[0], counts[1], counts[2], counts[4], counts[3],
+                                   now_s};
     memcpy(argv, head, sizeof head);
-    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(14 + 4 * n), argv,
-                           NULL);
+    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(PUSH_HEAD + 4 * n),
+                           argv, NULL);
     free(argv);
     free(segs);
     if (rc != 0)
@@ -557,10 +561,11 @@ static int send_scan(camp_job *j)
         if (nids > (size_t)chunk)
             nids = (size_t)chunk;
     }
-    const char **argv = calloc(10 + nids, sizeof *argv);
+    const char **argv = calloc(11 + nids, sizeof *argv);
     if (argv == NULL)
         return -1;
-    char kind[2] = {j->kind, '\0'}, count[16], ttl[16];
+    char kind[2] = {j->kind, '\0'}, count[16], ttl[16], now_s[24];
+    snprintf(now_s, sizeof now_s, "%" PRId64, gw_clock_now_ms() / 1000);
     snprintf(count, sizeof count, "%d", chunk);
     snprintf(ttl, sizeof ttl, "%d", 3600);
     char key[300];
@@ -578,10 +583,11 @@ static int send_scan(camp_job *j)
     argv[7] = j->tag;
     argv[8] = j->seen;
     argv[9] = ttl;
+    argv[10] = now_s;
     for (size_t i = 0; i < nids; i++)
-        argv[10 + i] = j->ids[j->next_id + i];
+        argv[11 + i] = j->ids[j->next_id + i];
     j->next_id += nids;
-    int rc = gw_redis_eval(j->cs->redis, j->cs->s_scan, on_scan, j, 0, (int)(10 + nids), argv,
+    int rc = gw_redis_eval(j->cs->redis, j->cs->s_scan, on_scan, j, 0, (int)(11 + nids), argv,
                            NULL);
     free(argv);
     return rc;

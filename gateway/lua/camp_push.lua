@@ -3,20 +3,23 @@
 -- campaign's body, and records the chunk's counts and the walk's cursor in
 -- the campaign's record, so that a fan-out cut short (the daemon killed)
 -- resumes after the last chunk queued. Each recipient's reminder is marked
--- pending (gw:{q}:pend:DKEY = "CAMPAIGN:PID", SET NX) so that neither this
--- campaign (SSCAN may return a participant twice; a resumed chunk is walked
--- again) nor another sends it again; one pending from elsewhere counts as a
--- duplicate, unless that campaign was cancelled. Nothing is queued once the
+-- pending (field DKEY of the hash gw:{q}:pend = "CAMPAIGN:PID:UNTIL_S"; a
+-- mark past UNTIL_S counts as none) so that neither this campaign (HSCAN
+-- may return a participant twice; a resumed chunk is walked again) nor
+-- another sends it again; one pending from elsewhere counts as a duplicate,
+-- unless that campaign was cancelled. One hash, not a key per mark: a
+-- county's campaign marks 100,000s at once. Nothing is queued once the
 -- campaign is cancelled, or by a daemon that no longer owns its fan-out
 -- (gw:{q}:camp:ID:owner, renewed here for OWNER_MS).
 -- ARGV: campaign, kind, due_s, bid, pend_ttl_s, cursor, owner, owner_ms,
 --       walked ("1": this was the last chunk), paid, opted_out, no_phone,
---       unknown, duplicate (the walk's skips), then groups of 4: pid, phone,
---       segments, tag
+--       unknown, duplicate (the walk's skips), now_s, then groups of 4: pid,
+--       phone, segments, tag
 -- Returns {queued, duplicate, first_id, segments} or {-1} (cancelled) or
 -- {-2} (not the owner).
 local camp, kind, due, bid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, cursor, owner, owner_ms = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+local now = tonumber(ARGV[15])
 local ck = 'gw:{q}:camp:' .. camp
 if redis.call('HGET', ck, 'state') ~= 'fanning_out' then
   return {-1}
@@ -28,37 +31,52 @@ end
 redis.call('PEXPIRE', ok, owner_ms)
 local take = {}
 local dup, segs, segmax = 0, 0, 0
-for i = 15, #ARGV, 4 do
-  local pid, phone, seg, tag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+local dkeys = {}
+for i = 16, #ARGV, 4 do
   local dkey
-  if kind == 'u' then dkey = 'u:' .. pid
-  elseif kind == 'n' then dkey = 'n:' .. tag .. ':' .. phone
-  else dkey = kind .. ':' .. tag end
+  if kind == 'u' then dkey = 'u:' .. ARGV[i]
+  elseif kind == 'n' then dkey = 'n:' .. ARGV[i + 3] .. ':' .. ARGV[i + 1]
+  else dkey = kind .. ':' .. ARGV[i + 3] end
+  dkeys[#dkeys + 1] = dkey
+end
+local marks = #dkeys > 0 and redis.call('HMGET', 'gw:{q}:pend', unpack(dkeys)) or {}
+local mine_until = ':' .. string.format('%d', now + ttl)
+local set = {}
+for k, dkey in ipairs(dkeys) do
+  local i = 16 + (k - 1) * 4
+  local pid, phone, seg, tag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local mine = camp .. ':' .. pid
-  local pk = 'gw:{q}:pend:' .. dkey
-  local mine_now = false
-  if redis.call('SET', pk, mine, 'NX', 'EX', ttl) then
-    mine_now = true
-  else
-    local v = redis.call('GET', pk)
-    if v ~= mine then
-      -- pending for a campaign since cancelled: not a duplicate any more
-      local other = string.match(v or '', '^(%d+):')
-      local st = other and redis.call('HGET', 'gw:{q}:camp:' .. other, 'state')
-      if st == 'cancelled' or not st then
-        redis.call('SET', pk, mine, 'EX', ttl)
-        mine_now = true
-      else
-        dup = dup + 1
-      end
+  local v = set[dkey] or marks[k]    -- one marked earlier in this chunk (a household)
+  local who, untl
+  if v then who, untl = string.match(v, '^(.*):(%d+)$') end
+  local take_it = false
+  if not who or tonumber(untl) < now then
+    take_it = true
+  elseif who ~= mine then
+    -- pending for a campaign since cancelled: not a duplicate any more
+    local other = string.match(who, '^(%d+):')
+    local st = other and redis.call('HGET', 'gw:{q}:camp:' .. other, 'state')
+    if st == 'cancelled' or not st then
+      take_it = true
+    else
+      dup = dup + 1
     end
   end
-  if mine_now then
-    take[#take + 1] = {pid, phone, seg, tag}
+  if take_it then
+    set[dkey] = mine .. mine_until
+    take[#take + 1] = {pid, phone, seg, tag, dkey}
     local s = tonumber(seg) or 1
     segs = segs + s
     if s > segmax then segmax = s end
   end
+end
+if #take > 0 then
+  local kv = {}
+  for _, t in ipairs(take) do
+    kv[#kv + 1] = t[5]
+    kv[#kv + 1] = set[t[5]]
+  end
+  redis.call('HSET', 'gw:{q}:pend', unpack(kv))
 end
 local n = #take
 local first = 0

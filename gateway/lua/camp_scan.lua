@@ -20,7 +20,8 @@
 -- at most 20 times as many of other places per call.
 -- ARGV: kind, source, key, cursor, count, campaign id ("" in a dry run),
 --       today "YYYY-MM-DD", tag (kind n: the text's hash), seen key (kind n:
---       a set of phones of this run), seen_ttl_s, ids...
+--       a set of phones of this run), seen_ttl_s, now_s (pending marks past
+--       their time count as none; see camp_push.lua), ids...
 -- Returns {next_cursor ("0" when done), {pid, phone, tag, data, ...},
 --          paid, opted_out, no_phone, duplicate, unknown}
 -- DATA is what the text needs, fields joined by \31 (as q_claim.lua gives):
@@ -28,7 +29,7 @@
 -- kind, deadline, reference.
 local kind, source, key, cursor = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local count, camp, today, tag = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
-local seen, seen_ttl = ARGV[9], tonumber(ARGV[10])
+local seen, seen_ttl, now = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11])
 local ids, fields = {}, {}        -- the participants to sort, and their fields
 local nextc = '0'
 local paid = 0
@@ -59,7 +60,7 @@ elseif source == 'list' then
   ids = redis.call('LRANGE', key, from, from + count - 1)
   if #ids == count then nextc = string.format('%d', from + count) end
 else
-  for i = 11, #ARGV do ids[#ids + 1] = ARGV[i] end
+  for i = 12, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 if source ~= 'place' then
   local recs = participant_records(ids)
@@ -72,10 +73,11 @@ local out = {}
 local optout, nophone, dup, unknown = 0, 0, 0, 0
 
 -- Pending for another campaign that is still going (not cancelled), given
--- the pending mark's value V.
+-- the pending mark's value V ("CAMPAIGN:PID:UNTIL_S").
 local function pending_elsewhere(v, pid)
-  if not v or v == camp .. ':' .. pid then return false end
-  local other = string.match(v, '^(%d+):')
+  local who, untl = string.match(v or '', '^(.*):(%d+)$')
+  if not who or tonumber(untl) < now or who == camp .. ':' .. pid then return false end
+  local other = string.match(who, '^(%d+):')
   local st = other and redis.call('HGET', 'gw:{q}:camp:' .. other, 'state')
   return st and st ~= 'cancelled'
 end
@@ -98,7 +100,7 @@ for i, pid in ipairs(ids) do
           if redis.call('HEXISTS', 'gw:{q}:optout', f[1]) == 1 then
             optout = optout + 1
           elseif redis.call('EXISTS', 'gw:{q}:last:c:' .. ref) == 1 or
-                 pending_elsewhere(redis.call('GET', 'gw:{q}:pend:c:' .. ref), pid) then
+                 pending_elsewhere(redis.call('HGET', 'gw:{q}:pend', 'c:' .. ref), pid) then
             dup = dup + 1
           else
             out[#out + 1] = pid
@@ -119,13 +121,13 @@ for i, pid in ipairs(ids) do
     cand[#cand + 1] = i
     phones[#phones + 1] = f[1]
     lasts[#lasts + 1] = 'gw:{q}:last:' .. dkey
-    pends[#pends + 1] = 'gw:{q}:pend:' .. dkey
+    pends[#pends + 1] = dkey
   end
 end
 if #cand > 0 then
   local opted = redis.call('HMGET', 'gw:{q}:optout', unpack(phones))
   local sent = redis.call('MGET', unpack(lasts))
-  local pending = redis.call('MGET', unpack(pends))
+  local pending = redis.call('HMGET', 'gw:{q}:pend', unpack(pends))
   for k, i in ipairs(cand) do
     local pid, f = ids[i], fields[i]
     if opted[k] then

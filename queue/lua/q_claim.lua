@@ -164,9 +164,9 @@ end
 -- campaign may reach the person again (after an opt-in, a new phone).
 local function drop_pend(d)
   if d.dkey and d.pend then
-    local pk = 'gw:{q}:pend:' .. d.dkey
-    if redis.call('GET', pk) == d.pend then
-      redis.call('DEL', pk)
+    local v = redis.call('HGET', 'gw:{q}:pend', d.dkey)
+    if v and string.sub(v, 1, #d.pend + 1) == d.pend .. ':' then
+      redis.call('HDEL', 'gw:{q}:pend', d.dkey)
     end
   end
 end
