@@ -301,6 +301,7 @@ typedef struct camp_job {
     char *body;                   /* 'g'|'u'|'t' + text or template name */
     size_t body_len;
     int text_segments;            /* a text for everyone: its segments */
+    struct seg_memo *memo;        /* texts written per person: their segments */
     int64_t due_ms;
     int64_t pend_ttl_s;
     struct camp_job *prev, *next; /* in cs->running */
@@ -311,6 +312,98 @@ typedef struct camp_job {
 static void job_token(gw_campaigns *cs, char *out, size_t cap)
 {
     snprintf(out, cap, "%s:%u", cs->owner, ++cs->jobs);
+}
+
+/* ---- segments of texts written per person ----
+ *
+ * A reminder's text is a template with the person's fields filled in; only
+ * its SMS parts are needed to queue it (the text is written again when it
+ * is sent). The name is filled in as written, and a text's length in UCS-2
+ * units or GSM-7 septets is the sum of its characters' (look-alikes
+ * replaced one by one), so the parts are the same for any two people whose
+ * other fields are the same and whose names have the same length in both
+ * (septets: -1 when not GSM-7). A walk of a county writes a few hundred
+ * different texts, not one per person. */
+
+#define MEMO_SLOTS 4096           /* a power of two; emptied when half full */
+
+typedef struct seg_memo {
+    const tpl_set *set;           /* the texts counted with (SIGHUP loads new ones) */
+    size_t used;
+    struct memo_slot {
+        char *key;
+        int segments;
+    } slot[MEMO_SLOTS];
+} seg_memo;
+
+static void memo_free(seg_memo *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        free(m->slot[i].key);
+    free(m);
+}
+
+static uint64_t memo_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The memo's key for DATA (fields joined by \x1f, the name first), in KEY
+ * (of CAP bytes). Returns 0, or -1 when it does not fit. */
+static int memo_key(char kind, const char *tkey, const char *data, size_t len, char *key,
+                    size_t cap)
+{
+    const char *sep = memchr(data, '\x1f', len);
+    size_t nl = sep != NULL ? (size_t)(sep - data) : len;
+    size_t nn;
+    char *norm = tpl_sms_normalize(data, nl, &nn);
+    if (norm == NULL)
+        return -1;
+    long septets = tpl_gsm7_encodable(norm, nn) ? (long)tpl_gsm7_septets(norm, nn) : -1;
+    free(norm);
+    int n = snprintf(key, cap, "%c|%s|%zu|%ld|%.*s", kind, tkey != NULL ? tkey : "",
+                     tpl_ucs2_units(data, nl), septets, (int)(len - nl), data + nl);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* The SMS parts of J's text for the person whose fields are DATA. */
+static int person_segments(camp_job *j, const char *data, size_t len)
+{
+    char key[512];
+    struct memo_slot *slot = NULL;
+    if (j->memo == NULL)
+        j->memo = calloc(1, sizeof *j->memo);
+    if (j->memo != NULL && memo_key(j->kind, j->tkey, data, len, key, sizeof key) == 0) {
+        size_t i = (size_t)memo_hash(key) & (MEMO_SLOTS - 1);
+        while (j->memo->slot[i].key != NULL && strcmp(j->memo->slot[i].key, key) != 0)
+            i = (i + 1) & (MEMO_SLOTS - 1);
+        if (j->memo->slot[i].key != NULL)
+            return j->memo->slot[i].segments;
+        if (j->memo->used >= MEMO_SLOTS / 2 || j->memo->set != *j->cs->tpl) {
+            for (size_t k = 0; k < MEMO_SLOTS; k++) {
+                free(j->memo->slot[k].key);
+                j->memo->slot[k].key = NULL;
+            }
+            j->memo->used = 0;
+            j->memo->set = *j->cs->tpl;
+            i = (size_t)memo_hash(key) & (MEMO_SLOTS - 1);
+        }
+        slot = &j->memo->slot[i];
+    }
+    int seg = 1;
+    char *t = gw_reminder_text(*j->cs->tpl, j->cs->cfg, j->kind, j->tkey, data, len, NULL, NULL,
+                               &seg);
+    free(t);
+    if (slot != NULL && (slot->key = strdup(key)) != NULL) {
+        slot->segments = seg;
+        j->memo->used++;
+    }
+    return seg;
 }
 
 static void job_free(camp_job *j)
@@ -327,6 +420,7 @@ static void job_free(camp_job *j)
     free(j->text);
     free(j->tkey);
     free(j->body);
+    memo_free(j->memo);
     free(j);
 }
 
@@ -493,14 +587,8 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     for (size_t i = 0; i < n; i++) {
         redisReply *const *e = list->element + 4 * i;
         int seg = j->text_segments;
-        if (seg == 0) {
-            seg = 1;
-            if (e[3]->type == REDIS_REPLY_STRING) {
-                char *t = gw_reminder_text(*j->cs->tpl, j->cs->cfg, j->kind, j->tkey, e[3]->str,
-                                           e[3]->len, NULL, NULL, &seg);
-                free(t);
-            }
-        }
+        if (seg == 0)
+            seg = e[3]->type == REDIS_REPLY_STRING ? person_segments(j, e[3]->str, e[3]->len) : 1;
         if (seg > j->res.segments_per_message)
             j->res.segments_per_message = seg;
         if (j->dry) {

@@ -104,6 +104,26 @@ EXPECTED_TEXT = {
 }
 
 
+def test_parts_follow_each_persons_text(env):
+    """The SMS parts counted for each person: texts that differ only by the
+    name's length differ in parts (a long name takes a third), and the same
+    length counts the same (the count is kept per kind of text, not per person)."""
+    names = ["Al", "Bo", "Alexandra Montgomery-Fitzwilliam", "Cy", "Benedict Okonkwo-Rutherfordson"]
+    rows = ["L-%02d,1380000%04d,%s,1001,白水乡,前湾村,en,2026,100,,2026-12-31,10,,,no"
+            % (i, i, name) for i, name in enumerate(names)]
+    at_local(env, 2026, 12, 2, 10, fresh=True)
+    status, answer = env.import_csv("\n".join([HEADER] + rows) + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    segs = [ucs2_segments(reminder_en(n, 100)) for n in names]
+    assert segs[0] != segs[2], segs                  # the test means something
+    answer = campaign(env, {"kind": "unpaid_contribution",
+                            "filter": {"township": "白水乡", "village": "前湾村"},
+                            "dry_run": True}, 200)
+    assert answer["recipients"] == 5, answer
+    assert answer["segments_total"] == sum(segs), (answer, segs)
+    assert answer["segments_per_message"] == max(segs), answer
+
+
 def test_dry_run_matches_the_roster_and_queues_nothing(env):
     setup(env)
     answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
