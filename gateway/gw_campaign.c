@@ -166,7 +166,7 @@ struct gw_campaigns {
     gw_redis *redis;
     tpl_set **tpl;
     gw_redis_script *s_scan, *s_push, *s_migrate;
-    long long to_migrate;         /* participants indexed the old way (-1: not known yet) */
+    long long to_migrate;         /* participants an older version kept (-1: not known yet) */
     int migrating;                /* a migration call is out */
     struct camp_job *running;     /* dry runs and fan-outs under way here */
     int stopping;                 /* freeing: Redis may be gone already */
@@ -1125,7 +1125,7 @@ static void migrate_step(gw_campaigns *cs)
 
 /* Every few seconds: a fan-out whose owner mark ran out (its daemon died,
  * or lost Redis mid-way) is taken over by whichever daemon marks it first;
- * and until it is known that no participant is indexed the old way, the
+ * and until it is known that no participant is kept the old way, the
  * move goes on. */
 static void on_resume_tick(evutil_socket_t fd, short what, void *arg)
 {

@@ -13,8 +13,9 @@
  * before (still unpaid, incident still open, not opted out, inside the send
  * window, not a duplicate within [reminders] min_interval_hours).
  *
- * A campaign (POST /v1/campaigns) walks a roster index in chunks of
- * GW_CAMPAIGN_CHUNK (SSCAN in gateway/lua/camp_scan.lua), never holding the
+ * A campaign (POST /v1/campaigns) walks the roster in chunks of
+ * GW_CAMPAIGN_CHUNK (HSCAN of a contribution class's participants, or the
+ * ids given, in gateway/lua/camp_scan.lua), never holding the
  * recipients in memory: a dry run counts recipients, skips by reason and
  * segments; a start also queues each chunk (camp_push.lua) at the send time,
  * moved to the send window's next opening when outside it. Each chunk is
@@ -101,7 +102,7 @@ typedef struct gw_campaign_result {
     int64_t segments_total;
     int64_t send_at_ms;           /* when it goes (moved into the send window) */
     int cancelled;                /* cancelled while fanning out */
-    int upgrading;                /* refused: older indexes are being moved (ERROR says so) */
+    int upgrading;                /* refused: an older roster is being moved (ERROR says so) */
 } gw_campaign_result;
 
 typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);
@@ -109,8 +110,8 @@ typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);
 /* Counts (dry run) or starts the campaign SPEC (validated by the caller:
  * a text or a known template, ids of the roster's form). CB is called once,
  * when the whole roster slice has been walked. Returns 0, -1 when Redis is
- * down or memory short, or -2 while a roster indexed by an older version is
- * being moved to the current indexes (CB not called). */
+ * down or memory short, or -2 while a roster kept by an older version is
+ * being moved to this version's form (CB not called). */
 int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_cb *cb,
                     void *arg);
 

@@ -1,10 +1,11 @@
 /* gw_records_redis.c - participants kept in Redis: the roster store and the
  * `redis` records backend.
  *
- * A participant is the string gw:{p:ID}, its 14 fields joined by \x1f (see
+ * A participant is a record, its 14 fields joined by \x1f, in one of three
+ * hashes by contribution class, and a copy in the phone index (see
  * lua/lib_participant.lua); amounts are integer fen as decimal strings, "-1"
- * for empty. The Lua scripts keep the phone and place indexes in step with
- * the records, so a reader never sees half an update. */
+ * for empty. One Lua script writes them all, so a reader never sees half an
+ * update. */
 #include "gw_records.h"
 
 #include <inttypes.h>
