@@ -166,6 +166,7 @@ struct gw_campaigns {
     gw_redis *redis;
     tpl_set **tpl;
     gw_redis_script *s_scan, *s_push, *s_migrate;
+    unsigned texts;               /* loads of the texts (SIGHUP): counts made before are stale */
     long long to_migrate;         /* participants an older version kept (-1: not known yet) */
     int migrating;                /* a migration call is out */
     struct camp_job *running;     /* dry runs and fan-outs under way here */
@@ -237,8 +238,8 @@ size_t gw_campaigns_auto_times(const gw_participant *p, int64_t *times, int *seg
 {
     gw_campaigns *cs = arg;
     const gw_config *cfg = cs->cfg;
-    if (p->contribution_paid_fen > 0 || p->phone[0] == '\0' || p->contribution_due[0] == '\0' ||
-        cfg->unpaid_offsets_count == 0)
+    if (p->contribution_year <= 0 || p->contribution_paid_fen > 0 || p->phone[0] == '\0' ||
+        p->contribution_due[0] == '\0' || cfg->unpaid_offsets_count == 0)
         return 0;
     size_t n = gw_unpaid_times(p->contribution_due, cfg->unpaid_offsets_days,
                                (size_t)cfg->unpaid_offsets_count, cfg->send_window_start_min,
@@ -318,17 +319,18 @@ static void job_token(gw_campaigns *cs, char *out, size_t cap)
  *
  * A reminder's text is a template with the person's fields filled in; only
  * its SMS parts are needed to queue it (the text is written again when it
- * is sent). The name is filled in as written, and a text's length in UCS-2
- * units or GSM-7 septets is the sum of its characters' (look-alikes
- * replaced one by one), so the parts are the same for any two people whose
- * other fields are the same and whose names have the same length in both
- * (septets: -1 when not GSM-7). A walk of a county writes a few hundred
- * different texts, not one per person. */
+ * is sent). The name is filled in as written (in GSM-7, look-alikes replaced
+ * one by one). When each of its characters takes one UCS-2 unit and one
+ * GSM-7 septet (no surrogate pair, no escape), the text's characters take
+ * the same room, position by position, for any name of the same length: the
+ * parts are then the same for two people whose other fields are the same.
+ * A walk of a county writes a few hundred different texts, not one per
+ * person; a name with a wider character is written out each time. */
 
 #define MEMO_SLOTS 4096           /* a power of two; emptied when half full */
 
 typedef struct seg_memo {
-    const tpl_set *set;           /* the texts counted with (SIGHUP loads new ones) */
+    unsigned texts;               /* the texts' load it counted with (SIGHUP loads new ones) */
     size_t used;
     struct memo_slot {
         char *key;
@@ -345,6 +347,16 @@ static void memo_free(seg_memo *m)
     free(m);
 }
 
+static void memo_clear(seg_memo *m, unsigned texts)
+{
+    for (size_t k = 0; k < MEMO_SLOTS; k++) {
+        free(m->slot[k].key);
+        m->slot[k].key = NULL;
+    }
+    m->used = 0;
+    m->texts = texts;
+}
+
 static uint64_t memo_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -353,21 +365,41 @@ static uint64_t memo_hash(const char *s)
     return h;
 }
 
+/* Characters in the UTF-8 string S of LEN bytes. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 /* The memo's key for DATA (fields joined by \x1f, the name first), in KEY
- * (of CAP bytes). Returns 0, or -1 when it does not fit. */
+ * (of CAP bytes). Returns 0, or -1 when the name has a character wider than
+ * one unit or septet (or the key does not fit): not to be remembered. */
 static int memo_key(char kind, const char *tkey, const char *data, size_t len, char *key,
                     size_t cap)
 {
     const char *sep = memchr(data, '\x1f', len);
     size_t nl = sep != NULL ? (size_t)(sep - data) : len;
+    size_t chars = utf8_chars(data, nl);
+    if (tpl_ucs2_units(data, nl) != chars)
+        return -1;
     size_t nn;
     char *norm = tpl_sms_normalize(data, nl, &nn);
     if (norm == NULL)
         return -1;
-    long septets = tpl_gsm7_encodable(norm, nn) ? (long)tpl_gsm7_septets(norm, nn) : -1;
+    long septets = -1;
+    int narrow = 1;
+    if (tpl_gsm7_encodable(norm, nn)) {
+        septets = (long)tpl_gsm7_septets(norm, nn);
+        narrow = (size_t)septets == utf8_chars(norm, nn);
+    }
     free(norm);
-    int n = snprintf(key, cap, "%c|%s|%zu|%ld|%.*s", kind, tkey != NULL ? tkey : "",
-                     tpl_ucs2_units(data, nl), septets, (int)(len - nl), data + nl);
+    if (!narrow)
+        return -1;
+    int n = snprintf(key, cap, "%c|%s|%zu|%ld|%.*s", kind, tkey != NULL ? tkey : "", chars,
+                     septets, (int)(len - nl), data + nl);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -376,23 +408,16 @@ static int person_segments(camp_job *j, const char *data, size_t len)
 {
     char key[512];
     struct memo_slot *slot = NULL;
-    if (j->memo == NULL)
-        j->memo = calloc(1, sizeof *j->memo);
+    if (j->memo == NULL && (j->memo = calloc(1, sizeof *j->memo)) != NULL)
+        j->memo->texts = j->cs->texts;
     if (j->memo != NULL && memo_key(j->kind, j->tkey, data, len, key, sizeof key) == 0) {
+        if (j->memo->used >= MEMO_SLOTS / 2 || j->memo->texts != j->cs->texts)
+            memo_clear(j->memo, j->cs->texts);
         size_t i = (size_t)memo_hash(key) & (MEMO_SLOTS - 1);
         while (j->memo->slot[i].key != NULL && strcmp(j->memo->slot[i].key, key) != 0)
             i = (i + 1) & (MEMO_SLOTS - 1);
         if (j->memo->slot[i].key != NULL)
             return j->memo->slot[i].segments;
-        if (j->memo->used >= MEMO_SLOTS / 2 || j->memo->set != *j->cs->tpl) {
-            for (size_t k = 0; k < MEMO_SLOTS; k++) {
-                free(j->memo->slot[k].key);
-                j->memo->slot[k].key = NULL;
-            }
-            j->memo->used = 0;
-            j->memo->set = *j->cs->tpl;
-            i = (size_t)memo_hash(key) & (MEMO_SLOTS - 1);
-        }
         slot = &j->memo->slot[i];
     }
     int seg = 1;
@@ -404,6 +429,12 @@ static int person_segments(camp_job *j, const char *data, size_t len)
         j->memo->used++;
     }
     return seg;
+}
+
+void gw_campaigns_texts_reloaded(gw_campaigns *cs)
+{
+    if (cs != NULL)
+        cs->texts++;
 }
 
 static void job_free(camp_job *j)
@@ -812,6 +843,9 @@ static int job_start(camp_job *j)
     return gw_redis_command(j->cs->redis, on_id, j, "INCR gw:{q}:camp:seq");
 }
 
+/* Participants (or old keys) per call of idx_migrate.lua. */
+#define MIGRATE_CHUNK 500
+
 static void migrate_step(gw_campaigns *cs);
 
 static void on_checked(gw_redis *r, redisReply *reply, void *arg)
@@ -941,9 +975,13 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         snprintf(j->seen, sizeof j->seen, "gw:{q}:seen:%" PRId64 ":%08x", now,
                  (unsigned)rand());
     if (cs->to_migrate < 0) {
-        /* not known yet whether an older version's participants are left */
-        const char *argv[] = {"0"};
-        if (gw_redis_eval(cs->redis, cs->s_migrate, on_checked, j, 0, 1, argv, NULL) != 0) {
+        /* not known yet whether anything an older version kept is left: a
+         * step of the move answers (and ends it when little is left) */
+        char chunk[16], now_s[24];
+        snprintf(chunk, sizeof chunk, "%d", MIGRATE_CHUNK);
+        snprintf(now_s, sizeof now_s, "%" PRId64, gw_clock_now_ms() / 1000);
+        const char *argv[] = {chunk, now_s};
+        if (gw_redis_eval(cs->redis, cs->s_migrate, on_checked, j, 0, 2, argv, NULL) != 0) {
             job_free(j);
             return -1;
         }
@@ -1084,7 +1122,6 @@ static void on_fanning(gw_redis *r, redisReply *reply, void *arg)
 
 /* ---- moving a roster kept by an older version ---- */
 
-#define MIGRATE_CHUNK 500
 
 static void migrate_step(gw_campaigns *cs);
 
@@ -1115,18 +1152,19 @@ static void on_migrated(gw_redis *r, redisReply *reply, void *arg)
 /* One chunk; the next goes when it is answered (Redis stays free between). */
 static void migrate_step(gw_campaigns *cs)
 {
-    char n[16];
+    char n[16], now_s[24];
     snprintf(n, sizeof n, "%d", MIGRATE_CHUNK);
-    const char *argv[] = {n};
+    snprintf(now_s, sizeof now_s, "%" PRId64, gw_clock_now_ms() / 1000);
+    const char *argv[] = {n, now_s};
     if (!cs->migrating && gw_redis_up(cs->redis) &&
-        gw_redis_eval(cs->redis, cs->s_migrate, on_migrated, cs, 0, 1, argv, NULL) == 0)
+        gw_redis_eval(cs->redis, cs->s_migrate, on_migrated, cs, 0, 2, argv, NULL) == 0)
         cs->migrating = 1;
 }
 
 /* Every few seconds: a fan-out whose owner mark ran out (its daemon died,
  * or lost Redis mid-way) is taken over by whichever daemon marks it first;
- * and until it is known that no participant is kept the old way, the
- * move goes on. */
+ * but until it is known that nothing is kept the old way, the move goes on
+ * instead. */
 static void on_resume_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1134,7 +1172,10 @@ static void on_resume_tick(evutil_socket_t fd, short what, void *arg)
     gw_campaigns *cs = arg;
     if (!gw_redis_up(cs->redis))
         return;
-    if (cs->to_migrate != 0)
+    if (cs->to_migrate != 0) {
+        /* a fan-out resumed now could miss who is not moved yet */
         migrate_step(cs);
+        return;
+    }
     gw_redis_command(cs->redis, on_fanning, cs, "SMEMBERS gw:{q}:camp:fanning");
 }

@@ -66,6 +66,10 @@ gw_campaigns *gw_campaigns_new(struct event_base *base, const struct gw_config *
                                struct gw_redis *redis, struct tpl_set **tpl);
 void gw_campaigns_free(gw_campaigns *cs);
 
+/* Says that the texts were loaded again (SIGHUP): parts counted with the
+ * old ones are not used again. */
+void gw_campaigns_texts_reloaded(gw_campaigns *cs);
+
 /* The roster store's reminder hook (gw_store_set_reminder_hook, ARG = the
  * gw_campaigns): when P's automatic unpaid-contribution reminders go
  * ([reminders] unpaid_offsets_days, gw_unpaid_times) and their parts. */

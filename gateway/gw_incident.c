@@ -54,7 +54,7 @@ typedef struct inc_call {
     /* register: the member's phone and the reminders' due seconds and parts
      * ("" when that reminder does not go) */
     char phone[GW_PHONE_MAX];
-    char sec_c[24], sec_l[24], seg_c[8], seg_l[8];
+    char sec_c[24], sec_l[24], sec_d[24], seg_c[8], seg_l[8];
 } inc_call;
 
 static const char *const kind_names[] = {"accident", "critical_illness"};
@@ -203,16 +203,18 @@ static int run_script(inc_call *c)
     snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
     const char *argv[] = {list,  "gw:inc:seq", c->report ? "report" : "register",
                           c->pid, gw_incident_kind_name(c->kind), on, deadline, today, now,
-                          c->channel, c->phone, c->sec_c, c->seg_c, c->sec_l, c->seg_l};
-    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 15, argv, NULL);
+                          c->channel, c->phone, c->sec_c, c->seg_c, c->sec_l, c->seg_l,
+                          c->sec_d, c->seg_l};
+    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 17, argv, NULL);
 }
 
 /* ---- register (staff) ---- */
 
 /* When the member hears of a registered incident: at once (inside the send
- * window, so at its next opening), and on the deadline's eve at the window's
- * opening; neither after the deadline, and no eve reminder when the first
- * one goes that day or later. */
+ * window, so at its next opening), then on the deadline's eve and on the
+ * last day itself, each at the window's opening ("the last day is ..." says
+ * both); never after the deadline, and neither of the last two when the
+ * first one goes that day or later. */
 static void plan_reminders(inc_call *c, const gw_participant *p)
 {
     const gw_config *cfg = c->inc->cfg;
@@ -225,6 +227,7 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
     if (first >= gw_window_opening(after.y, after.m, after.d, start))
         return;
     int64_t last = gw_window_opening(eve.y, eve.m, eve.d, start);
+    int64_t day = gw_window_opening(c->deadline.y, c->deadline.m, c->deadline.d, start);
     int sc = 1, sl = 1;
     if (c->inc->segments != NULL) {
         sc = c->inc->segments('c', p, gw_incident_kind_name(c->kind), c->deadline,
@@ -234,10 +237,11 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
     }
     snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
     snprintf(c->seg_c, sizeof c->seg_c, "%d", sc);
-    if (last > first) {
+    snprintf(c->seg_l, sizeof c->seg_l, "%d", sl);
+    if (last > first)
         snprintf(c->sec_l, sizeof c->sec_l, "%" PRId64, last / 1000);
-        snprintf(c->seg_l, sizeof c->seg_l, "%d", sl);
-    }
+    if (day > first)
+        snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, day / 1000);
 }
 
 void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, void *arg)

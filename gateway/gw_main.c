@@ -129,6 +129,7 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     }
     tpl_free(d->tpl);
     d->tpl = fresh;
+    gw_campaigns_texts_reloaded(d->campaigns);
     gw_info("main", "SIGHUP: templates and menus reloaded from %s", d->cfg->templates_dir);
 }
 

@@ -236,7 +236,9 @@ int gw_store_upsert(gw_redis *redis, const gw_participant *p, gw_store_upsert_cb
                           p->pension_last_paid, p->mutual_aid_member ? "1" : "0");
     if (reclen < 0 || (size_t)reclen >= sizeof rec)
         return -1;
-    int reminded = p->contribution_paid_fen <= 0 && p->phone[0] != '\0' &&
+    /* automatic reminders are for the unpaid of a contribution year only
+     * (the marks that they are queued exist for those alone) */
+    int reminded = contribution_class(p)[0] == 'u' && p->phone[0] != '\0' &&
                    p->contribution_due[0] != '\0';
     const char *argv[6 + 1 + GW_STORE_REMINDERS_MAX] = {
         p->id, rec, p->phone, contribution_class(p), p->contribution_due, reminded ? "1" : "0",

@@ -5,7 +5,12 @@
 -- :p and :o), so every daemon may run it at once and a stop halfway loses
 -- nothing; the other old keys empty themselves (Redis drops an empty hash or
 -- set). A participant this version has written meanwhile (an import) keeps
--- that record. With ARGV[1] 0 it only answers. Returns how many are left.
+-- that record. Then the pending marks of campaign reminders kept as keys
+-- (gw:{q}:pend:DKEY = "CAMPAIGN:PID", with an expiry) become fields of the
+-- hash gw:{q}:pend ("CAMPAIGN:PID:UNTIL_S", ARGV[2] the daemon's clock in
+-- seconds), walked with SCAN (its place in gw:idx:pendmove, "done" at the
+-- end). With ARGV[1] 0 it only answers. Returns how many participants are
+-- left, plus one while the marks are not all moved.
 local budget = tonumber(ARGV[1])
 local sources = {'gw:idx:all', 'gw:idx:all:u', 'gw:idx:all:p', 'gw:idx:all:o'}
 
@@ -30,4 +35,24 @@ for _, set in ipairs(sources) do
 end
 local left = 0
 for _, set in ipairs(sources) do left = left + redis.call('SCARD', set) end
+
+local marks = redis.call('GET', 'gw:idx:pendmove') or '0'
+if left == 0 and marks ~= 'done' and budget > 0 then
+  local now = tonumber(ARGV[2]) or 0
+  repeat
+    local r = redis.call('SCAN', marks, 'MATCH', 'gw:{q}:pend:*', 'COUNT', budget)
+    marks = r[1]
+    budget = budget - 1 - #r[2]
+    for _, k in ipairs(r[2]) do
+      local v, ttl = redis.pcall('GET', k), redis.call('TTL', k)
+      if type(v) == 'string' and ttl > 0 then
+        redis.call('HSETNX', 'gw:{q}:pend', string.sub(k, 13), v .. ':' .. (now + ttl))
+      end
+      redis.call('DEL', k)
+    end
+  until marks == '0' or budget <= 0
+  if marks == '0' then marks = 'done' end
+  redis.call('SET', 'gw:idx:pendmove', marks)
+end
+if marks ~= 'done' then left = left + 1 end
 return left

@@ -4,8 +4,8 @@
 -- ARGV[1] is the number of rows; each row is then its argument count
 -- followed by its arguments: id, record (the 14 fields joined), phone,
 -- contribution class, contribution_due, '1' when
--- automatic unpaid-contribution reminders apply (unpaid, with a phone and a
--- due date) else '0'; then, when reminders are to be queued, their SMS parts
+-- automatic unpaid-contribution reminders apply (unpaid for a contribution
+-- year, with a phone and a due date) else '0'; then, when reminders are to be queued, their SMS parts
 -- and due seconds (computed by the daemon from [reminders]
 -- unpaid_offsets_days and the send window). The daemon derives phone, class
 -- and due date from the same fields as the record, so this script need not
@@ -50,7 +50,8 @@ for r = 1, nrows do
 end
 
 -- Marks are read for those that may have one or need one: only the unpaid
--- ever get one, and it goes when they no longer are.
+-- of a contribution year (class u; the daemon says '1' for them alone) ever
+-- get one, and it goes when they no longer are.
 local marks = {}                  -- id -> mark (false: none)
 local marks_new = {}              -- id -> true: to be written (or deleted)
 do
@@ -119,9 +120,9 @@ local function call_list(cmd, key, l)
   end
 end
 
--- Writes what the participants end as: records by class, the phones they
--- left and joined, the reminders (one range of the queue's ids) and then
--- their marks.
+-- Writes what the participants end as: the phones they left and joined,
+-- the reminders (one range of the queue's ids), their marks, and last the
+-- records by class.
 local function finish()
   local sets, dels = {u = {}, p = {}, o = {}}, {u = {}, p = {}, o = {}}
   -- phone -> {id -> record|false}, the phones in the order touched
@@ -147,10 +148,6 @@ local function finish()
       if irec and record_phone(irec) ~= ph then touch(record_phone(irec), id, false) end
       touch(ph, id, rec)
     end
-  end
-  for _, k in ipairs(P_CLASSES) do
-    call_list('HSET', 'gw:pt:' .. k, sets[k])
-    call_list('HDEL', 'gw:pt:' .. k, dels[k])
   end
   if #touched > 0 then
     local v = redis.call('HMGET', 'gw:pt:ph', unpack(touched))
@@ -202,6 +199,12 @@ local function finish()
   end
   call_list('HSET', 'gw:pt:auto', mset)
   call_list('HDEL', 'gw:pt:auto', mdel)
+  -- the records last: a record as stored is what says "nothing changed" to
+  -- the next import, so everything else must be written before it
+  for _, k in ipairs(P_CLASSES) do
+    call_list('HSET', 'gw:pt:' .. k, sets[k])
+    call_list('HDEL', 'gw:pt:' .. k, dels[k])
+  end
 end
 
 local out = {}

@@ -346,9 +346,9 @@ MEMBER_ROW = "C-10,13700000010,冯十,1010,白水乡,石桥村,zh,2026,100,100,2
 
 def test_incident_reminders_stop_when_the_member_reports(env):
     """Staff register an accident on Wednesday 2026-12-02 10:00 (occurred the day
-    before): the member is reminded at once and is due another reminder on the
-    deadline's eve (deadline 2026-12-04, eve 12-03 08:00); reporting on USSD
-    menu 4 stops that one."""
+    before): the member is reminded at once and is due reminders on the
+    deadline's eve and on the last day (deadline 2026-12-04: 12-03 and 12-04 at
+    08:00); reporting on USSD menu 4 stops both."""
     at_local(env, 2026, 12, 2, 10, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200 and answer["rejected"] == [], answer
@@ -360,8 +360,9 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     assert m["to"] == "+8613700000010", m
     assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请在2026年12月4日前报案，登记号%s。"
                          "请找村协理员或拨打12333办理。" % ref), m
-    eve = local_sec(2026, 12, 3, 8)
+    eve, day = local_sec(2026, 12, 3, 8), local_sec(2026, 12, 4, 8)
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % eve) == 1
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % day) == 1
     # the member reports it on USSD menu 4: accident, date 1201
     session = "it-claim-%d" % time.time_ns()
     for text in ("", "4", "4*1"):
@@ -376,7 +377,37 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     at_local(env, 2026, 12, 3, 8)
     assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
                                          {"reason": "reported"}) == 1, 10)
+    at_local(env, 2026, 12, 4, 8)
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "reported"}) == 2, 10)
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % day) == 0
     assert len(CARRIER.messages()) == 1
+
+
+def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
+    """Not reported: the member hears at once, on the deadline's eve and on the
+    last day (each at 08:00), and nothing after the deadline."""
+    at_local(env, 2026, 12, 2, 10, fresh=True)
+    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
+    assert status == 201 and answer["deadline"] == "2026-12-04", answer
+    ref = answer["reference"]
+    CARRIER.wait_messages(1, timeout=10)
+    last_day = (SIGNATURE + "冯十您好，2026年12月4日是您意外伤害互助保障报案的最后一天，登记号%s。"
+                "请尽快找村协理员或拨打12333办理。" % ref)
+    for n, day in ((2, 3), (3, 4)):
+        # a day passes for the daemon's clock, not for Redis': the mark of the
+        # last send (kept min_interval_hours, 20) would outlive it here
+        env.redis("DEL", "gw:{q}:last:l:" + ref)
+        at_local(env, 2026, 12, day, 8)
+        msgs = CARRIER.wait_messages(n, timeout=10)
+        assert msgs[-1]["to"] == "+8613700000010" and msgs[-1]["text"] == last_day, msgs[-1]
+    at_local(env, 2026, 12, 5, 8)
+    time.sleep(1.5)
+    assert len(CARRIER.messages()) == 3
+    assert env.redis("ZCARD", "gw:{q}:sched:bulk") == 0
 
 
 def test_fan_out_killed_midway_resumes_without_duplicates(env):
@@ -468,8 +499,8 @@ def test_claim_report_campaign_reaches_open_incidents_only(env):
 
 def test_reminders_past_their_deadline_do_not_go(env):
     """The daemon is down from before the deadline's eve until after the
-    deadline: the eve reminder is not sent late ("expired"); a retried staff
-    registration is the same incident."""
+    deadline: neither the eve's nor the last day's reminder is sent late
+    ("expired"); a retried staff registration is the same incident."""
     at_local(env, 2026, 12, 2, 10, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200, answer
@@ -482,7 +513,7 @@ def test_reminders_past_their_deadline_do_not_go(env):
     CARRIER.wait_messages(1, timeout=10)
     at_local(env, 2026, 12, 5, 10)
     assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
-                                         {"reason": "expired"}) == 1, 10)
+                                         {"reason": "expired"}) == 2, 10)
     assert len(CARRIER.messages()) == 1
 
 
@@ -547,7 +578,7 @@ def as_older_versions(env):
                 env.redis("SADD", "gw:idx:tw:%s:%s" % (tw, c), pid)
                 env.redis("SADD", "gw:idx:vl:%s:%s" % (place, c), pid)
                 env.redis("SADD", "gw:idx:all:" + c, pid)
-    env.redis("DEL", "gw:pt:u", "gw:pt:p", "gw:pt:o", "gw:pt:ph", "gw:pt:auto")
+    env.redis("DEL", "gw:pt:u", "gw:pt:p", "gw:pt:o", "gw:pt:ph", "gw:pt:auto", "gw:idx:pendmove")
     return ids
 
 
@@ -560,6 +591,9 @@ def test_a_roster_kept_by_an_older_version_is_moved(env):
     setup(env)
     ids = as_older_versions(env)
     assert len(ids) == 9
+    # campaign 7, still going, has C-01's reminder pending: a mark kept as a key
+    env.redis("HSET", "gw:{q}:camp:7", "state", "running")
+    env.redis("SET", "gw:{q}:pend:u:C-01", "7:C-01", "EX", 3600)
     at_local(env, 2026, 12, 2, 10)
     status, found = env.admin("GET", "/v1/participants/C-02")
     assert status == 200 and found["name"] == "钱二", found
@@ -576,8 +610,11 @@ def test_a_roster_kept_by_an_older_version_is_moved(env):
         assert answer["error"] == "indexes_upgrading", answer
     assert wait_until(lambda: dry()[0] == 200, 15)
     status, answer = dry()
-    assert answer["recipients"] == 5 and answer["skipped"]["paid"] == 1, answer
-    assert env.redis("KEYS", "gw:idx:*") == []
+    assert answer["recipients"] == 4 and answer["skipped"]["paid"] == 1, answer
+    assert answer["skipped"]["duplicate"] == 1, answer          # C-01, pending for campaign 7
+    assert env.redis("EXISTS", "gw:{q}:pend:u:C-01") == 0
+    assert env.redis("HGET", "gw:{q}:pend", "u:C-01").startswith("7:C-01:")
+    assert env.redis("KEYS", "gw:idx:*") == ["gw:idx:pendmove"]      # "done"
     assert env.redis("KEYS", "gw:{p:*") == [] and env.redis("KEYS", "gw:{ph:*") == []
     assert sum(env.redis("HLEN", "gw:pt:" + c) for c in "upo") == 9
     status, again = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
