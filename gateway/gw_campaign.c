@@ -113,7 +113,7 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
             vars[nv++] = (tpl_var){"tier", tier};
             vars[nv++] = (tpl_var){"hotline", cfg->ussd_hotline};
         }
-    } else if ((kind == 'c' || kind == 'l') && nf >= 5) {
+    } else if ((kind == 'c' || kind == 'l' || kind == 'd') && nf >= 5) {
         if (key == NULL)
             key = kind == 'c' ? "claim_reminder" : "claim_last_day";
         const char *label = tpl_text(set, lang, strcmp(f[2], "accident") == 0
@@ -398,8 +398,9 @@ static int memo_key(char kind, const char *tkey, const char *data, size_t len, c
     free(norm);
     if (!narrow)
         return -1;
-    int n = snprintf(key, cap, "%c|%s|%zu|%ld|%.*s", kind, tkey != NULL ? tkey : "", chars,
-                     septets, (int)(len - nl), data + nl);
+    /* the local year too: a text without a year of its own says this one */
+    int n = snprintf(key, cap, "%c|%s|%d|%zu|%ld|%.*s", kind, tkey != NULL ? tkey : "",
+                     local_year(), chars, septets, (int)(len - nl), data + nl);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 

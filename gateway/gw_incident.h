@@ -84,8 +84,9 @@ int gw_incident_kind_parse(const char *name, gw_incident_kind *kind);
 
 /* A registered incident's reminders go to the member at once (inside the
  * send window), on the deadline's eve and on the last day (gateway/lua/
- * incident.lua queues them, EXTRA "c,0,PID,REF" and twice "l,0,PID,REF",
- * whose text names the last day); the queue skips them once
+ * incident.lua queues them, EXTRA "c,0,PID,REF", "l,0,PID,REF" and
+ * "d,0,PID,REF", the last two with a text that names the last day); the
+ * queue skips them once
  * the incident is "reported". CB says how many SMS parts the reminder KIND
  * ('c' or 'l') takes for P (for the rate limit); without it, 1. */
 typedef int gw_incident_segments_cb(char kind, const gw_participant *p, const char *incident_kind,

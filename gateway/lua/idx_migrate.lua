@@ -40,9 +40,11 @@ local marks = redis.call('GET', 'gw:idx:pendmove') or '0'
 if left == 0 and marks ~= 'done' and budget > 0 then
   local now = tonumber(ARGV[2]) or 0
   repeat
-    local r = redis.call('SCAN', marks, 'MATCH', 'gw:{q}:pend:*', 'COUNT', budget)
+    -- a hundred keys looked at a step, whatever they hold: a call over a
+    -- keyspace of millions stays short
+    local r = redis.call('SCAN', marks, 'MATCH', 'gw:{q}:pend:*', 'COUNT', 100)
     marks = r[1]
-    budget = budget - 1 - #r[2]
+    budget = budget - 100
     for _, k in ipairs(r[2]) do
       local v, ttl = redis.pcall('GET', k), redis.call('TTL', k)
       if type(v) == 'string' and ttl > 0 then

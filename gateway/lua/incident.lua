@@ -24,9 +24,10 @@ local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- register: ARGV[9] the member's phone, ARGV[10..15] the due second and SMS
 -- parts of the reminder at once, of the one on the deadline's eve and of the
 -- one on the last day ("" when it does not go). They are queued in the bulk
--- lane (EXTRA "c,0,PID,REF", then "l,0,PID,REF" twice: the same text says
--- which day is the last); q_claim.lua skips them once the incident is
--- reported.
+-- lane (EXTRA "c,0,PID,REF", "l,0,PID,REF" and "d,0,PID,REF": the last two
+-- share a text that says which day is the last, but not a duplicate key, so
+-- the eve's does not stop the last day's); q_claim.lua skips them once the
+-- incident is reported.
 local function remind(ref, phone, sec, seg, letter, body)
   if phone == nil or phone == '' or sec == nil or sec == '' then return end
   redis.call('SET', 'gw:{q}:body:auto_' .. letter, body)
@@ -79,7 +80,7 @@ if mode == 'register' then
   local ref = create('open')
   remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder')
   remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day')
-  remind(ref, ARGV[9], ARGV[14], ARGV[15], 'l', 'tclaim_last_day')
+  remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'tclaim_last_day')
   return {0, ref, deadline}
 end
 

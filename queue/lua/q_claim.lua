@@ -19,10 +19,10 @@
 --     gone from the roster, has another phone now, or (automatic reminders,
 --     TAG = the due date they were scheduled for) another due date: skipped
 --     "paid", "removed", "phone_changed", "rescheduled";
---   * KIND c / l (claim report, at once / the deadline's eve; TAG = the
---     incident's reference): the incident is no longer "open" (reported):
---     "reported";
---   * its deadline (c, l) or due date (u) has passed: "expired";
+--   * KIND c / l / d (claim report: at once / the deadline's eve / the
+--     last day; TAG = the incident's reference): the incident is no longer
+--     "open" (reported): "reported";
+--   * its deadline (c, l, d) or due date (u) has passed: "expired";
 --   * KIND n (policy notice): the participant has another phone now or has
 --     gone: "phone_changed", "removed";
 --   * the same reminder (kind and participant; for claims the incident and
@@ -167,6 +167,11 @@ local function drop_pend(d)
     local v = redis.call('HGET', 'gw:{q}:pend', d.dkey)
     if v and string.sub(v, 1, #d.pend + 1) == d.pend .. ':' then
       redis.call('HDEL', 'gw:{q}:pend', d.dkey)
+    elseif not v then
+      -- an older version kept the mark as a key (idx_migrate.lua moves
+      -- those that are left; this one must not come back)
+      local pk = 'gw:{q}:pend:' .. d.dkey
+      if redis.call('GET', pk) == d.pend then redis.call('DEL', pk) end
     end
   end
 end

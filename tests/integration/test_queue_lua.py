@@ -204,6 +204,28 @@ def test_reminders_checked_again_at_send_time(env):
     assert items == [] and env.redis("GET", "gw:{q}:m:%d" % mid).endswith("|rescheduled")
 
 
+def test_pending_marks_go_when_their_reminder_goes(env):
+    """A campaign's reminder drops its pending mark when it is handed out,
+    whether the mark is a field of gw:{q}:pend or, left by an older version,
+    a key of its own; another campaign's mark stays."""
+    stop_dispatch(env)
+    env.redis("HSET", "gw:{q}:camp:7", "state", "running", "queued", "3")
+    for i in (1, 2, 3):
+        env.redis("HSET", "gw:pt:u", "P%d" % i, record("+861370000000%d" % i, "x", "0",
+                                                        "2026-12-31"))
+        env.redis("EVAL", script("q_enqueue"), 0, "bulk", T0 // 1000, 1, "ghello", "", 3600,
+                  "u,7,P%d," % i, "0", "+861370000000%d" % i)
+    env.redis("HSET", "gw:{q}:pend", "u:P1", "7:P1:%d" % (T0 // 1000 + 3600))
+    env.redis("SET", "gw:{q}:pend:u:P2", "7:P2", "EX", 3600)          # an older version's
+    env.redis("HSET", "gw:{q}:pend", "u:P3", "8:P3:%d" % (T0 // 1000 + 3600))  # another's
+    _, _, items, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, "c1", 6000, 100, "p", 0, 0,
+                                     0, 0)
+    assert len(items) == 6, items                 # lane, member: all three go
+    assert env.redis("HGET", "gw:{q}:pend", "u:P1") is None
+    assert env.redis("EXISTS", "gw:{q}:pend:u:P2") == 0
+    assert env.redis("HGET", "gw:{q}:pend", "u:P3").startswith("8:P3:")
+
+
 def test_outcomes_never_undo_a_finished_message_and_counts_stay_whole(env):
     """A lease reclaimed mid-send: the message is put back, another consumer
     skips it (opted out meanwhile) or sends it; the first consumer's late
