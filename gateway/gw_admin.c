@@ -59,6 +59,16 @@ int gw_admin_require_auth(gw_admin *a, gw_http_req *req)
     return 0;
 }
 
+int gw_admin_require_post(gw_admin *a, gw_http_req *req)
+{
+    if (!gw_admin_require_auth(a, req))
+        return 0;
+    if (gw_http_method(req) == GW_HTTP_POST)
+        return 1;
+    gw_http_error(req, 405, "method_not_allowed", "use POST with a JSON body");
+    return 0;
+}
+
 /* ---- health ---- */
 
 static void handle_healthz(gw_http_req *req, void *arg)

@@ -387,12 +387,8 @@ static void handle_campaign(gw_http_req *req, void *arg)
 static void handle_campaigns(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
-    if (!gw_admin_require_auth(a, req))
+    if (!gw_admin_require_post(a, req))
         return;
-    if (gw_http_method(req) != GW_HTTP_POST) {
-        gw_http_error(req, 405, "method_not_allowed", "use POST with a JSON body");
-        return;
-    }
     handle_create(a, req);
 }
 

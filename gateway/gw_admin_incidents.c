@@ -79,12 +79,8 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
 static void handle_incidents(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
-    if (!gw_admin_require_auth(a, req))
+    if (!gw_admin_require_post(a, req))
         return;
-    if (gw_http_method(req) != GW_HTTP_POST) {
-        gw_http_error(req, 405, "method_not_allowed", "use POST with a JSON body");
-        return;
-    }
     size_t len;
     const char *body = gw_http_body(req, &len);
     json_t *root = json_loadb(body, len, 0, NULL);

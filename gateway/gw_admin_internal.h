@@ -30,6 +30,10 @@ int gw_admin_fields_known(gw_http_req *req, struct json_t *root, const char *con
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
 int gw_admin_require_auth(gw_admin *a, gw_http_req *req);
 
+/* The same, for an endpoint that takes only POST with a JSON body: answers
+ * 401 or 405 and returns 0, or returns 1. */
+int gw_admin_require_post(gw_admin *a, gw_http_req *req);
+
 /* Routes /v1/messages, /v1/messages/{id} and /v1/queue (gw_admin_messages.c). */
 int gw_admin_messages_register(gw_admin *a, gw_http *admin);
 

@@ -100,7 +100,9 @@ local function judge(lane, m)
     if kind == 'u' then d.dkey = 'u:' .. pid
     elseif kind == 'n' then d.dkey = 'n:' .. tag .. ':' .. phone
     else d.dkey = kind .. ':' .. tag end
-    d.pend = camp .. ':' .. pid
+    -- only a campaign marks its reminders pending (camp_push.lua); an
+    -- automatic one (campaign 0) has no mark to drop
+    if camp ~= '0' then d.pend = camp .. ':' .. pid end
     d.cstate = camp_state(camp)
     if d.cstate == 'cancelled' or d.cstate == 'gone' then
       d.what, d.reason = 'skip', 'cancelled'
