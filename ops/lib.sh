@@ -192,6 +192,20 @@ gw_gatewayd_stop() {
 
 # ---- clean-up ----
 
+# gw_cpu_mark, then gw_cpu_taken MARK: of the machine's CPU time since the mark,
+# the percentage taken by the host ("steal": a virtual machine's CPUs running
+# someone else) and the percentage left idle. A benchmark prints it beside its
+# figures: latencies measured while the host took 20% are not this machine's.
+gw_cpu_mark() { awk 'NR == 1 { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, $5, t; exit }' /proc/stat; }
+gw_cpu_taken() {
+    local s0 i0 t0
+    read -r s0 i0 t0 <<<"$1"
+    awk -v s0="$s0" -v i0="$i0" -v t0="$t0" 'NR == 1 {
+        t = 0; for (i = 2; i <= 9; i++) t += $i
+        d = (t > t0 ? t - t0 : 1)
+        printf "host steal %.0f%%, idle %.0f%%", 100 * ($9 - s0) / d, 100 * ($5 - i0) / d; exit }' /proc/stat
+}
+
 GW_CLEANUPS=()
 
 # gw_cleanup_add 'COMMAND ...': runs COMMAND (a string, eval'd) when the script exits,
