@@ -433,7 +433,7 @@ static int decide(hop *h)
         break;
     }
     case N_CLAIM_KIND: {
-        int n = parse_choice(in, (int)CLAIM_KINDS);
+        int n = parse_choice(in, (int)claim_kinds_count);
         if (strcmp(in, "0") == 0 || n > 0) {
             if (n > 0)
                 snprintf(h->s.info, sizeof h->s.info, "%s", claim_kinds[n - 1].info);

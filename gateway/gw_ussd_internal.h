@@ -30,15 +30,14 @@ enum node { N_NEW, N_PERSON, N_MAIN, N_INFO, N_ASK_ID, N_LANG, N_DONE, N_REMIND,
 
 /* Menu 4's kinds, in the order of ussd.claim_kind's lines (1, 2). INFO is
  * what the session keeps while the date is asked; ASK_DATE that screen.
- * The table is gw_ussd_steps.c's, and the 2 here its length: keep them
- * together (more entries do not compile; fewer would leave an empty one). */
+ * The table and its length are gw_ussd_steps.c's. */
 struct claim_kind {
     const char *info;
     gw_incident_kind kind;
     const char *ask_date;
 };
-extern const struct claim_kind claim_kinds[2];
-#define CLAIM_KINDS (sizeof claim_kinds / sizeof claim_kinds[0])
+extern const struct claim_kind claim_kinds[];
+extern const size_t claim_kinds_count;
 
 /* The engine: one per daemon (gw_ussd_new). */
 struct gw_ussd {

@@ -115,7 +115,7 @@ int ussd_offers_claim(const hop *h)
 /* The kind chosen on the claim's first screen, or NULL. */
 const struct claim_kind *ussd_claim_kind_chosen(const hop *h)
 {
-    for (size_t i = 0; i < CLAIM_KINDS; i++)
+    for (size_t i = 0; i < claim_kinds_count; i++)
         if (strcmp(h->s.info, claim_kinds[i].info) == 0)
             return &claim_kinds[i];
     return NULL;

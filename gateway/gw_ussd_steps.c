@@ -230,6 +230,7 @@ const struct claim_kind claim_kinds[] = {
     {"accident", GW_INCIDENT_ACCIDENT, "ussd.claim_date_accident"},
     {"illness", GW_INCIDENT_CRITICAL_ILLNESS, "ussd.claim_date_illness"},
 };
+const size_t claim_kinds_count = sizeof claim_kinds / sizeof claim_kinds[0];
 
 static void on_claim(gw_incidents *inc, gw_incident_result result, const char *reference,
                      gw_date deadline, void *arg)
