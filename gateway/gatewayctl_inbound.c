@@ -97,18 +97,35 @@ int cmd_incident(const ctl *c, int argc, char **argv)
         return -1;
     json_t *body = json_pack("{s:s, s:s, s:s}", "participant_id", pid, "kind", kind,
                              "occurred_on", date);
-    if (body == NULL)
-        die_oom();
+    if (body == NULL) {
+        /* jansson takes only UTF-8 text */
+        fprintf(stderr, "gatewayctl: incident add: --participant, --kind and --date must be "
+                        "UTF-8 text\n");
+        return EXIT_USAGE;
+    }
     json_t *ans = NULL;
     int rc = api_call(c, "POST", "/v1/incidents", body, "incident add", &ans);
     json_decref(body);
-    if (rc == 0 && ans != NULL)
-        printf("incident %s: %s of %s on %s; the claim must be reported by %s\n",
-               json_string_value(json_object_get(ans, "reference")),
-               json_string_value(json_object_get(ans, "kind")),
-               json_string_value(json_object_get(ans, "participant_id")),
-               json_string_value(json_object_get(ans, "occurred_on")),
-               json_string_value(json_object_get(ans, "deadline")));
+    if (rc == 0 && ans != NULL) {
+        const char *ref = json_string_value(json_object_get(ans, "reference"));
+        const char *what = json_string_value(json_object_get(ans, "kind"));
+        const char *who = json_string_value(json_object_get(ans, "participant_id"));
+        const char *on = json_string_value(json_object_get(ans, "occurred_on"));
+        const char *due = json_string_value(json_object_get(ans, "deadline"));
+        const char *state = json_string_value(json_object_get(ans, "state"));
+        const char *warning = json_string_value(json_object_get(ans, "warning"));
+        if (state != NULL && strcmp(state, "reported") == 0)
+            printf("incident %s: %s of %s on %s was already reported by the member; "
+                   "nothing to do\n", ref, what, who, on);
+        else if (json_is_false(json_object_get(ans, "created")))
+            printf("incident %s: %s of %s on %s was already registered (the same incident); "
+                   "the claim must be reported by %s\n", ref, what, who, on, due);
+        else
+            printf("incident %s: %s of %s on %s; the claim must be reported by %s\n", ref,
+                   what, who, on, due);
+        if (warning != NULL)
+            printf("warning: %s\n", warning);
+    }
     json_decref(ans);
     return rc;
 }

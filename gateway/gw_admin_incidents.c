@@ -2,7 +2,13 @@
  *
  *   POST /v1/incidents {"participant_id", "kind": "accident"|"critical_illness",
  *                       "occurred_on": "YYYY-MM-DD"}
- *        -> 201 {"reference", "deadline", "participant_id", "kind", "occurred_on"}
+ *        -> 201 {"reference", "deadline", "participant_id", "kind", "occurred_on",
+ *                "state": "open", "created": true}
+ *
+ * The same kind and date again is the same incident: 200 with its state
+ * ("open", or "reported" by the member) and "created": false. When the
+ * window reaches a year with no business calendar loaded, the answer has a
+ * "warning": its deadline counts only weekends as rest days.
  *
  * The rules and the storage are gw_incident's (gw_incident.h): this file
  * reads the request and turns the answer into HTTP. A bad body, kind or
@@ -16,11 +22,13 @@
 #include <jansson.h>
 
 #include "gw_admin_internal.h"
+#include "gw_calendar.h"
 #include "gw_format.h"
 #include "gw_incident.h"
 
 /* One request waiting for gw_incident's answer. */
 typedef struct incident_req {
+    gw_admin *a;
     gw_http_req *req;
     char pid[GW_PID_MAX];
     gw_incident_kind kind;
@@ -44,15 +52,28 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
     case GW_INCIDENT_REGISTERED:
     case GW_INCIDENT_ALREADY_REGISTERED:
     case GW_INCIDENT_ALREADY_REPORTED:
+    {
         /* 201 for a new incident; the same kind and date again is the same
          * incident (200), with its state */
-        gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200,
-                           json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "reference", reference,
-                                     "deadline", due, "participant_id", in->pid, "kind",
-                                     gw_incident_kind_name(in->kind), "occurred_on", occurred,
-                                     "state", result == GW_INCIDENT_ALREADY_REPORTED
-                                                  ? "reported" : "open"));
+        json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "reference", reference,
+                                "deadline", due, "participant_id", in->pid, "kind",
+                                gw_incident_kind_name(in->kind), "occurred_on", occurred,
+                                "state", result == GW_INCIDENT_ALREADY_REPORTED ? "reported"
+                                                                                : "open",
+                                "created", result == GW_INCIDENT_REGISTERED);
+        const gw_calendar *cal = in->a->calendar != NULL ? *in->a->calendar : NULL;
+        for (int y = in->occurred.y; ans != NULL && y <= deadline.y; y++) {
+            if (cal != NULL && gw_calendar_has_year(cal, y))
+                continue;
+            snprintf(msg, sizeof msg, "no business calendar for %d is loaded: this deadline "
+                     "counts only Saturdays and Sundays as rest days (add "
+                     "ops/calendars/CN-%d.tsv and reload)", y, y);
+            json_object_set_new(ans, "warning", json_string(msg));
+            break;
+        }
+        gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200, ans);
         break;
+    }
     case GW_INCIDENT_UNKNOWN_PARTICIPANT:
         snprintf(msg, sizeof msg, "no participant with id \"%s\"", in->pid);
         gw_http_error(in->req, 404, "unknown_participant", msg);
@@ -102,6 +123,7 @@ static void handle_incidents(gw_http_req *req, void *arg)
     } else if ((in = calloc(1, sizeof *in)) == NULL) {
         gw_http_error(req, 503, "overloaded", "out of memory");
     } else {
+        in->a = a;
         in->req = req;
         snprintf(in->pid, sizeof in->pid, "%s", pid);
         in->kind = kind;

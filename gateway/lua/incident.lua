@@ -14,11 +14,13 @@
 --   'open' -> {4, its reference, its deadline}; nothing changes.
 -- report, among the participant's incidents of the same kind and date:
 --   one already 'reported' -> {1, its reference, its deadline}, nothing changes;
---   else when today is past the deadline (an open one's, or ARGV[5]) ->
---     {3, '', that deadline}, nothing changes;
---   else every open one becomes 'reported' -> {2, the first one's reference,
---     its deadline}; with none, a new incident is stored as 'reported' ->
---     {2, reference, deadline}.
+--   else when today is past the deadline -> {3, '', that deadline}, nothing
+--     changes; the deadline is ARGV[5] (under the calendar loaded now), or an
+--     open one's when that is later: one stored when its year had no
+--     calendar yet may be earlier than the law's, and never shortens it;
+--   else every open one becomes 'reported' (its deadline the later one) ->
+--     {2, the first one's reference, that deadline}; with none, a new
+--     incident is stored as 'reported' -> {2, reference, deadline}.
 local mode, pid, kind, on = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- register: ARGV[9] the member's phone, ARGV[10..15] the due second and SMS
@@ -85,12 +87,14 @@ if mode == 'register' then
 end
 
 if #open > 0 then
-  if today > open[1][2] then return {3, '', open[1][2]} end
+  local last = open[1][2]
+  if deadline > last then last = deadline end
+  if today > last then return {3, '', last} end
   for _, o in ipairs(open) do
     redis.call('HSET', 'gw:inc:' .. o[1], 'state', 'reported', 'reported_ms', now,
-               'reported_channel', channel)
+               'reported_channel', channel, 'deadline', o[2] > deadline and o[2] or deadline)
   end
-  return {2, open[1][1], open[1][2]}
+  return {2, open[1][1], last}
 end
 if today > deadline then return {3, '', deadline} end
 return {2, create('reported'), deadline}

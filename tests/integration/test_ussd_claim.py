@@ -9,10 +9,11 @@ puts an accident of 2026-09-28 before National Day, its deadline moved from
 import calendar
 import contextlib
 import os
+import shutil
 import signal
 import time
 
-from harness import HOTLINE, wait_until
+from harness import HOTLINE, REPO, wait_until
 from ussd_util import AT, PHONE, Hubtel, load_roster, main_menu_ok, sid
 
 ROW = ("{pid},{phone},{name},1234,白水乡,石桥村,{lang},2026,100,100,2026-12-31,500.00,,,"
@@ -321,3 +322,61 @@ def test_hung_redis_gives_busy_and_the_report_can_be_made_again(env):
         kind, text = s.press("20260928")
         assert kind == "END" and reference_in(text).startswith("BA20260928-"), text
         assert len(incidents_of(env, MEMBER)) == 1
+
+
+# ---- a deadline set before its year's calendar was published ----
+
+def test_a_deadline_counted_without_its_years_calendar_is_not_kept_short(env):
+    """Staff register an accident of 2026-12-29 while only the 2026 calendar is
+    loaded: the deadline, 2027-01-01, counts weekends only, and the answer says
+    so. Once the 2027 calendar is in (1 to 3 January off), the member who
+    reports on Monday 2027-01-04 is inside the window, told that deadline, and
+    the incident keeps it."""
+    cal2026 = os.path.join(env.dir, "CN-2026.tsv")
+    shutil.copy(os.path.join(REPO, "ops", "calendars", "CN-2026.tsv"), cal2026)
+    cal2027 = os.path.join(env.dir, "CN-2027.tsv")
+    with open(cal2027, "w", encoding="utf-8") as f:
+        f.write("2027-01-01\toff\t元旦\n2027-01-02\toff\t元旦\n2027-01-03\toff\t元旦\n")
+
+    def at(ymd, files):
+        y, m, d = (int(x) for x in ymd.split("-"))
+        os.environ["GW_CLOCK_OFFSET_S"] = str(int(calendar.timegm((y, m, d, 4, 0, 0))
+                                                  - time.time()))
+        try:
+            env.restart_gatewayd({"calendar": {"files": files}})
+        finally:
+            del os.environ["GW_CLOCK_OFFSET_S"]
+
+    body = {"participant_id": MEMBER, "kind": "accident", "occurred_on": "2026-12-29"}
+    try:
+        at("2026-12-29", cal2026)
+        load(env)
+        status, answer = env.admin("POST", "/v1/incidents", body)
+        assert status == 201 and answer["deadline"] == "2027-01-01", answer
+        assert answer["created"] is True and "2027" in answer["warning"], answer
+        ref = answer["reference"]
+        status, answer = env.admin("POST", "/v1/incidents", body)
+        assert status == 200 and answer["created"] is False, answer
+        assert answer["reference"] == ref and answer["state"] == "open", answer
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-12-29")
+        assert rc == 0 and "already registered" in out and ref in out, (out, err)
+        assert "warning: no business calendar for 2027" in out, out
+
+        at("2027-01-04", cal2026 + ", " + cal2027)
+        s = AT(env, MEMBER_PHONE)
+        to_date_screen(s, "1")
+        kind, text = s.press("20261229")
+        assert kind == "END" and reference_in(text) == ref, text
+        assert "2027年1月4日" in text, text
+        inc = incident(env, ref)
+        assert inc["state"] == "reported" and inc["deadline"] == "2027-01-04", inc
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-12-29")
+        assert rc == 0 and "already reported by the member" in out, (out, err)
+        assert "warning" not in out, out
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", "U-\udcff",
+                                      "--kind", "accident", "--date", "2026-12-29")
+        assert rc == 2 and "UTF-8" in err, (rc, out, err)
+    finally:
+        env.restart_gatewayd()
