@@ -127,7 +127,13 @@ static int create(const ctl *c, int argc, char **argv, int dry)
     json_decref(body);
     if (rc == 0 && ans != NULL) {
         print_counts(ans, dry);
-        if (!dry)
+        const char *state = json_string_value(json_object_get(ans, "state"));
+        const char *warning = json_string_value(json_object_get(ans, "warning"));
+        if (warning != NULL)    /* the fan-out stopped short: the counts are not all */
+            printf("warning: %s\n", warning);
+        if (!dry && state != NULL && strcmp(state, "cancelled") == 0)
+            printf("it was cancelled while it was being queued: nothing more is sent\n");
+        else if (!dry)
             printf("follow it with: gatewayctl campaign status %s --watch\n",
                    json_string_value(json_object_get(ans, "id")));
     }

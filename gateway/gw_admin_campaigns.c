@@ -34,6 +34,9 @@
 #include "gw_roster.h"
 #include "tpl.h"
 
+/* The furthest ahead a campaign may be scheduled. */
+#define SEND_AT_MAX_DAYS 366
+
 static const char *kind_name(char k)
 {
     return k == 'u' ? "unpaid_contribution" : k == 'c' ? "claim_report" : "policy_notice";
@@ -248,6 +251,16 @@ static void handle_create(gw_admin *a, gw_http_req *req)
                         gw_rfc3339_parse(json_string_value(jat), &spec.send_at_ms) != 0)) {
         gw_http_error(req, 400, "bad_send_at",
                       "\"send_at\" must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00");
+        goto out;
+    }
+    /* Each recipient stays marked pending (other campaigns skip them) until
+     * their message goes: a send_at years ahead, a typing slip, would hold
+     * back every later reminder to them. */
+    if (jat != NULL && spec.send_at_ms > gw_clock_now_ms() + SEND_AT_MAX_DAYS * 86400000LL) {
+        snprintf(err, sizeof err, "\"send_at\" is more than %d days ahead; a campaign is "
+                 "scheduled at most that far (its recipients are held for it until then)",
+                 SEND_AT_MAX_DAYS);
+        gw_http_error(req, 400, "bad_send_at", err);
         goto out;
     }
     json_t *jd = json_object_get(root, "dry_run");

@@ -88,8 +88,10 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
             snprintf(p.contribution_due, sizeof p.contribution_due, "%s", f[5]);
             text = gw_text_contribution(set, lang, &p, "sms", local_year());
         } else {
-            snprintf(year, sizeof year, "%s", f[2][0] ? f[2] : "");
-            if (year[0] == '\0')
+            int64_t yr = fen_field(f[2]);      /* a whole number, or -1 */
+            if (yr > 0 && yr < 10000)
+                snprintf(year, sizeof year, "%d", (int)yr);
+            else                               /* none ("" or 0): this year's */
                 snprintf(year, sizeof year, "%d", local_year());
             gw_text_money(set, lang, tier_fen - (paid_fen > 0 ? paid_fen : 0), amount,
                           sizeof amount);

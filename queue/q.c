@@ -78,7 +78,7 @@ struct q {
 
 const char *const q_skip_reasons[Q_SKIP_REASONS] = {
     "opted_out", "paid", "duplicate", "cancelled", "removed", "phone_changed", "rescheduled",
-    "reported", "expired",
+    "reported", "expired", "no_contribution",
 };
 
 /* ---- small helpers ---- */

@@ -15,7 +15,8 @@
 --          to this phone within the interval, is pending, or reaches the
 --          phone through an earlier participant of this run: household);
 --   kind c (claim report): one recipient per open incident of a mutual-aid
---          member whose deadline is today or later; others are not counted.
+--          member whose deadline is today or later, or a skip (no_phone,
+--          opted_out, duplicate); members without one are not counted.
 -- A place walk reads up to COUNT participants of the place, and passes over
 -- at most 20 times as many of other places per call.
 -- ARGV: kind, source, key, cursor, count, campaign id ("" in a dry run),
@@ -93,11 +94,13 @@ for i, pid in ipairs(ids) do
   elseif kind == 'u' and (tonumber(f[7]) or 0) <= 0 then
     -- no contribution to remind of (a pensioner): not a recipient, not a skip
   elseif kind == 'c' then
-    if f[14] == '1' and f[1] ~= '' then
+    if f[14] == '1' then
       for _, ref in ipairs(redis.call('SMEMBERS', 'gw:{p:' .. pid .. '}:incidents')) do
         local inc = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'deadline', 'state')
         if inc[3] == 'open' and inc[2] and inc[2] >= today then
-          if redis.call('HEXISTS', 'gw:{q}:optout', f[1]) == 1 then
+          if f[1] == '' then
+            nophone = nophone + 1    -- staff must reach them another way
+          elseif redis.call('HEXISTS', 'gw:{q}:optout', f[1]) == 1 then
             optout = optout + 1
           elseif redis.call('EXISTS', 'gw:{q}:last:c:' .. ref) == 1 or
                  pending_elsewhere(redis.call('HGET', 'gw:{q}:pend', 'c:' .. ref), pid) then

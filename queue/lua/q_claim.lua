@@ -18,7 +18,9 @@
 --   * KIND u (unpaid contribution): the participant has paid since, has
 --     gone from the roster, has another phone now, or (automatic reminders,
 --     TAG = the due date they were scheduled for) another due date: skipped
---     "paid", "removed", "phone_changed", "rescheduled";
+--     "paid", "removed", "phone_changed", "rescheduled"; or owes no
+--     contribution any more (no contribution year: a pensioner now):
+--     "no_contribution";
 --   * KIND c / l / d (claim report: at once / the deadline's eve / the
 --     last day; TAG = the incident's reference): the incident is no longer
 --     "open" (reported): "reported";
@@ -130,6 +132,8 @@ local function judge(lane, m)
       d.what, d.reason = 'skip', 'phone_changed'
     elseif kind == 'u' and (tonumber(p[6]) or 0) > 0 then
       d.what, d.reason = 'skip', 'paid'
+    elseif kind == 'u' and (tonumber(p[4]) or 0) <= 0 then
+      d.what, d.reason = 'skip', 'no_contribution'
     elseif kind == 'u' and camp == '0' and tag ~= '' and tag ~= p[7] then
       d.what, d.reason = 'skip', 'rescheduled'
     elseif kind == 'u' and today ~= '' and p[7] ~= '' and p[7] < today then

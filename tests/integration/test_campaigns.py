@@ -268,6 +268,9 @@ def test_bad_requests_change_nothing(env):
         ({"kind": "unpaid_contribution", "filter": {"county": "x"}}, 400, "bad_filter"),
         ({"kind": "unpaid_contribution", "template": "nope"}, 400, "bad_template"),
         ({"kind": "unpaid_contribution", "send_at": "tomorrow"}, 400, "bad_send_at"),
+        # a year and more ahead: its recipients would be held from other campaigns
+        ({"kind": "unpaid_contribution", "send_at": "2199-01-01T09:00:00+08:00"}, 400,
+         "bad_send_at"),
         ({"kind": "unpaid_contribution", "dry_run": "yes"}, 400, "bad_request"),
         ({"kind": "unpaid_contribution", "colour": 1}, 400, "bad_request"),
         ({"kind": "policy_notice", "text": "通知" * 200}, 422, "text_too_long"),
@@ -320,23 +323,25 @@ def test_automatic_unpaid_reminders_follow_the_roster(env):
     assert status == 200 and answer["unchanged"] == 9, answer
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == 7
     # C-01's due date moves to 2027-01-15: new reminders, the old ones will not go;
-    # C-02 pays
+    # C-02 pays; C-08 draws a pension now and owes no contribution
     moved = ROWS[0].replace("2026-12-31", "2027-01-15")
     paid = ROWS[1].replace("2026,200,0,", "2026,200,200,")
-    status, answer = env.import_csv("\n".join([HEADER, moved, paid]) + "\n")
-    assert status == 200 and answer["updated"] == 2, answer
+    pensioner = ROWS[7].replace(",en,2026,100,,2026-12-31,10,,,", ",en,,,,,10,150,2026-11-15,")
+    status, answer = env.import_csv("\n".join([HEADER, moved, paid, pensioner]) + "\n")
+    assert status == 200 and answer["updated"] == 3, answer
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % local_sec(2027, 1, 8, 8)) == 1
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == 7
     time.sleep(1.5)
     assert CARRIER.messages() == []
-    # 2026-12-24 08:00: C-06 C-07 C-08 C-09 get theirs
+    # 2026-12-24 08:00: C-06 C-07 C-09 get theirs
     at_local(env, 2026, 12, 24, 8, overrides=auto)
-    CARRIER.wait_messages(4, timeout=15)
+    CARRIER.wait_messages(3, timeout=15)
     time.sleep(1.0)
     got = sorted(m["to"] for m in CARRIER.messages())
-    assert got == ["+8613700000006", "+8613700000006", "+8613700000008", "+8613700000009"], got
+    assert got == ["+8613700000006", "+8613700000006", "+8613700000009"], got
     assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
                                          {"reason": "rescheduled"}) == 1, 5)
+    assert env.metric("gateway_reminders_skipped_total", {"reason": "no_contribution"}) == 1
     assert env.metric("gateway_reminders_skipped_total", {"reason": "paid"}) == 1
     assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
 
@@ -495,6 +500,15 @@ def test_claim_report_campaign_reaches_open_incidents_only(env):
     assert answer["recipients"] == 1, answer
     msgs = CARRIER.wait_messages(2, timeout=10)
     assert ref in msgs[-1]["text"] and "重大疾病" in msgs[-1]["text"], msgs[-1]
+    # a member with an open incident and no phone is counted, for staff to reach
+    nophone = MEMBER_ROW.replace("C-10,13700000010,", "C-12,,")
+    status, answer = env.import_csv("\n".join([HEADER, nophone]) + "\n")
+    assert status == 200 and answer["imported"] == 1, answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-12", "kind": "accident", "occurred_on": "2026-12-01"})
+    assert status == 201, answer
+    dry = campaign(env, dict(body, dry_run=True), 200)
+    assert dry["recipients"] == 0 and dry["skipped"]["no_phone"] == 1, dry
 
 
 def test_reminders_past_their_deadline_do_not_go(env):
