@@ -230,9 +230,10 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1)
       else
         if d.dkey then
-          if minint > 0 then
-            redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', minint)
-          end
+          -- remembered for the interval, and ten minutes at least: with an
+          -- interval of 0, a reminder queued twice (a roster corrected back
+          -- and forth) still goes once
+          redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', math.max(minint, 600))
           drop_pend(d)
         end
         redis.call('HSET', flk, d.id, lane .. '|' .. m)

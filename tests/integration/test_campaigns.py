@@ -346,6 +346,25 @@ def test_automatic_unpaid_reminders_follow_the_roster(env):
     assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
 
 
+def test_a_roster_corrected_back_and_forth_sends_one_reminder(env):
+    """Paid, then unpaid again on the same day: the reminders queued for the
+    first unpaid spell are still in the queue beside the new ones. Even with
+    no minimum interval between reminders, one goes."""
+    auto = {"reminders": {"unpaid_offsets_days": "7", "min_interval_hours": "0"}}
+    at_local(env, 2026, 12, 2, 10, overrides=auto, fresh=True)
+    unpaid = ROWS[8]
+    paid = unpaid.replace("2026,100,,", "2026,100,100,")
+    for row in (unpaid, paid, unpaid):
+        status, answer = env.import_csv("\n".join([HEADER, row]) + "\n")
+        assert status == 200 and answer["rejected"] == [], answer
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % local_sec(2026, 12, 24, 8)) == 2
+    at_local(env, 2026, 12, 24, 8, overrides=auto)
+    CARRIER.wait_messages(1, timeout=15)
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "duplicate"}) == 1, 5)
+    assert [m["to"] for m in CARRIER.messages()] == ["+8613700000009"]
+
+
 MEMBER_ROW = "C-10,13700000010,冯十,1010,白水乡,石桥村,zh,2026,100,100,2026-12-31,10,,,yes"
 
 
