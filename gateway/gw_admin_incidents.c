@@ -110,9 +110,12 @@ static void handle_incidents(gw_http_req *req, void *arg)
     gw_incident_kind kind;
     gw_date occurred;
     incident_req *in = NULL;
+    static const char *const known[] = {"participant_id", "kind", "occurred_on"};
     if (!json_is_object(root) || pid == NULL || pid[0] == '\0' || strlen(pid) >= GW_PID_MAX) {
         gw_http_error(req, 400, "bad_request",
                       "send {\"participant_id\", \"kind\", \"occurred_on\": \"YYYY-MM-DD\"}");
+    } else if (!gw_admin_fields_known(req, root, known, sizeof known / sizeof known[0])) {
+        /* answered: a misspelt field is not ignored */
     } else if (gw_incident_kind_parse(json_string_value(json_object_get(root, "kind")),
                                       &kind) != 0) {
         gw_http_error(req, 400, "bad_kind", "\"kind\" is \"accident\" or \"critical_illness\"");

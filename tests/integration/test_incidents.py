@@ -61,7 +61,10 @@ def test_window_closed_and_bad_input(env):
                         "bad_kind"),
                        ({"participant_id": MEMBER, "kind": "accident", "occurred_on": "2026-02-30"},
                         "bad_date"),
-                       ({"kind": "accident", "occurred_on": "2026-11-30"}, "bad_request")):
+                       ({"kind": "accident", "occurred_on": "2026-11-30"}, "bad_request"),
+                       ({"participant_id": MEMBER, "kind": "accident",
+                         "occurred_on": "2026-11-30", "ocurred_on": "2026-11-29"},
+                        "bad_request")):
         status, answer = env.admin("POST", "/v1/incidents", body)
         assert status == 400 and answer["error"] == code, (body, answer)
     assert env.redis("KEYS", "gw:inc:BA*") == []
