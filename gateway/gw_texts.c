@@ -46,9 +46,22 @@ char *gw_text_contribution(const tpl_set *set, const char *lang, const gw_partic
     const char *which;
     snprintf(year, sizeof year, "%d", p->contribution_year != 0 ? p->contribution_year : now_year);
     v[0] = (tpl_var){"year", year};
-    if (p->contribution_year == 0 || p->contribution_tier_fen < 0) {
+    if (p->contribution_year == 0) {
         which = "contribution_none";
         n = 1;
+    } else if (p->contribution_tier_fen < 0) {
+        /* a year without a tier: not chosen yet (one is chosen when paying) */
+        which = "contribution_unpaid_notier_nodate";
+        n = 1;
+        if (p->contribution_paid_fen > 0) {
+            gw_text_money(set, lang, p->contribution_paid_fen, c, sizeof c);
+            v[n++] = (tpl_var){"paid", c};
+            which = "contribution_paid_notier";
+        } else if (p->contribution_due[0] != '\0') {
+            gw_text_date(set, lang, p->contribution_due, d, sizeof d);
+            v[n++] = (tpl_var){"due_date", d};
+            which = "contribution_unpaid_notier";
+        }
     } else if (p->contribution_paid_fen > 0) {
         gw_text_money(set, lang, p->contribution_tier_fen, a, sizeof a);
         gw_text_money(set, lang, p->contribution_paid_fen, c, sizeof c);

@@ -350,3 +350,23 @@ def test_ussd_contribution_screen_sends_a_confirmation_sms(env):
     [m] = CARRIER.wait_messages(1, to="+86" + PHONE["english"])
     assert m["text"] == SIGNATURE + ("Your 2026 pension contribution is not paid yet. "
                                      "Tier: 500 yuan. Due: 500 yuan."), m["text"]
+
+
+def test_a_year_without_a_tier_is_not_reported_as_no_record(env):
+    """A resident on the roster for 2026 who has not chosen a tier yet (one is
+    chosen when paying): the screen and its SMS say it is unpaid and by when,
+    not that there is no record."""
+    from ussd_util import load_roster
+    setup(env)
+    phone = "13800000241"
+    load_roster(env, ["U-NOTIER,%s,钱八,1234,白水乡,石桥村,zh,2026,,,2026-12-31,500.00,,,no"
+                      % phone])
+    env.ussd_at("notier-1", phone, "")
+    kind, text = env.ussd_at("notier-1", phone, "1")
+    assert kind == "CON" and "还没有选缴费档次" in text and "2026年12月31日" in text, text
+    assert "没有查到" not in text, text
+    kind, text = env.ussd_at("notier-1", phone, "1*1")
+    assert kind == "END", text
+    [m] = CARRIER.wait_messages(1)
+    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，也还没有选缴费档次，"
+                         "请在2026年12月31日前选档次并缴费。"), m["text"]
