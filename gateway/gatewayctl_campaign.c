@@ -226,9 +226,13 @@ int cmd_campaign(const ctl *c, int argc, char **argv)
         json_t *ans = NULL;
         int rc = api_call(c, "POST", path, NULL, "campaign cancel", &ans);
         if (rc == 0 && ans != NULL) {
-            printf("campaign %s is %s; what was not yet sent will not be sent\n",
-                   json_string_value(json_object_get(ans, "id")),
-                   json_string_value(json_object_get(ans, "state")));
+            const char *st = json_string_value(json_object_get(ans, "state"));
+            if (st != NULL && strcmp(st, "done") == 0)
+                printf("campaign %s is done: everything was sent or skipped already; "
+                       "nothing to cancel\n", json_string_value(json_object_get(ans, "id")));
+            else
+                printf("campaign %s is %s; what was not yet sent will not be sent\n",
+                       json_string_value(json_object_get(ans, "id")), st);
             draw(ans, 0);
         }
         json_decref(ans);

@@ -348,12 +348,13 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
 
 /* Cancelling: what is still queued will not be sent (q_claim.lua skips the
  * messages of a cancelled campaign when their time comes), so it counts as
- * skipped at once; a fan-out under way stops at its next chunk. */
+ * skipped at once; a fan-out under way stops at its next chunk. A campaign
+ * with nothing left to send is done, and stays so. */
 static const char cancel_lua[] =
     "local st = redis.call('HGET', KEYS[1], 'state') "
     "if not st then return 0 end "
-    "if st == 'fanning_out' or st == 'running' then "
-    "  local q = tonumber(redis.call('HGET', KEYS[1], 'queued') or '0') "
+    "local q = tonumber(redis.call('HGET', KEYS[1], 'queued') or '0') "
+    "if st == 'fanning_out' or (st == 'running' and q > 0) then "
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'queued', 0, 'cancelled_ms', ARGV[1]) "
     "  redis.call('HINCRBY', KEYS[1], 'skipped', q) "
     "end "

@@ -166,6 +166,11 @@ def test_start_delivers_to_exactly_those_and_counts_reports(env):
         {"id": ids[0], "status": "Success"}), FORM)[0] == 200         # repeated: counted once
     got = counts(env, cid)["counts"]
     assert got == {"queued": 0, "sent": 1, "delivered": 3, "failed": 1, "skipped": 0}, got
+    # cancelling it now changes nothing: it is done
+    status, answer = env.admin("POST", "/v1/campaigns/%s/cancel" % cid)
+    assert status == 200 and answer["state"] == "done", answer
+    rc, out, err = env.gatewayctl("campaign", "cancel", str(cid))
+    assert rc == 0 and "nothing to cancel" in out, (out, err)
     # the same campaign again sends nothing twice
     again = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
     assert again["recipients"] == 0 and again["skipped"]["duplicate"] == 5, again
