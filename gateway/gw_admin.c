@@ -4,8 +4,9 @@
  * upserts the good rows (gw_store_upsert: 128 rows to a Lua call); at most
  * IMPORT_HIGH rows are in flight at once, parsing resumes below IMPORT_LOW,
  * so a million-row file never sits in Redis' input buffer or in our memory
- * twice, and Redis has work while the next rows are parsed. Rows are independent: a bad row is reported with
- * its line and never stops the good ones. */
+ * twice, and Redis has work while the next rows are parsed. Rows are
+ * independent: a bad row is reported with its line and never stops the
+ * good ones. */
 #include "gw_admin.h"
 #include "gw_admin_internal.h"
 

@@ -3,10 +3,10 @@
 -- put before this; this script is their only writer.
 -- ARGV[1] is the number of rows; each row is then its argument count
 -- followed by its arguments: id, record (the 14 fields joined), phone,
--- contribution class, contribution_due, '1' when
--- automatic unpaid-contribution reminders apply (unpaid for a contribution
--- year, with a phone and a due date) else '0'; then, when reminders are to be queued, their SMS parts
--- and due seconds (computed by the daemon from [reminders]
+-- contribution class, contribution_due, '1' when automatic unpaid-
+-- contribution reminders apply (unpaid for a contribution year, with a phone
+-- and a due date) else '0'; then, when reminders are to be queued, their SMS
+-- parts and due seconds (computed by the daemon from [reminders]
 -- unpaid_offsets_days and the send window). The daemon derives phone, class
 -- and due date from the same fields as the record, so this script need not
 -- take it apart.

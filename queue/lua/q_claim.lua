@@ -29,7 +29,7 @@
 --     gone: "phone_changed", "removed";
 --   * the same reminder (kind and participant; for claims the incident and
 --     stage; for notices the text and phone) went out within ARGV[9]
---     seconds: skipped "duplicate".
+--     seconds (ten minutes at least): skipped "duplicate".
 -- A skipped message gets status "skipped|...|REASON", is counted in
 -- gw:{q}:stats (skipped_REASON) and moves its campaign's count from queued
 -- to skipped. A reminder handed out comes with what its text needs (the
