@@ -65,8 +65,9 @@ size_t gw_unpaid_times(const char *due, const int *offsets, size_t n, int start_
             past++;
     }
     if (past > 0) {
-        /* Still ahead when the due day's window has not opened yet. */
-        if (gw_window_opening(d.y, d.m, d.d, start_min) > now_ms)
+        /* One at the window's next opening while the due day's window has not
+         * closed yet: the due day is the last one to pay on. */
+        if (gw_window_opening(d.y, d.m, d.d, end_min) > now_ms)
             out[k++] = gw_window_next(now_ms, start_min, end_min);
     }
     qsort(out, k, sizeof *out, cmp_i64);

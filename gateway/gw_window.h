@@ -24,9 +24,10 @@ int64_t gw_window_opening(int y, int m, int d, int start_min);
 /* When the automatic unpaid-contribution reminders for a contribution due on
  * DUE ("YYYY-MM-DD") go: for each of OFFSETS[0..N) days before it, the send
  * window's opening (START_MIN) on that local date, in Unix ms. Times already
- * past are dropped; when some were dropped and the due date is still ahead,
- * one reminder goes at the window's next opening instead (a participant
- * imported late still hears of it once). Written to OUT (room for N + 1),
+ * past are dropped; when some were dropped and the send window of the due
+ * date has not closed yet, one reminder goes at the window's next opening
+ * instead, now when inside it (a participant imported late, even on the due
+ * date itself, still hears of it once). Written to OUT (room for N + 1),
  * ascending, without repeats. Returns how many. */
 size_t gw_unpaid_times(const char *due, const int *offsets, size_t n, int start_min,
                        int end_min, int64_t now_ms, int64_t *out);

@@ -95,9 +95,17 @@ static void test_unpaid_times(void **state)
     n = gw_unpaid_times("2026-12-31", offs, 3, 480, 1200, sh(2026, 12, 30, 9, 0, 0), out);
     assert_int_equal(n, 1);
     assert_int_equal(out[0], sh(2026, 12, 30, 9, 0, 0));
-    /* on the due day after the window opened, or later: nothing */
+    /* on the due day inside the window: at once (the last day to pay) */
+    n = gw_unpaid_times("2026-12-31", offs, 3, 480, 1200, sh(2026, 12, 31, 9, 0, 0), out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], sh(2026, 12, 31, 9, 0, 0));
+    /* on the due day before the window opens: at its opening */
+    n = gw_unpaid_times("2026-12-31", offs, 3, 480, 1200, sh(2026, 12, 31, 6, 30, 0), out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], sh(2026, 12, 31, 8, 0, 0));
+    /* on the due day once the window has closed, or later: nothing */
     assert_int_equal(gw_unpaid_times("2026-12-31", offs, 3, 480, 1200,
-                                     sh(2026, 12, 31, 9, 0, 0), out), 0);
+                                     sh(2026, 12, 31, 20, 0, 0), out), 0);
     assert_int_equal(gw_unpaid_times("2026-12-31", offs, 3, 480, 1200,
                                      sh(2027, 1, 5, 9, 0, 0), out), 0);
     assert_int_equal(gw_unpaid_times("not a date", offs, 3, 480, 1200, 0, out), 0);

@@ -370,6 +370,24 @@ def test_a_roster_corrected_back_and_forth_sends_one_reminder(env):
     assert [m["to"] for m in CARRIER.messages()] == ["+8613700000009"]
 
 
+def test_a_roster_imported_on_the_due_date_reminds_at_once(env):
+    """The due date is the last day to pay: a participant imported on it, while
+    the send window is open, is reminded then; after the window has closed,
+    not at all (tomorrow the date has passed)."""
+    auto = {"reminders": {"unpaid_offsets_days": "7,1"}}
+    at_local(env, 2026, 12, 31, 10, overrides=auto, fresh=True)
+    status, answer = env.import_csv("\n".join([HEADER, ROWS[8]]) + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    CARRIER.wait_messages(1, timeout=15)
+    assert [m["to"] for m in CARRIER.messages()] == ["+8613700000009"]
+    at_local(env, 2026, 12, 31, 21, overrides=auto, fresh=True)
+    status, answer = env.import_csv("\n".join([HEADER, ROWS[0]]) + "\n")
+    assert status == 200 and answer["imported"] == 1, answer
+    assert env.redis("HGET", "gw:{q}:n", "bulk") in (None, "0")
+    time.sleep(1.0)
+    assert CARRIER.messages() == []
+
+
 MEMBER_ROW = "C-10,13700000010,冯十,1010,白水乡,石桥村,zh,2026,100,100,2026-12-31,10,,,yes"
 
 
