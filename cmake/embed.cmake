@@ -1,9 +1,15 @@
 # Turns a text file (a Lua script) into a C file defining `const char NAME[]`.
-# Run as: cmake -DIN=file.lua -DOUT=file.c -DNAME=symbol [-DPRELUDE=lib.lua] -P embed.cmake
-# PRELUDE, when given, is put before the script (shared functions).
+# Run as: cmake -DIN=file.lua -DOUT=file.c -DNAME=symbol [-DPRELUDE=a.lua|b.lua] -P embed.cmake
+# PRELUDE, when given, is one or more files (joined by '|') put before the script,
+# in that order (shared functions).
 file(READ "${IN}" content)
 if(PRELUDE)
-  file(READ "${PRELUDE}" prelude)
+  string(REPLACE "|" ";" libs "${PRELUDE}")
+  set(prelude "")
+  foreach(lib ${libs})
+    file(READ "${lib}" text)
+    string(APPEND prelude "${text}")
+  endforeach()
   set(content "${prelude}${content}")
 endif()
 string(REPLACE "\\" "\\\\" content "${content}")

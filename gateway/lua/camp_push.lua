@@ -33,11 +33,7 @@ local take = {}
 local dup, segs, segmax = 0, 0, 0
 local dkeys = {}
 for i = 16, #ARGV, 4 do
-  local dkey
-  if kind == 'u' then dkey = 'u:' .. ARGV[i]
-  elseif kind == 'n' then dkey = 'n:' .. ARGV[i + 3] .. ':' .. ARGV[i + 1]
-  else dkey = kind .. ':' .. ARGV[i + 3] end
-  dkeys[#dkeys + 1] = dkey
+  dkeys[#dkeys + 1] = reminder_key(kind, ARGV[i], ARGV[i + 1], ARGV[i + 3])
 end
 local marks = #dkeys > 0 and redis.call('HMGET', 'gw:{q}:pend', unpack(dkeys)) or {}
 local mine_until = ':' .. string.format('%d', now + ttl)

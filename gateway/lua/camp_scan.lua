@@ -97,13 +97,14 @@ for i, pid in ipairs(ids) do
     if f[14] == '1' then
       for _, ref in ipairs(redis.call('SMEMBERS', 'gw:{p:' .. pid .. '}:incidents')) do
         local inc = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'deadline', 'state')
+        local dkey = reminder_key('c', pid, f[1], ref)
         if inc[3] == 'open' and inc[2] and inc[2] >= today then
           if f[1] == '' then
             nophone = nophone + 1    -- staff must reach them another way
           elseif redis.call('HEXISTS', 'gw:{q}:optout', f[1]) == 1 then
             optout = optout + 1
-          elseif redis.call('EXISTS', 'gw:{q}:last:c:' .. ref) == 1 or
-                 pending_elsewhere(redis.call('HGET', 'gw:{q}:pend', 'c:' .. ref), pid) then
+          elseif redis.call('EXISTS', 'gw:{q}:last:' .. dkey) == 1 or
+                 pending_elsewhere(redis.call('HGET', 'gw:{q}:pend', dkey), pid) then
             dup = dup + 1
           else
             out[#out + 1] = pid
@@ -119,8 +120,7 @@ for i, pid in ipairs(ids) do
   elseif f[1] == '' then
     nophone = nophone + 1
   else
-    local dkey
-    if kind == 'u' then dkey = 'u:' .. pid else dkey = 'n:' .. tag .. ':' .. f[1] end
+    local dkey = reminder_key(kind, pid, f[1], tag)
     cand[#cand + 1] = i
     phones[#phones + 1] = f[1]
     lasts[#lasts + 1] = 'gw:{q}:last:' .. dkey

@@ -16,6 +16,8 @@
 -- or delivered. An acceptance is always recorded (the resident gets it),
 -- also over a "skipped", and picks up a delivery report that arrived before
 -- it (parked by q_dlr.lua as gw:{q}:early:ACCOUNT:CID).
+-- A reminder the carrier refused (dead) no longer counts as sent for
+-- [reminders] min_interval_hours (lib_reminder.lua).
 -- A campaign's message (EXTRA "KIND,CAMPAIGN,...", CAMPAIGN not 0) moves
 -- its campaign's counts (gw:{q}:camp:ID) from queued (skipped once the
 -- campaign was cancelled, or when it was skipped) to sent or failed, once:
@@ -110,8 +112,12 @@ for i = 5, #ARGV, 8 do
                  'EX', ttl)
     end
     if cid ~= '' then
-      local v = id
-      if camp then v = id .. '|' .. camp end
+      -- "ID", "ID|CAMPAIGN" or, for a reminder, "ID|CAMPAIGN|KEY" (CAMPAIGN
+      -- empty for an automatic one): q_dlr.lua moves the campaign's counts
+      -- and takes a failed reminder's mark away
+      local v, key = id, reminder_member_key(member)
+      if key then v = id .. '|' .. (camp or '') .. '|' .. key
+      elseif camp then v = id .. '|' .. camp end
       redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, v, 'EX', ttl)
       -- a delivery report that came before this outcome was written (looked
       -- for only while reports are parked: rare, and not on every send)
@@ -125,6 +131,7 @@ for i = 5, #ARGV, 8 do
           if ereason ~= '' then rec = rec .. '|' .. ereason end
           redis.call('SET', mk, rec, 'KEEPTTL')
           if camp then camp_move_from(camp, 'sent', est) end
+          if est == 'failed' then reminder_failed(key, id) end
         end
         redis.call('DEL', ek)
       end
@@ -149,6 +156,7 @@ for i = 5, #ARGV, 8 do
   elseif kind == 'd' then
     if not final then
       if camp then camp_move(camp, 'failed') end
+      reminder_failed(reminder_member_key(member), id)
       redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
       redis.call('SET', mk, 'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
                  'EX', ttl)

@@ -99,9 +99,7 @@ local function judge(lane, m)
   d.camp = camp
   if kind then
     -- what makes two reminders the same, and the mark its campaign left
-    if kind == 'u' then d.dkey = 'u:' .. pid
-    elseif kind == 'n' then d.dkey = 'n:' .. tag .. ':' .. phone
-    else d.dkey = kind .. ':' .. tag end
+    d.dkey = reminder_key(kind, pid, phone, tag)
     -- only a campaign marks its reminders pending (camp_push.lua); an
     -- automatic one (campaign 0) has no mark to drop
     if camp ~= '0' then d.pend = camp .. ':' .. pid end

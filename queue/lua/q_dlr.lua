@@ -5,15 +5,19 @@
 -- late "sent" never overwrites "delivered", and a final state stays.
 -- ARGV: state ("sent" | "delivered" | "failed"), time_ms, reason, then one or
 --       more "ACCOUNT:CARRIER_ID" candidates (the accounts of the carrier)
--- The index's value is "ID" or "ID|CAMPAIGN": a campaign's message moves its
--- campaign's count from sent to delivered or failed with its status.
+-- The index's value is "ID", "ID|CAMPAIGN" or "ID|CAMPAIGN|KEY" (a
+-- reminder; CAMPAIGN empty for an automatic one): a campaign's message moves
+-- its campaign's count from sent to delivered or failed with its status, and
+-- a reminder reported failed no longer counts as sent for [reminders]
+-- min_interval_hours (lib_reminder.lua): the person did not get it.
 -- Returns {our id or "", "applied" | "ignored" | "expired" | "unmatched"}.
 local rank = {queued = 0, retrying = 0, sent = 1, delivered = 2, failed = 2, skipped = 2}
 local new, ms, reason = ARGV[1], ARGV[2], ARGV[3]
 for i = 4, #ARGV do
   local v = redis.call('GET', 'gw:{q}:cid:' .. ARGV[i])
   if v then
-    local id, camp = string.match(v, '^([^|]*)|?(.*)$')
+    local id, camp, key = string.match(v, '^([^|]*)|([^|]*)|(.*)$')
+    if not id then id, camp = string.match(v, '^([^|]*)|?(.*)$') end
     local mk = 'gw:{q}:m:' .. id
     local rec = redis.call('GET', mk)
     if not rec then
@@ -26,6 +30,7 @@ for i = 4, #ARGV do
         nrec = nrec .. '|' .. reason
       end
       redis.call('SET', mk, nrec, 'KEEPTTL')
+      if new == 'failed' then reminder_failed(key, id) end
       if camp ~= '' and state == 'sent' and new ~= 'sent' then
         local ck = 'gw:{q}:camp:' .. camp
         if redis.call('EXISTS', ck) == 1 then

@@ -10,16 +10,21 @@ LUA = os.path.join(REPO, "queue", "lua")
 T0 = 1796100000000          # a fixed "now" in ms (the scripts take the clock as an argument)
 
 
-WITH_PARTICIPANTS = ("q_claim",)     # as GW_LUA_WITH_PARTICIPANTS in CMakeLists.txt
+# as GW_LUA_WITH_PARTICIPANTS and GW_LUA_WITH_REMINDERS in CMakeLists.txt
+WITH_PARTICIPANTS = ("q_claim",)
+WITH_REMINDERS = ("q_claim", "q_ack", "q_dlr")
 
 
 def script(name):
-    with open(os.path.join(LUA, name + ".lua"), encoding="utf-8") as f:
-        text = f.read()
+    libs = []
     if name in WITH_PARTICIPANTS:
-        with open(os.path.join(REPO, "gateway", "lua", "lib_participant.lua"),
-                  encoding="utf-8") as f:
-            text = f.read() + text
+        libs.append(os.path.join(REPO, "gateway", "lua", "lib_participant.lua"))
+    if name in WITH_REMINDERS:
+        libs.append(os.path.join(LUA, "lib_reminder.lua"))
+    text = ""
+    for path in libs + [os.path.join(LUA, name + ".lua")]:
+        with open(path, encoding="utf-8") as f:
+            text += f.read()
     return text
 
 
