@@ -798,8 +798,10 @@ static const command commands[] = {
      "the numbers that asked for no reminders (replies still reach them)", cmd_optout},
     {"inbox", "[--limit N]", "SMS from residents that were not keywords, newest first",
      cmd_inbox},
-    {"incident", "add --participant ID --kind accident|critical_illness --date YYYY-MM-DD",
-     "register a mutual-aid incident; prints its reference and the claim deadline",
+    {"incident", "add --participant ID --kind accident|critical_illness --date YYYY-MM-DD"
+                 " | show REFERENCE | reported REFERENCE",
+     "register a mutual-aid incident (prints its reference and the claim deadline), show "
+     "one, or record that the member reported the claim another way (reminders stop)",
      cmd_incident},
     {"campaign", "preview|start --kind unpaid|claim|notice [--township T [--village V] | "
                  "--ids ID,ID|@FILE] [--text TEXT | --template NAME] [--at RFC3339]"

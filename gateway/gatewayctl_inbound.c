@@ -3,6 +3,8 @@
  *   optout list | add NUMBER | remove NUMBER    (GET|POST /v1/optouts)
  *   inbox [--limit N]                           (GET /v1/inbox)
  *   incident add --participant ID --kind K --date D   (POST /v1/incidents)
+ *   incident show REFERENCE                           (GET /v1/incidents/REF)
+ *   incident reported REFERENCE              (POST /v1/incidents/REF/report)
  *
  * Single-threaded. */
 #include <stdio.h>
@@ -79,9 +81,61 @@ int cmd_inbox(const ctl *c, int argc, char **argv)
     return rc;
 }
 
+/* What incident ANS (GET /v1/incidents/REF's answer) is, in a sentence. */
+static void print_incident(const json_t *ans)
+{
+    const char *ref = json_string_value(json_object_get(ans, "reference"));
+    const char *what = json_string_value(json_object_get(ans, "kind"));
+    const char *who = json_string_value(json_object_get(ans, "participant_id"));
+    const char *on = json_string_value(json_object_get(ans, "occurred_on"));
+    const char *due = json_string_value(json_object_get(ans, "deadline"));
+    const char *state = json_string_value(json_object_get(ans, "state"));
+    const char *at = json_string_value(json_object_get(ans, "reported_at"));
+    const char *how = json_string_value(json_object_get(ans, "reported_channel"));
+    printf("incident %s: %s of %s on %s, the claim to be reported by %s\n", ref, what, who,
+           on, due);
+    if (state != NULL && strcmp(state, "reported") == 0)
+        printf("  reported %s, %s\n", at != NULL ? at : "(time not known)",
+               how != NULL && strcmp(how, "ussd") == 0 ? "by the member through USSD"
+                                                       : "recorded by staff");
+    else
+        printf("  open: not reported yet; the member is reminded until %s\n", due);
+}
+
+/* incident show|reported REFERENCE */
+static int incident_by_reference(const ctl *c, const char *sub, const char *reference)
+{
+    char *ref = curl_easy_escape(NULL, reference, 0);
+    if (ref == NULL)
+        die_oom();
+    int report = strcmp(sub, "reported") == 0;
+    size_t n = strlen("/v1/incidents//report") + strlen(ref) + 1;
+    char *path = malloc(n);
+    if (path == NULL)
+        die_oom();
+    snprintf(path, n, "/v1/incidents/%s%s", ref, report ? "/report" : "");
+    curl_free(ref);
+    json_t *ans = NULL;
+    int rc = api_call(c, report ? "POST" : "GET", path, NULL,
+                      report ? "incident reported" : "incident show", &ans);
+    free(path);
+    if (rc == 0 && ans != NULL) {
+        if (report && json_is_false(json_object_get(ans, "changed")))
+            printf("already reported; nothing changed\n");
+        else if (report)
+            printf("recorded as reported: no more reminders for this claim\n");
+        print_incident(ans);
+    }
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_incident(const ctl *c, int argc, char **argv)
 {
     const char *pid = NULL, *kind = NULL, *date = NULL;
+    if (argc == 3 && (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "reported") == 0) &&
+        argv[2][0] != '\0')
+        return incident_by_reference(c, argv[1], argv[2]);
     if (argc < 2 || strcmp(argv[1], "add") != 0)
         return -1;
     for (int i = 2; i < argc; i++) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -484,6 +485,14 @@ void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
     a->reg = reg;
     a->sender = sender;
     a->tpl = tpl;
+}
+
+void gw_admin_utc_time(long long ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 int gw_admin_fields_known(gw_http_req *req, json_t *root, const char *const *known, size_t n)

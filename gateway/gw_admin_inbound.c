@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -23,14 +22,6 @@
 
 #define INBOX_DEFAULT 50
 #define INBOX_LIMIT 1000
-
-static void iso_time(long long ms, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void on_optout_list(gw_redis *r, redisReply *reply, void *arg)
 {
@@ -46,7 +37,7 @@ static void on_optout_list(gw_redis *r, redisReply *reply, void *arg)
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
         char when[32] = "";
-        iso_time(strtoll(v->str, NULL, 10), when, sizeof when);
+        gw_admin_utc_time(strtoll(v->str, NULL, 10), when, sizeof when);
         const char *bar = strchr(v->str, '|');
         json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "phone", k->str, "since", when,
                                               "channel", bar != NULL ? bar + 1 : ""));

@@ -10,11 +10,26 @@
  * window reaches a year with no business calendar loaded, the answer has a
  * "warning": its deadline counts only weekends as rest days.
  *
+ *   GET  /v1/incidents/{reference}
+ *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
+ *                "state", "channel", "registered_at"[, "reported_at",
+ *                "reported_channel"]}
+ *   POST /v1/incidents/{reference}/report    (no body)
+ *        -> 200 the same, "state": "reported", and "changed": true, or false
+ *           when the member had reported it already
+ *
+ * The report is staff recording that the member reported the claim
+ * another way (at the office, by telephone), so the reminders stop; it
+ * follows the member's rules (gw_incident_report): past the deadline it is
+ * refused, 422 window_closed. A reference is matched without regard to
+ * case ("ba20261201-000001" finds BA20261201-000001); an unknown one is 404.
+ *
  * The rules and the storage are gw_incident's (gw_incident.h): this file
  * reads the request and turns the answer into HTTP. A bad body, kind or
  * date is 400; an unknown participant is 404; one who is not a mutual-aid
  * member, a date in the future, or a window that has already closed is 422
  * saying so (with the deadline it had); Redis unreachable is 503. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +154,145 @@ static void handle_incidents(gw_http_req *req, void *arg)
     json_decref(root);
 }
 
+/* ---- one incident, by reference ---- */
+
+/* INFO as the API shows it (NULL on OOM). */
+static json_t *info_json(const gw_incident_info *info)
+{
+    char occurred[40], due[40], registered[40], reported[40];
+    fmt_date(info->occurred, occurred, sizeof occurred);
+    fmt_date(info->deadline, due, sizeof due);
+    gw_admin_utc_time(info->registered_ms, registered, sizeof registered);
+    json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "reference",
+                            info->reference, "participant_id", info->pid, "kind",
+                            gw_incident_kind_name(info->kind), "occurred_on", occurred,
+                            "deadline", due, "state", info->state, "channel", info->channel,
+                            "registered_at", registered);
+    if (ans != NULL && info->reported_ms > 0) {
+        gw_admin_utc_time(info->reported_ms, reported, sizeof reported);
+        json_object_set_new(ans, "reported_at", json_string(reported));
+        json_object_set_new(ans, "reported_channel", json_string(info->reported_channel));
+    }
+    return ans;
+}
+
+/* Answers REQ with a look-up's outcome; CHANGED (0 or 1) is added when >= 0. */
+static void reply_info(gw_http_req *req, int status, const gw_incident_info *info, int changed)
+{
+    if (status > 0) {
+        gw_http_error(req, 404, "unknown_incident", "no incident has this reference");
+    } else if (status < 0) {
+        gw_http_error(req, 503, "redis_unavailable", "the incident could not be read");
+    } else {
+        json_t *ans = info_json(info);
+        if (ans != NULL && changed >= 0)
+            json_object_set_new(ans, "changed", json_boolean(changed));
+        gw_http_reply_json(req, 200, ans);
+    }
+}
+
+static void on_info(gw_incidents *inc, int status, const gw_incident_info *info, void *arg)
+{
+    (void)inc;
+    reply_info(arg, status, info, -1);
+}
+
+/* A staff mark waiting for its answer. */
+typedef struct mark_req {
+    gw_http_req *req;
+    char reference[GW_INCIDENT_REF_MAX];
+    int changed;                  /* 1 reported now, 0 it was already */
+} mark_req;
+
+static void on_marked_info(gw_incidents *inc, int status, const gw_incident_info *info,
+                           void *arg)
+{
+    (void)inc;
+    mark_req *m = arg;
+    reply_info(m->req, status, info, m->changed);
+    free(m);
+}
+
+static void on_marked(gw_incidents *inc, gw_incident_result result, const char *reference,
+                      gw_date deadline, void *arg)
+{
+    (void)reference;
+    mark_req *m = arg;
+    char msg[200], due[40];
+    fmt_date(deadline, due, sizeof due);
+    switch (result) {
+    case GW_INCIDENT_REPORTED:
+    case GW_INCIDENT_ALREADY_REPORTED:
+        m->changed = result == GW_INCIDENT_REPORTED;
+        if (gw_incident_get(inc, m->reference, on_marked_info, m) == 0)
+            return;
+        gw_http_error(m->req, 503, "redis_unavailable", "Redis went away after the report");
+        break;
+    case GW_INCIDENT_UNKNOWN_REFERENCE:
+        gw_http_error(m->req, 404, "unknown_incident", "no incident has this reference");
+        break;
+    case GW_INCIDENT_WINDOW_CLOSED:
+        snprintf(msg, sizeof msg, "the report window closed on %s: the claim can no longer "
+                 "be reported", due);
+        gw_http_error(m->req, 422, "window_closed", msg);
+        break;
+    default:
+        gw_http_error(m->req, 503, "redis_unavailable", "the report was not stored");
+        break;
+    }
+    free(m);
+}
+
+static void handle_incident(gw_http_req *req, void *arg)
+{
+    gw_admin *a = arg;
+    if (!gw_admin_require_auth(a, req))
+        return;
+    const char *rest = gw_http_path(req) + strlen("/v1/incidents/");
+    char ref[GW_INCIDENT_REF_MAX];
+    size_t n = 0;
+    for (; n < sizeof ref - 1 && (isalnum((unsigned char)rest[n]) || rest[n] == '-'); n++)
+        ref[n] = (char)toupper((unsigned char)rest[n]);
+    ref[n] = '\0';
+    int report = strcmp(rest + n, "/report") == 0;
+    if (n == 0 || (rest[n] != '\0' && !report)) {
+        gw_http_error(req, 404, "not_found", "/v1/incidents/REFERENCE or "
+                      "/v1/incidents/REFERENCE/report (a reference is letters, digits and "
+                      "'-', as BA20261201-000001)");
+        return;
+    }
+    if (report != (gw_http_method(req) == GW_HTTP_POST) ||
+        (!report && gw_http_method(req) != GW_HTTP_GET)) {
+        gw_http_error(req, 405, "method_not_allowed",
+                      report ? "use POST to record the report" : "use GET");
+        return;
+    }
+    if (a->incidents == NULL) {
+        gw_http_error(req, 503, "unavailable", "incidents are not set up in this daemon");
+        return;
+    }
+    if (!report) {
+        if (gw_incident_get(a->incidents, ref, on_info, req) != 0)
+            gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable");
+        return;
+    }
+    mark_req *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        gw_http_error(req, 503, "overloaded", "out of memory");
+        return;
+    }
+    m->req = req;
+    snprintf(m->reference, sizeof m->reference, "%s", ref);
+    if (gw_incident_mark_reported(a->incidents, ref, on_marked, m) != 0) {
+        free(m);
+        gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable");
+    }
+}
+
 int gw_admin_incidents_register(gw_admin *a, gw_http *admin)
 {
-    return gw_http_route(admin, "/v1/incidents", handle_incidents, a);
+    if (gw_http_route(admin, "/v1/incidents", handle_incidents, a) != 0 ||
+        gw_http_route(admin, "/v1/incidents/", handle_incident, a) != 0)
+        return -1;
+    return 0;
 }

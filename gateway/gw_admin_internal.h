@@ -27,6 +27,9 @@ struct json_t;
 int gw_admin_fields_known(gw_http_req *req, struct json_t *root, const char *const *known,
                           size_t n);
 
+/* Unix time MS as UTC RFC 3339, "2026-12-01T08:00:00Z", into OUT (CAP >= 21). */
+void gw_admin_utc_time(long long ms, char *out, size_t cap);
+
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
 int gw_admin_require_auth(gw_admin *a, gw_http_req *req);
 
@@ -40,7 +43,7 @@ int gw_admin_messages_register(gw_admin *a, gw_http *admin);
 /* Routes /v1/optouts and /v1/inbox (gw_admin_inbound.c). */
 int gw_admin_inbound_register(gw_admin *a, gw_http *admin);
 
-/* Routes /v1/incidents (gw_admin_incidents.c). */
+/* Routes /v1/incidents and /v1/incidents/{reference}[/report] (gw_admin_incidents.c). */
 int gw_admin_incidents_register(gw_admin *a, gw_http *admin);
 
 /* Routes /v1/campaigns and /v1/campaigns/{id}[/cancel] (gw_admin_campaigns.c). */

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -370,11 +369,8 @@ static void on_status(q *q, int64_t id, const char *record, int64_t last_id, int
     json_object_set_new(o, "attempts", json_integer(strtol(f[3], NULL, 10)));
     long long ms = strtoll(f[4], NULL, 10);
     if (ms > 0) {
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
         char when[40];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        gw_admin_utc_time(ms, when, sizeof when);
         json_object_set_new(o, "updated_at", json_string(when));
     }
     if (f[5][0] != '\0')

@@ -1,6 +1,8 @@
 /* gw_incident.c - mutual-aid incidents; see gw_incident.h.
  *
- * One `inc_call` per register or report, freed right after its callback.
+ * One `inc_call` per register or report, freed right after its callback;
+ * a staff mark (by reference) first reads the incident (gw_incident_get),
+ * then goes on as the member's report.
  * A call goes through at most two asynchronous steps: the roster look-up
  * (register only: gw_store_get) and the Lua script (gateway/lua/incident.lua),
  * which does every read and write of incidents. Answers known without Redis
@@ -324,6 +326,137 @@ int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_k
     if (rc != 0)
         free(c);
     return rc;
+}
+
+/* ---- by reference: the look-up, and staff's mark ---- */
+
+typedef struct get_call {
+    gw_incidents *inc;
+    gw_incident_info_cb *cb;
+    void *arg;
+    char reference[GW_INCIDENT_REF_MAX];
+} get_call;
+
+/* INFO from HGETALL gw:inc:REF: 0, 1 when there is none, -1 when damaged. */
+static int info_from(const redisReply *reply, gw_incident_info *info)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+        return -1;
+    if (reply->elements == 0)
+        return 1;
+    unsigned have = 0;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            return -1;
+        const char *f = k->str, *val = v->str;
+        if (strcmp(f, "participant") == 0 && v->len < sizeof info->pid) {
+            memcpy(info->pid, val, v->len + 1);
+            have |= 1;
+        } else if (strcmp(f, "kind") == 0 && gw_incident_kind_parse(val, &info->kind) == 0) {
+            have |= 2;
+        } else if (strcmp(f, "occurred_on") == 0 &&
+                   gw_date_parse(val, &info->occurred.y, &info->occurred.m,
+                                 &info->occurred.d) == 0) {
+            have |= 4;
+        } else if (strcmp(f, "deadline") == 0 &&
+                   gw_date_parse(val, &info->deadline.y, &info->deadline.m,
+                                 &info->deadline.d) == 0) {
+            have |= 8;
+        } else if (strcmp(f, "state") == 0) {
+            snprintf(info->state, sizeof info->state, "%s", val);
+            have |= 16;
+        } else if (strcmp(f, "channel") == 0) {
+            snprintf(info->channel, sizeof info->channel, "%s", val);
+        } else if (strcmp(f, "reported_channel") == 0) {
+            snprintf(info->reported_channel, sizeof info->reported_channel, "%s", val);
+        } else if (strcmp(f, "registered_ms") == 0) {
+            info->registered_ms = strtoll(val, NULL, 10);
+        } else if (strcmp(f, "reported_ms") == 0) {
+            info->reported_ms = strtoll(val, NULL, 10);
+        }
+    }
+    return have == 31 ? 0 : -1;
+}
+
+static void on_get(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    get_call *g = arg;
+    gw_incident_info info = {0};
+    snprintf(info.reference, sizeof info.reference, "%s", g->reference);
+    int st = info_from(reply, &info);
+    if (st < 0)
+        gw_error("incidents", "%s: cannot be read (%s)", g->reference,
+                 reply == NULL ? "Redis went away"
+                 : reply->type == REDIS_REPLY_ERROR ? reply->str : "a damaged record");
+    g->cb(g->inc, st, st == 0 ? &info : NULL, g->arg);
+    free(g);
+}
+
+int gw_incident_get(gw_incidents *inc, const char *reference, gw_incident_info_cb *cb,
+                    void *arg)
+{
+    if (reference == NULL || reference[0] == '\0' || strlen(reference) >= GW_INCIDENT_REF_MAX)
+        return -1;
+    get_call *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return -1;
+    g->inc = inc;
+    g->cb = cb;
+    g->arg = arg;
+    snprintf(g->reference, sizeof g->reference, "%s", reference);
+    if (gw_redis_command(inc->redis, on_get, g, "HGETALL gw:inc:%s", g->reference) != 0) {
+        free(g);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whom a staff mark answers, while the incident is looked up. */
+typedef struct mark_call {
+    gw_incident_cb *cb;
+    void *arg;
+} mark_call;
+
+static void on_mark_found(gw_incidents *inc, int status, const gw_incident_info *info,
+                          void *arg)
+{
+    mark_call m = *(mark_call *)arg;
+    free(arg);
+    gw_date none = {0, 0, 0};
+    if (status != 0) {
+        m.cb(inc, status > 0 ? GW_INCIDENT_UNKNOWN_REFERENCE : GW_INCIDENT_UNAVAILABLE, "",
+             none, m.arg);
+        return;
+    }
+    /* The member's report, recorded by staff: the same rules and the same
+     * script as a report through USSD. */
+    inc_call *c = call_new(inc, info->kind, info->occurred, m.cb, m.arg);
+    if (c == NULL) {
+        m.cb(inc, GW_INCIDENT_UNAVAILABLE, "", none, m.arg);
+        return;
+    }
+    c->report = 1;
+    snprintf(c->pid, sizeof c->pid, "%s", info->pid);
+    snprintf(c->channel, sizeof c->channel, "admin");
+    if (run_script(c) != 0)
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+}
+
+int gw_incident_mark_reported(gw_incidents *inc, const char *reference, gw_incident_cb *cb,
+                              void *arg)
+{
+    mark_call *m = malloc(sizeof *m);
+    if (m == NULL)
+        return -1;
+    m->cb = cb;
+    m->arg = arg;
+    if (gw_incident_get(inc, reference, on_mark_found, m) != 0) {
+        free(m);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- set-up ---- */

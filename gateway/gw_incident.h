@@ -27,6 +27,8 @@
 #ifndef GW_INCIDENT_H
 #define GW_INCIDENT_H
 
+#include <stdint.h>
+
 #include "gw_calendar.h"
 #include "gw_participant.h"
 
@@ -54,6 +56,7 @@ typedef enum gw_incident_result {
     GW_INCIDENT_NOT_MEMBER,       /* not a mutual-aid member: nothing to report */
     GW_INCIDENT_FUTURE_DATE,      /* the date is after today */
     GW_INCIDENT_WINDOW_CLOSED,    /* today is after the deadline (given): nothing stored */
+    GW_INCIDENT_UNKNOWN_REFERENCE, /* mark: no incident with that reference */
     GW_INCIDENT_UNAVAILABLE       /* Redis failed or went away: not known to be stored */
 } gw_incident_result;
 
@@ -120,5 +123,40 @@ int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind ki
  * down, OOM): CB is not called. */
 int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_kind kind,
                        gw_date occurred, const char *channel, gw_incident_cb *cb, void *arg);
+
+/* Staff record that the member reported (报案) incident REFERENCE another
+ * way (at the office, by telephone): as gw_incident_report of its
+ * participant, kind and date through channel "admin", so its reminders
+ * stop. The answers: UNKNOWN_REFERENCE, ALREADY_REPORTED, WINDOW_CLOSED
+ * (the deadline under today's calendar, or the stored one when later, has
+ * passed: nothing changes), REPORTED, or UNAVAILABLE.
+ * Returns 0 when started (CB is called exactly once, later, from the
+ * loop), or -1 when it cannot start (Redis down, OOM, REFERENCE empty or
+ * too long): CB is not called. */
+#define GW_INCIDENT_REF_MAX 48
+int gw_incident_mark_reported(gw_incidents *inc, const char *reference, gw_incident_cb *cb,
+                              void *arg);
+
+/* An incident as stored. */
+typedef struct gw_incident_info {
+    char reference[GW_INCIDENT_REF_MAX];
+    char pid[GW_PID_MAX];
+    gw_incident_kind kind;
+    gw_date occurred, deadline;
+    char state[16];               /* "open" | "reported" */
+    char channel[16];             /* where it was created: "admin" | "ussd" */
+    char reported_channel[16];    /* "" until reported */
+    int64_t registered_ms, reported_ms;    /* 0 when not known */
+} gw_incident_info;
+
+/* STATUS 0 and *INFO (valid during the call), 1 when no incident has that
+ * reference, -1 when Redis failed or the record is damaged. */
+typedef void gw_incident_info_cb(gw_incidents *inc, int status, const gw_incident_info *info,
+                                 void *arg);
+
+/* Reads incident REFERENCE. Returns 0 when started (CB is called exactly
+ * once, from the loop), or -1 (Redis down, REFERENCE empty or too long). */
+int gw_incident_get(gw_incidents *inc, const char *reference, gw_incident_info_cb *cb,
+                    void *arg);
 
 #endif

@@ -458,6 +458,30 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     assert len(CARRIER.messages()) == 1
 
 
+def test_incident_reminders_stop_when_staff_record_the_report(env):
+    """The member reported the accident at the township office: staff record it
+    (gatewayctl incident reported REF), and the eve's and last day's reminders
+    do not go."""
+    at_local(env, 2026, 12, 2, 10, fresh=True)
+    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
+    assert status == 201 and answer["deadline"] == "2026-12-04", answer
+    ref = answer["reference"]
+    CARRIER.wait_messages(1, timeout=10)
+    rc, out, err = env.gatewayctl("incident", "reported", ref)
+    assert rc == 0 and "recorded as reported: no more reminders" in out, (out, err)
+    for day, skipped in ((3, 1), (4, 2)):
+        at_local(env, 2026, 12, day, 8)
+        assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                             {"reason": "reported"}) == skipped, 10)
+    assert len(CARRIER.messages()) == 1
+    # a claim campaign no longer counts it
+    got = campaign(env, {"kind": "claim_report", "filter": {}, "dry_run": True}, 200)
+    assert got["recipients"] == 0, got
+
+
 def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     """Not reported: the member hears at once, on the deadline's eve and on the
     last day (each at 08:00), and nothing after the deadline."""

@@ -71,13 +71,81 @@ def test_window_closed_and_bad_input(env):
 
 
 def test_gatewayctl_incident_add(env):
-    load_roster(env)
-    rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
-                                  "accident", "--date", "2026-11-30")
-    assert rc == 0, (out, err)
-    # 2026-11-30 + 3 = 2026-12-03, a Thursday
-    assert "must be reported by 2026-12-03" in out and "incident BA20261130-" in out, out
-    rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
-                                  "accident", "--date", "2026-09-28")
-    assert rc == 1 and "window_closed" in err, (rc, out, err)
-    assert env.metric("gateway_calendar_missing_years") == 1    # 2027 has no file yet
+    set_today(env, "2026-12-01")
+    try:
+        load_roster(env)
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-11-30")
+        assert rc == 0, (out, err)
+        # 2026-11-30 + 3 = 2026-12-03, a Thursday
+        assert "must be reported by 2026-12-03" in out and "incident BA20261130-" in out, out
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-09-28")
+        assert rc == 1 and "window_closed" in err, (rc, out, err)
+        assert env.metric("gateway_calendar_missing_years") == 1    # 2027 has no file yet
+    finally:
+        env.restart_gatewayd()
+
+
+def test_staff_record_a_report_made_another_way(env):
+    """A member who reported the claim at the office or by telephone: staff
+    record it by reference (POST /v1/incidents/REF/report, gatewayctl incident
+    reported), once; past the deadline it is refused, as the member's own
+    report would be."""
+    set_today(env, "2026-12-01")
+    try:
+        load_roster(env)
+        status, answer = incident(env, MEMBER, "accident", "2026-11-30")
+        assert status == 201, answer
+        ref = answer["reference"]
+        status, got = env.admin("GET", "/v1/incidents/" + ref)
+        assert status == 200, got
+        assert (got["state"], got["participant_id"], got["kind"], got["occurred_on"],
+                got["deadline"], got["channel"]) == ("open", MEMBER, "accident", "2026-11-30",
+                                                     "2026-12-03", "admin"), got
+        assert got["registered_at"].startswith("2026-12-01T") and "reported_at" not in got, got
+        # a reference typed in lower case is the same one
+        status, got = env.admin("POST", "/v1/incidents/%s/report" % ref.lower())
+        assert status == 200 and got["changed"] is True and got["state"] == "reported", got
+        assert got["reported_channel"] == "admin" and got["reported_at"].startswith("2026-12-01")
+        assert env.redis("HGET", "gw:inc:" + ref, "state") == "reported"
+        rc, out, err = env.gatewayctl("incident", "reported", ref)
+        assert rc == 0 and "already reported; nothing changed" in out, (out, err)
+        assert "recorded by staff" in out, out
+        rc, out, err = env.gatewayctl("incident", "show", ref)
+        assert rc == 0 and ("incident %s: accident of %s on 2026-11-30" % (ref, MEMBER)) in out
+        # the member reporting it on USSD afterwards finds it reported: the same reference
+        # (covered for USSD in test_ussd_claim); staff registering it again: the same
+        status, again = incident(env, MEMBER, "accident", "2026-11-30")
+        assert status == 200 and again["reference"] == ref and again["state"] == "reported"
+        # unknown, malformed, wrong method, no token
+        for method, path, code in (("GET", "/v1/incidents/BA20261130-999999", 404),
+                                   ("POST", "/v1/incidents/BA20261130-999999/report", 404),
+                                   ("GET", "/v1/incidents/BA%20X", 404),
+                                   ("GET", "/v1/incidents/%s/report" % ref, 405),
+                                   ("POST", "/v1/incidents/" + ref, 405),
+                                   ("POST", "/v1/incidents/%s/close" % ref, 404)):
+            status, got = env.admin(method, path)
+            assert status == code and "error" in got, (method, path, status, got)
+        status, got = env.admin("POST", "/v1/incidents/%s/report" % ref, token=False)
+        assert status == 401, got
+        rc, out, err = env.gatewayctl("incident", "reported", "BA20261130-999999")
+        assert rc == 1 and "unknown_incident" in err, (rc, out, err)
+    finally:
+        env.restart_gatewayd()
+    # past the deadline: refused, nothing changes
+    set_today(env, "2026-11-25")
+    try:
+        status, answer = incident(env, MEMBER, "critical_illness", "2026-11-24")
+        assert status == 201 and answer["deadline"] == "2026-12-04", answer
+        late = answer["reference"]
+    finally:
+        env.restart_gatewayd()
+    set_today(env, "2026-12-07")
+    try:
+        status, got = env.admin("POST", "/v1/incidents/%s/report" % late)
+        assert status == 422 and got["error"] == "window_closed", got
+        assert "2026-12-04" in got["message"], got
+        assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
+    finally:
+        env.restart_gatewayd()
