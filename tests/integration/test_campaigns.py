@@ -432,7 +432,7 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     ref = answer["reference"]
     [m] = CARRIER.wait_messages(1, timeout=10)
     assert m["to"] == "+8613700000010", m
-    assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请在2026年12月4日前报案，登记号%s。"
+    assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请最迟于2026年12月4日报案，登记号%s。"
                          "请找村协理员或拨打12333办理。" % ref), m
     eve, day = local_sec(2026, 12, 3, 8), local_sec(2026, 12, 4, 8)
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % eve) == 1
