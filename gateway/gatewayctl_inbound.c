@@ -98,8 +98,11 @@ static void print_incident(const json_t *ans)
         printf("  reported %s, %s\n", at != NULL ? at : "(time not known)",
                how != NULL && strcmp(how, "ussd") == 0 ? "by the member through USSD"
                                                        : "recorded by staff");
+    else if (json_is_true(json_object_get(ans, "window_closed")))
+        printf("  never reported: the report window closed on %s\n", due);
     else
-        printf("  open: not reported yet; the member is reminded until %s\n", due);
+        printf("  open: not reported yet (reminders go to the member's phone unless they "
+               "opted out)\n");
 }
 
 /* incident show|reported REFERENCE */

@@ -12,8 +12,8 @@
  *
  *   GET  /v1/incidents/{reference}
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
- *                "state", "channel", "registered_at"[, "reported_at",
- *                "reported_channel"]}
+ *                "window_closed" (today is past the deadline), "state", "channel",
+ *                "registered_at"[, "reported_at", "reported_channel"]}
  *   POST /v1/incidents/{reference}/report    (no body)
  *        -> 200 the same, "state": "reported", and "changed": true, or false
  *           when the member had reported it already
@@ -163,10 +163,12 @@ static json_t *info_json(const gw_incident_info *info)
     fmt_date(info->occurred, occurred, sizeof occurred);
     fmt_date(info->deadline, due, sizeof due);
     gw_admin_utc_time(info->registered_ms, registered, sizeof registered);
-    json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "reference",
+    json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s}", "reference",
                             info->reference, "participant_id", info->pid, "kind",
                             gw_incident_kind_name(info->kind), "occurred_on", occurred,
-                            "deadline", due, "state", info->state, "channel", info->channel,
+                            "deadline", due, "window_closed",
+                            gw_date_cmp(gw_incident_today(), info->deadline) > 0,
+                            "state", info->state, "channel", info->channel,
                             "registered_at", registered);
     if (ans != NULL && info->reported_ms > 0) {
         gw_admin_utc_time(info->reported_ms, reported, sizeof reported);
@@ -176,41 +178,47 @@ static json_t *info_json(const gw_incident_info *info)
     return ans;
 }
 
-/* Answers REQ with a look-up's outcome; CHANGED (0 or 1) is added when >= 0. */
-static void reply_info(gw_http_req *req, int status, const gw_incident_info *info, int changed)
-{
-    if (status > 0) {
-        gw_http_error(req, 404, "unknown_incident", "no incident has this reference");
-    } else if (status < 0) {
-        gw_http_error(req, 503, "redis_unavailable", "the incident could not be read");
-    } else {
-        json_t *ans = info_json(info);
-        if (ans != NULL && changed >= 0)
-            json_object_set_new(ans, "changed", json_boolean(changed));
-        gw_http_reply_json(req, 200, ans);
-    }
-}
-
 static void on_info(gw_incidents *inc, int status, const gw_incident_info *info, void *arg)
 {
     (void)inc;
-    reply_info(arg, status, info, -1);
+    gw_http_req *req = arg;
+    if (status > 0)
+        gw_http_error(req, 404, "not_found", "no incident has this reference");
+    else if (status == -2)
+        gw_http_error(req, 500, "internal", "the incident's record is damaged");
+    else if (status < 0)
+        gw_http_error(req, 503, "redis_unavailable", "the incident could not be read");
+    else
+        gw_http_reply_json(req, 200, info_json(info));
 }
 
 /* A staff mark waiting for its answer. */
 typedef struct mark_req {
     gw_http_req *req;
     char reference[GW_INCIDENT_REF_MAX];
+    char deadline[40];
     int changed;                  /* 1 reported now, 0 it was already */
 } mark_req;
+
+/* The mark is stored: answers with the incident as it is now, or, when it
+ * cannot be read back, with what the mark said. */
+static void reply_marked(mark_req *m, const gw_incident_info *info)
+{
+    json_t *ans = info != NULL
+                      ? info_json(info)
+                      : json_pack("{s:s, s:s, s:s}", "reference", m->reference, "deadline",
+                                  m->deadline, "state", "reported");
+    if (ans != NULL)
+        json_object_set_new(ans, "changed", json_boolean(m->changed));
+    gw_http_reply_json(m->req, 200, ans);
+    free(m);
+}
 
 static void on_marked_info(gw_incidents *inc, int status, const gw_incident_info *info,
                            void *arg)
 {
     (void)inc;
-    mark_req *m = arg;
-    reply_info(m->req, status, info, m->changed);
-    free(m);
+    reply_marked(arg, status == 0 ? info : NULL);
 }
 
 static void on_marked(gw_incidents *inc, gw_incident_result result, const char *reference,
@@ -224,12 +232,12 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
     case GW_INCIDENT_REPORTED:
     case GW_INCIDENT_ALREADY_REPORTED:
         m->changed = result == GW_INCIDENT_REPORTED;
-        if (gw_incident_get(inc, m->reference, on_marked_info, m) == 0)
-            return;
-        gw_http_error(m->req, 503, "redis_unavailable", "Redis went away after the report");
-        break;
+        snprintf(m->deadline, sizeof m->deadline, "%s", due);
+        if (gw_incident_get(inc, m->reference, on_marked_info, m) != 0)
+            reply_marked(m, NULL);
+        return;
     case GW_INCIDENT_UNKNOWN_REFERENCE:
-        gw_http_error(m->req, 404, "unknown_incident", "no incident has this reference");
+        gw_http_error(m->req, 404, "not_found", "no incident has this reference");
         break;
     case GW_INCIDENT_WINDOW_CLOSED:
         snprintf(msg, sizeof msg, "the report window closed on %s: the claim can no longer "

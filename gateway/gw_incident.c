@@ -337,7 +337,8 @@ typedef struct get_call {
     char reference[GW_INCIDENT_REF_MAX];
 } get_call;
 
-/* INFO from HGETALL gw:inc:REF: 0, 1 when there is none, -1 when damaged. */
+/* INFO from HGETALL gw:inc:REF: 0, 1 when there is none, -1 when Redis
+ * failed, -2 when the record is damaged. */
 static int info_from(const redisReply *reply, gw_incident_info *info)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
@@ -348,7 +349,7 @@ static int info_from(const redisReply *reply, gw_incident_info *info)
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const redisReply *k = reply->element[i], *v = reply->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            return -1;
+            return -2;
         const char *f = k->str, *val = v->str;
         if (strcmp(f, "participant") == 0 && v->len < sizeof info->pid) {
             memcpy(info->pid, val, v->len + 1);
@@ -376,7 +377,7 @@ static int info_from(const redisReply *reply, gw_incident_info *info)
             info->reported_ms = strtoll(val, NULL, 10);
         }
     }
-    return have == 31 ? 0 : -1;
+    return have == 31 ? 0 : -2;
 }
 
 static void on_get(gw_redis *r, redisReply *reply, void *arg)

@@ -124,6 +124,8 @@ int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind ki
 int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_kind kind,
                        gw_date occurred, const char *channel, gw_incident_cb *cb, void *arg);
 
+#define GW_INCIDENT_REF_MAX 48     /* a reference's bytes, with its NUL */
+
 /* Staff record that the member reported (报案) incident REFERENCE another
  * way (at the office, by telephone): as gw_incident_report of its
  * participant, kind and date through channel "admin", so its reminders
@@ -133,7 +135,6 @@ int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_k
  * Returns 0 when started (CB is called exactly once, later, from the
  * loop), or -1 when it cannot start (Redis down, OOM, REFERENCE empty or
  * too long): CB is not called. */
-#define GW_INCIDENT_REF_MAX 48
 int gw_incident_mark_reported(gw_incidents *inc, const char *reference, gw_incident_cb *cb,
                               void *arg);
 
@@ -150,7 +151,7 @@ typedef struct gw_incident_info {
 } gw_incident_info;
 
 /* STATUS 0 and *INFO (valid during the call), 1 when no incident has that
- * reference, -1 when Redis failed or the record is damaged. */
+ * reference, -1 when Redis failed, -2 when the record is damaged. */
 typedef void gw_incident_info_cb(gw_incidents *inc, int status, const gw_incident_info *info,
                                  void *arg);
 

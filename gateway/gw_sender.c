@@ -136,6 +136,9 @@ static void record(gw_sender *s, size_t account, const job_msg *m, const prov_re
     case PROV_PERMANENT:
     default:
         e.kind = Q_ACK_DEAD;
+        /* A refusal at the first attempt reached no phone; after earlier
+         * attempts whose outcome was unknown, a copy may have. */
+        e.refused = res->outcome == PROV_PERMANENT && m->item.attempt == 0;
         break;
     }
     if (res->recipient_blocked && s->blocked_cb != NULL)

@@ -310,6 +310,7 @@ int q_ack(q *q, const q_ack_entry *e)
     case Q_ACK_DEAD:
         a->kind[0] = 'd';
         next.attempt++;
+        snprintf(a->num, sizeof a->num, "%d", e->refused ? 1 : 0);
         break;
     default:
         return -1;

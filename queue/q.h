@@ -17,7 +17,8 @@
  *   gw:{q}:m:ID                 STRING status "STATE|PROVIDER|CARRIER_ID|ATTEMPT|MS[|REASON]",
  *                               STATE queued (one-off sends only), retrying, sent, failed;
  *                               expires (record_ttl)
- *   gw:{q}:cid:PROVIDER:CID     STRING our id, for delivery reports; expires
+ *   gw:{q}:cid:PROVIDER:CID     STRING "ID", "ID|CAMPAIGN" or, for a reminder,
+ *                               "ID|CAMPAIGN|KEY", for delivery reports; expires
  *   gw:{q}:dead                 LIST "MS|LANE|REASON|MEMBER", newest first, capped
  *   gw:{q}:pause:PROVIDER       a throttle answer's pause (PX)
  *   gw:{q}:tb:PROVIDER          HASH tokens, ts: the provider's token bucket (segments)
@@ -185,6 +186,9 @@ typedef struct q_ack_entry {
     int64_t due_ms;          /* RETRY */
     int64_t pause_ms;        /* THROTTLED */
     const char *reason;      /* DEAD and RETRY: short, no phone number */
+    int refused;             /* DEAD: 1 when it certainly reached no phone (the carrier
+                                refused its first attempt): a reminder's mark goes, so
+                                the next one is not taken for a duplicate */
 } q_ack_entry;
 
 /* Queues E's outcome; outcomes are written in one Lua call per loop turn.

@@ -9,15 +9,19 @@
 -- kind: "a" accepted (status sent, carrier id -> our id),
 --       "r" retry (member, its attempt already raised, due at second NUM),
 --       "t" throttled (member back at the front now; provider paused NUM ms),
---       "d" dead (status failed with REASON; kept on the dead list).
+--       "d" dead (status failed with REASON; kept on the dead list; NUM "1"
+--           when the carrier certainly refused it: nothing reached the phone).
 -- An outcome never undoes a final status written meanwhile (another
 -- consumer finished the message after this one's lease was reclaimed): a
 -- retry or throttle is not queued again, a dead end does not overwrite sent
 -- or delivered. An acceptance is always recorded (the resident gets it),
 -- also over a "skipped", and picks up a delivery report that arrived before
 -- it (parked by q_dlr.lua as gw:{q}:early:ACCOUNT:CID).
--- A reminder the carrier refused (dead) no longer counts as sent for
--- [reminders] min_interval_hours (lib_reminder.lua).
+-- A reminder the carrier certainly refused (dead, NUM "1") no longer counts
+-- as sent for [reminders] min_interval_hours (lib_reminder.lua); one whose
+-- outcome was unknown (no answer in time) may have reached the phone, and
+-- does. Only the claim this consumer still holds takes the mark away: after
+-- its lease was reclaimed another consumer may have sent it.
 -- A campaign's message (EXTRA "KIND,CAMPAIGN,...", CAMPAIGN not 0) moves
 -- its campaign's counts (gw:{q}:camp:ID) from queued (skipped once the
 -- campaign was cancelled, or when it was skipped) to sent or failed, once:
@@ -156,7 +160,7 @@ for i = 5, #ARGV, 8 do
   elseif kind == 'd' then
     if not final then
       if camp then camp_move(camp, 'failed') end
-      reminder_failed(reminder_member_key(member), id)
+      if num == '1' and owned == 1 then reminder_failed(reminder_member_key(member), id) end
       redis.call('LPUSH', 'gw:{q}:dead', nowstr .. '|' .. lane .. '|' .. reason .. '|' .. member)
       redis.call('SET', mk, 'failed|' .. prov .. '||' .. attempt .. '|' .. nowstr .. '|' .. reason,
                  'EX', ttl)

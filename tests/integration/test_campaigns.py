@@ -88,8 +88,8 @@ def ucs2_segments(text):
 
 
 def reminder_zh(name, amount):
-    return (SIGNATURE + "%s您好，您2026年度的居民养老保险还没有缴费，应缴%s元，请在2026年12月31日"
-            "前缴费。已缴请忽略。回复TD退订" % (name, amount))
+    return (SIGNATURE + "%s您好，您2026年度的居民养老保险还没有缴费，应缴%s元，请最迟于2026年12月31日"
+            "缴费。已缴请忽略。回复TD退订" % (name, amount))
 
 
 def reminder_en(name, amount):
@@ -406,7 +406,10 @@ def test_a_roster_imported_on_the_due_date_reminds_at_once(env):
     status, answer = env.import_csv("\n".join([HEADER, ROWS[8]]) + "\n")
     assert status == 200 and answer["rejected"] == [], answer
     CARRIER.wait_messages(1, timeout=15)
-    assert [m["to"] for m in CARRIER.messages()] == ["+8613700000009"]
+    # "at the latest on" the due date: on that day "before it" would read as too late
+    assert [(m["to"], m["text"]) for m in CARRIER.messages()] == [
+        ("+8613700000009", reminder_zh("郑九", 100))]
+    assert "请最迟于2026年12月31日缴费" in reminder_zh("郑九", 100)
     at_local(env, 2026, 12, 31, 21, overrides=auto, fresh=True)
     status, answer = env.import_csv("\n".join([HEADER, ROWS[0]]) + "\n")
     assert status == 200 and answer["imported"] == 1, answer

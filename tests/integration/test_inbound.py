@@ -115,7 +115,7 @@ def test_status_query_answers_the_contribution(env):
     at_inbound(env, phone, "ＣＸ", "at-cx")
     [m] = CARRIER.wait_messages(1)
     assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，"
-                         "应缴200元，请在2026年12月31日前缴费。"), m["text"]
+                         "应缴200元，请最迟于2026年12月31日缴费。"), m["text"]
     # an English speaker gets English
     at_inbound(env, "+86" + PHONE["english"], "bal", "at-bal")
     m = CARRIER.wait_messages(1, to="+86" + PHONE["english"])[0]

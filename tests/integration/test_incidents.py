@@ -101,8 +101,10 @@ def test_staff_record_a_report_made_another_way(env):
         status, got = env.admin("GET", "/v1/incidents/" + ref)
         assert status == 200, got
         assert (got["state"], got["participant_id"], got["kind"], got["occurred_on"],
-                got["deadline"], got["channel"]) == ("open", MEMBER, "accident", "2026-11-30",
-                                                     "2026-12-03", "admin"), got
+                got["deadline"], got["channel"], got["window_closed"]) == (
+                    "open", MEMBER, "accident", "2026-11-30", "2026-12-03", "admin", False), got
+        rc, out, err = env.gatewayctl("incident", "show", ref)
+        assert rc == 0 and "open: not reported yet" in out, (out, err)
         assert got["registered_at"].startswith("2026-12-01T") and "reported_at" not in got, got
         # a reference typed in lower case is the same one
         status, got = env.admin("POST", "/v1/incidents/%s/report" % ref.lower())
@@ -130,7 +132,7 @@ def test_staff_record_a_report_made_another_way(env):
         status, got = env.admin("POST", "/v1/incidents/%s/report" % ref, token=False)
         assert status == 401, got
         rc, out, err = env.gatewayctl("incident", "reported", "BA20261130-999999")
-        assert rc == 1 and "unknown_incident" in err, (rc, out, err)
+        assert rc == 1 and "no incident has this reference" in err, (rc, out, err)
     finally:
         env.restart_gatewayd()
     # past the deadline: refused, nothing changes
@@ -147,5 +149,11 @@ def test_staff_record_a_report_made_another_way(env):
         assert status == 422 and got["error"] == "window_closed", got
         assert "2026-12-04" in got["message"], got
         assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
+        rc, out, err = env.gatewayctl("incident", "show", late)
+        assert rc == 0 and "never reported: the report window closed on 2026-12-04" in out, out
+        # a damaged record says so (500), it is not taken for Redis being away
+        env.redis("HDEL", "gw:inc:" + late, "kind")
+        status, got = env.admin("GET", "/v1/incidents/" + late)
+        assert status == 500 and got["error"] == "internal", got
     finally:
         env.restart_gatewayd()

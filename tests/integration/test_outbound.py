@@ -338,7 +338,7 @@ def test_ussd_contribution_screen_sends_a_confirmation_sms(env):
     [m] = CARRIER.wait_messages(1)
     assert m["to"] == "+86" + PHONE["unpaid"], m
     assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，"
-                         "应缴200元，请在2026年12月31日前缴费。"), m["text"]
+                         "应缴200元，请最迟于2026年12月31日缴费。"), m["text"]
     time.sleep(0.5)
     assert len(CARRIER.messages()) == 1
     # in English, for the English speaker (no due date on record)
@@ -369,4 +369,4 @@ def test_a_year_without_a_tier_is_not_reported_as_no_record(env):
     assert kind == "END", text
     [m] = CARRIER.wait_messages(1)
     assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，也还没有选缴费档次，"
-                         "请在2026年12月31日前选档次并缴费。"), m["text"]
+                         "请最迟于2026年12月31日选档次并缴费。"), m["text"]

@@ -296,3 +296,74 @@ def test_outcomes_never_undo_a_finished_message_and_counts_stay_whole(env):
     ack("c5", "a", m3, cid="cid3")
     assert env.redis("GET", "gw:{q}:m:%s" % m3.split(":")[0]).startswith("delivered|")
     assert env.redis("HMGET", "gw:{q}:camp:7", "queued", "sent", "delivered") == ["0", "2", "1"]
+
+
+def test_a_reminder_that_reached_no_phone_leaves_no_mark(env):
+    """gw:{q}:last:KEY makes the next reminder within min_interval_hours a
+    duplicate. A reminder the carrier refused at its first attempt, or that a
+    delivery report says failed (also one that came before the outcome), did
+    not reach the person and takes its mark away; one whose outcome was
+    unknown (no answer in time) or whose claim was lost to another consumer
+    keeps it, as does a newer reminder's mark."""
+    stop_dispatch(env)
+    env.redis("HSET", "gw:pt:u", "P1", record("+8613700000001", "赵一", "0", "2026-12-31"))
+
+    def send(mid_note):
+        mid = env.redis("EVAL", script("q_enqueue"), 0, "bulk", T0 // 1000, 1, "tunpaid_reminder",
+                        "", 3600, "u,0,P1,", "0", "+8613700000001")[0]
+        _, _, items, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, "c1", 6000, 100, "p",
+                                         0, 0, 0, 72000)
+        assert len(items) == 2 and items[1].startswith("%d:" % mid), (mid_note, items)
+        assert env.redis("GET", "gw:{q}:last:u:P1") == str(mid), env.redis("GET", "gw:{q}:last:u:P1")
+        return mid, items[1]
+
+    def ack(member, kind, cid="", num="", consumer="c1"):
+        if kind == "d":
+            f = member.split(":")
+            f[1] = str(int(f[1]) + 1)
+            member = ":".join(f)
+        return env.redis("EVAL", script("q_ack"), 0, consumer, T0, 6000, 3600,
+                         member.split(":")[0], "bulk", kind, "p", cid, num, member, "x")
+
+    def dlr(state, cid):
+        return env.redis("EVAL", script("q_dlr"), 0, state, T0, "", "p:" + cid)
+
+    # refused at the first attempt: the mark goes
+    _, m = send("refused")
+    ack(m, "d", num="1")
+    assert env.redis("GET", "gw:{q}:last:u:P1") is None, env.redis("GET", "gw:{q}:last:u:P1")
+    # dead with an unknown outcome (no answer in time): a copy may have arrived
+    mid, m = send("unknown")
+    ack(m, "d", num="0")
+    assert env.redis("GET", "gw:{q}:last:u:P1") == str(mid), env.redis("GET", "gw:{q}:last:u:P1")
+    env.redis("DEL", "gw:{q}:last:u:P1")
+    # refused, but this consumer's claim had been reclaimed (another may have sent it)
+    mid, m = send("lost lease")
+    env.redis("HDEL", "gw:{q}:fl:c1", str(mid))
+    ack(m, "d", num="1")
+    assert env.redis("GET", "gw:{q}:last:u:P1") == str(mid), env.redis("GET", "gw:{q}:last:u:P1")
+    env.redis("DEL", "gw:{q}:last:u:P1")
+    # accepted, then reported undelivered: the mark goes
+    mid, m = send("undelivered")
+    ack(m, "a", cid="c-1")
+    assert env.redis("GET", "gw:{q}:cid:p:c-1") == "%d||u:P1" % mid
+    assert dlr("failed", "c-1") == [str(mid), "applied"]
+    assert env.redis("GET", "gw:{q}:last:u:P1") is None, env.redis("GET", "gw:{q}:last:u:P1")
+    # a failed report that came before the outcome: the same
+    mid, m = send("early")
+    assert dlr("failed", "c-2") == ["", "unmatched"]
+    ack(m, "a", cid="c-2")
+    assert env.redis("GET", "gw:{q}:m:%d" % mid).startswith("failed|")
+    assert env.redis("GET", "gw:{q}:last:u:P1") is None, env.redis("GET", "gw:{q}:last:u:P1")
+    # an older reminder reported failed after a newer one went: the newer mark stays
+    old, m = send("older")
+    ack(m, "a", cid="c-3")
+    env.redis("DEL", "gw:{q}:last:u:P1")             # its interval over
+    new, m = send("newer")
+    assert dlr("failed", "c-3") == [str(old), "applied"]
+    assert env.redis("GET", "gw:{q}:last:u:P1") == str(new), env.redis("GET", "gw:{q}:last:u:P1")
+    # a value the previous version wrote ("ID"): applied, its mark left to expire
+    ack(m, "a", cid="c-4")
+    env.redis("SET", "gw:{q}:cid:p:c-4", str(new))
+    assert dlr("failed", "c-4") == [str(new), "applied"]
+    assert env.redis("GET", "gw:{q}:last:u:P1") == str(new), env.redis("GET", "gw:{q}:last:u:P1")
