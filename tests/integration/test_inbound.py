@@ -25,6 +25,10 @@ CONFIG = {
                     "account_sid": fake_carrier.DEFAULT_TWILIO_SID,
                     "auth_token": TWILIO_TOKEN, "sender": "+8610690000", "priority": 2},
     "sms": {"signature": SIGNATURE, "default_provider": "at"},
+    # No automatic unpaid reminders: the roster's U-UNPAID is due 2026-12-31, so
+    # an import in December inside the send window would text it at once and the
+    # carrier would hold one message more (test_campaigns tests them, clock fixed).
+    "reminders": {"unpaid_offsets_days": ""},
 }
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
