@@ -81,25 +81,38 @@ int cmd_inbox(const ctl *c, int argc, char **argv)
     return rc;
 }
 
+/* The fields of an incident as the API answers it (NULL when absent). */
+typedef struct incident_view {
+    const char *ref, *kind, *who, *on, *due, *state;
+} incident_view;
+
+static incident_view incident_view_of(const json_t *ans)
+{
+    incident_view v = {
+        json_string_value(json_object_get(ans, "reference")),
+        json_string_value(json_object_get(ans, "kind")),
+        json_string_value(json_object_get(ans, "participant_id")),
+        json_string_value(json_object_get(ans, "occurred_on")),
+        json_string_value(json_object_get(ans, "deadline")),
+        json_string_value(json_object_get(ans, "state")),
+    };
+    return v;
+}
+
 /* What incident ANS (GET /v1/incidents/REF's answer) is, in a sentence. */
 static void print_incident(const json_t *ans)
 {
-    const char *ref = json_string_value(json_object_get(ans, "reference"));
-    const char *what = json_string_value(json_object_get(ans, "kind"));
-    const char *who = json_string_value(json_object_get(ans, "participant_id"));
-    const char *on = json_string_value(json_object_get(ans, "occurred_on"));
-    const char *due = json_string_value(json_object_get(ans, "deadline"));
-    const char *state = json_string_value(json_object_get(ans, "state"));
+    incident_view v = incident_view_of(ans);
     const char *at = json_string_value(json_object_get(ans, "reported_at"));
     const char *how = json_string_value(json_object_get(ans, "reported_channel"));
-    printf("incident %s: %s of %s on %s, the claim to be reported by %s\n", ref, what, who,
-           on, due);
-    if (state != NULL && strcmp(state, "reported") == 0)
+    printf("incident %s: %s of %s on %s, the claim to be reported by %s\n", v.ref, v.kind,
+           v.who, v.on, v.due);
+    if (v.state != NULL && strcmp(v.state, "reported") == 0)
         printf("  reported %s, %s\n", at != NULL ? at : "(time not known)",
                how != NULL && strcmp(how, "ussd") == 0 ? "by the member through USSD"
                                                        : "recorded by staff");
     else if (json_is_true(json_object_get(ans, "window_closed")))
-        printf("  never reported: the report window closed on %s\n", due);
+        printf("  never reported: the report window closed on %s\n", v.due);
     else
         printf("  open: not reported yet (reminders go to the member's phone unless they "
                "opted out)\n");
@@ -164,22 +177,17 @@ int cmd_incident(const ctl *c, int argc, char **argv)
     int rc = api_call(c, "POST", "/v1/incidents", body, "incident add", &ans);
     json_decref(body);
     if (rc == 0 && ans != NULL) {
-        const char *ref = json_string_value(json_object_get(ans, "reference"));
-        const char *what = json_string_value(json_object_get(ans, "kind"));
-        const char *who = json_string_value(json_object_get(ans, "participant_id"));
-        const char *on = json_string_value(json_object_get(ans, "occurred_on"));
-        const char *due = json_string_value(json_object_get(ans, "deadline"));
-        const char *state = json_string_value(json_object_get(ans, "state"));
+        incident_view v = incident_view_of(ans);
         const char *warning = json_string_value(json_object_get(ans, "warning"));
-        if (state != NULL && strcmp(state, "reported") == 0)
-            printf("incident %s: %s of %s on %s was already reported by the member; "
-                   "nothing to do\n", ref, what, who, on);
+        if (v.state != NULL && strcmp(v.state, "reported") == 0)
+            printf("incident %s: %s of %s on %s was already reported; nothing to do\n", v.ref,
+                   v.kind, v.who, v.on);
         else if (json_is_false(json_object_get(ans, "created")))
             printf("incident %s: %s of %s on %s was already registered (the same incident); "
-                   "the claim must be reported by %s\n", ref, what, who, on, due);
+                   "the claim must be reported by %s\n", v.ref, v.kind, v.who, v.on, v.due);
         else
-            printf("incident %s: %s of %s on %s; the claim must be reported by %s\n", ref,
-                   what, who, on, due);
+            printf("incident %s: %s of %s on %s; the claim must be reported by %s\n", v.ref,
+                   v.kind, v.who, v.on, v.due);
         if (warning != NULL)
             printf("warning: %s\n", warning);
     }

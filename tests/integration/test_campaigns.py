@@ -421,18 +421,24 @@ def test_a_roster_imported_on_the_due_date_reminds_at_once(env):
 MEMBER_ROW = "C-10,13700000010,冯十,1010,白水乡,石桥村,zh,2026,100,100,2026-12-31,10,,,yes"
 
 
-def test_incident_reminders_stop_when_the_member_reports(env):
-    """Staff register an accident on Wednesday 2026-12-02 10:00 (occurred the day
-    before): the member is reminded at once and is due reminders on the
-    deadline's eve and on the last day (deadline 2026-12-04: 12-03 and 12-04 at
-    08:00); reporting on USSD menu 4 stops both."""
+def member_accident(env):
+    """Wednesday 2026-12-02 10:00: member C-10 imported, staff register their
+    accident of the day before (deadline Friday 2026-12-04). Its reference."""
     at_local(env, 2026, 12, 2, 10, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200 and answer["rejected"] == [], answer
     status, answer = env.admin("POST", "/v1/incidents", {
         "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
     assert status == 201 and answer["deadline"] == "2026-12-04", answer
-    ref = answer["reference"]
+    return answer["reference"]
+
+
+def test_incident_reminders_stop_when_the_member_reports(env):
+    """Staff register an accident on Wednesday 2026-12-02 10:00 (occurred the day
+    before): the member is reminded at once and is due reminders on the
+    deadline's eve and on the last day (deadline 2026-12-04: 12-03 and 12-04 at
+    08:00); reporting on USSD menu 4 stops both."""
+    ref = member_accident(env)
     [m] = CARRIER.wait_messages(1, timeout=10)
     assert m["to"] == "+8613700000010", m
     assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请最迟于2026年12月4日报案，登记号%s。"
@@ -465,13 +471,7 @@ def test_incident_reminders_stop_when_staff_record_the_report(env):
     """The member reported the accident at the township office: staff record it
     (gatewayctl incident reported REF), and the eve's and last day's reminders
     do not go."""
-    at_local(env, 2026, 12, 2, 10, fresh=True)
-    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
-    assert status == 200 and answer["rejected"] == [], answer
-    status, answer = env.admin("POST", "/v1/incidents", {
-        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
-    assert status == 201 and answer["deadline"] == "2026-12-04", answer
-    ref = answer["reference"]
+    ref = member_accident(env)
     CARRIER.wait_messages(1, timeout=10)
     rc, out, err = env.gatewayctl("incident", "reported", ref)
     assert rc == 0 and "recorded as reported: no more reminders" in out, (out, err)
@@ -488,13 +488,7 @@ def test_incident_reminders_stop_when_staff_record_the_report(env):
 def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     """Not reported: the member hears at once, on the deadline's eve and on the
     last day (each at 08:00), and nothing after the deadline."""
-    at_local(env, 2026, 12, 2, 10, fresh=True)
-    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
-    assert status == 200 and answer["rejected"] == [], answer
-    status, answer = env.admin("POST", "/v1/incidents", {
-        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"})
-    assert status == 201 and answer["deadline"] == "2026-12-04", answer
-    ref = answer["reference"]
+    ref = member_accident(env)
     CARRIER.wait_messages(1, timeout=10)
     last_day = (SIGNATURE + "冯十您好，2026年12月4日是您意外伤害互助保障报案的最后一天，登记号%s。"
                 "请尽快找村协理员或拨打12333办理。" % ref)
