@@ -3,12 +3,15 @@
  *   POST /v1/incidents {"participant_id", "kind": "accident"|"critical_illness",
  *                       "occurred_on": "YYYY-MM-DD"}
  *        -> 201 {"reference", "deadline", "participant_id", "kind", "occurred_on",
- *                "state": "open", "created": true}
+ *                "state": "open", "created": true, "reminders": N}
  *
  * The same kind and date again is the same incident: 200 with its state
  * ("open", or "reported" by the member) and "created": false. When the
  * window reaches a year with no business calendar loaded, the answer has a
- * "warning": its deadline counts only weekends as rest days.
+ * "warning": its deadline counts only weekends as rest days. "reminders"
+ * says how many were queued for the member (at once, the eve, the last
+ * day); when none can reach them (no phone, opted out, or too late in the
+ * day of the deadline) the "warning" says so, for staff to tell them.
  *
  *   GET  /v1/incidents/{reference}
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
@@ -55,8 +58,25 @@ static void fmt_date(gw_date d, char *out, size_t cap)
     snprintf(out, cap, "%04d-%02d-%02d", d.y, d.m, d.d);
 }
 
+/* Why the member will not hear of new incident from the gateway, or NULL. */
+static const char *unreminded_why(const gw_incident_plan *plan)
+{
+    if (plan == NULL)
+        return NULL;
+    if (plan->no_phone)
+        return "the member has no phone in the roster: no reminder can reach them, tell them "
+               "of the deadline another way";
+    if (plan->opted_out)
+        return "the member's phone has opted out of reminders: tell them of the deadline "
+               "another way";
+    if (plan->reminders == 0)
+        return "the send window does not open again before the deadline has passed: no "
+               "reminder will go, tell the member today";
+    return NULL;
+}
+
 static void on_registered(gw_incidents *inc, gw_incident_result result, const char *reference,
-                          gw_date deadline, void *arg)
+                          gw_date deadline, const gw_incident_plan *plan, void *arg)
 {
     (void)inc;
     incident_req *in = arg;
@@ -77,14 +97,23 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
                                                                                 : "open",
                                 "created", result == GW_INCIDENT_REGISTERED);
         const gw_calendar *cal = in->a->calendar != NULL ? *in->a->calendar : NULL;
-        for (int y = in->occurred.y; ans != NULL && y <= deadline.y; y++) {
+        msg[0] = '\0';
+        for (int y = in->occurred.y; y <= deadline.y; y++) {
             if (cal != NULL && gw_calendar_has_year(cal, y))
                 continue;
             snprintf(msg, sizeof msg, "no business calendar for %d is loaded: this deadline "
                      "counts only Saturdays and Sundays as rest days (add "
                      "ops/calendars/CN-%d.tsv and reload)", y, y);
-            json_object_set_new(ans, "warning", json_string(msg));
             break;
+        }
+        const char *why = unreminded_why(plan);
+        if (ans != NULL && plan != NULL)
+            json_object_set_new(ans, "reminders", json_integer(plan->reminders));
+        if (ans != NULL && (msg[0] != '\0' || why != NULL)) {
+            char both[sizeof msg + 200];
+            snprintf(both, sizeof both, "%s%s%s", msg, msg[0] != '\0' && why != NULL ? "; " : "",
+                     why != NULL ? why : "");
+            json_object_set_new(ans, "warning", json_string(both));
         }
         gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200, ans);
         break;
@@ -222,9 +251,10 @@ static void on_marked_info(gw_incidents *inc, int status, const gw_incident_info
 }
 
 static void on_marked(gw_incidents *inc, gw_incident_result result, const char *reference,
-                      gw_date deadline, void *arg)
+                      gw_date deadline, const gw_incident_plan *plan, void *arg)
 {
     (void)reference;
+    (void)plan;
     mark_req *m = arg;
     char msg[200], due[40];
     fmt_date(deadline, due, sizeof due);

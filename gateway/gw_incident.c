@@ -96,11 +96,17 @@ static void fmt_ymd(gw_date d, char *out, size_t cap)
 
 /* ---- answering ---- */
 
+static void answer_plan(inc_call *c, gw_incident_result result, const char *reference,
+                        gw_date deadline, const gw_incident_plan *plan)
+{
+    c->cb(c->inc, result, reference != NULL ? reference : "", deadline, plan, c->arg);
+    free(c);
+}
+
 static void answer(inc_call *c, gw_incident_result result, const char *reference,
                    gw_date deadline)
 {
-    c->cb(c->inc, result, reference != NULL ? reference : "", deadline, c->arg);
-    free(c);
+    answer_plan(c, result, reference, deadline, NULL);
 }
 
 static void on_deferred(evutil_socket_t fd, short what, void *arg)
@@ -146,7 +152,7 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
     gw_date none = {0, 0, 0}, deadline = none;
     char on[YMD_CAP];
     fmt_ymd(c->occurred, on, sizeof on);
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_STRING ||
         reply->element[2]->type != REDIS_REPLY_STRING ||
@@ -161,11 +167,22 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
     const char *ref = reply->element[1]->str, *ymd = reply->element[2]->str;
     const char *kind = gw_incident_kind_name(c->kind);
     switch (reply->element[0]->integer) {
-    case 0:
-        gw_info("incidents", "%s: %s of %s on %s registered, report by %s", ref, kind, c->pid,
-                on, ymd);
-        answer(c, GW_INCIDENT_REGISTERED, ref, deadline);
+    case 0: {
+        /* the script also says how many reminders it queued and whether the
+         * phone opted out */
+        gw_incident_plan plan = {0, c->phone[0] == '\0', 0};
+        if (reply->elements >= 5 && reply->element[3]->type == REDIS_REPLY_INTEGER &&
+            reply->element[4]->type == REDIS_REPLY_INTEGER) {
+            plan.reminders = (int)reply->element[3]->integer;
+            plan.opted_out = reply->element[4]->integer != 0;
+        }
+        gw_info("incidents", "%s: %s of %s on %s registered, report by %s; %d reminder%s "
+                "queued%s", ref, kind, c->pid, on, ymd, plan.reminders,
+                plan.reminders == 1 ? "" : "s",
+                plan.no_phone ? " (no phone)" : plan.opted_out ? " (opted out)" : "");
+        answer_plan(c, GW_INCIDENT_REGISTERED, ref, deadline, &plan);
         break;
+    }
     case 1:
         gw_info("incidents", "%s: %s of %s on %s reported again (%s)", ref, kind, c->pid, on,
                 c->channel);
@@ -428,14 +445,14 @@ static void on_mark_found(gw_incidents *inc, int status, const gw_incident_info 
     gw_date none = {0, 0, 0};
     if (status != 0) {
         m.cb(inc, status > 0 ? GW_INCIDENT_UNKNOWN_REFERENCE : GW_INCIDENT_UNAVAILABLE, "",
-             none, m.arg);
+             none, NULL, m.arg);
         return;
     }
     /* The member's report, recorded by staff: the same rules and the same
      * script as a report through USSD. */
     inc_call *c = call_new(inc, info->kind, info->occurred, m.cb, m.arg);
     if (c == NULL) {
-        m.cb(inc, GW_INCIDENT_UNAVAILABLE, "", none, m.arg);
+        m.cb(inc, GW_INCIDENT_UNAVAILABLE, "", none, NULL, m.arg);
         return;
     }
     c->report = 1;

@@ -60,12 +60,24 @@ typedef enum gw_incident_result {
     GW_INCIDENT_UNAVAILABLE       /* Redis failed or went away: not known to be stored */
 } gw_incident_result;
 
+/* What registering a new incident did about reminding the member, so that
+ * staff know when they must reach the member themselves. */
+typedef struct gw_incident_plan {
+    int reminders;                /* queued: at once, on the eve, on the last day (0..3);
+                                     0 with a phone: the send window does not open
+                                     again before the deadline has passed */
+    int no_phone;                 /* the roster has no phone for the member */
+    int opted_out;                /* the member's phone opted out of reminders: they are
+                                     queued, and skipped unless it opts in again */
+} gw_incident_plan;
+
 /* The answer to a register or a report. REFERENCE is the incident's
  * ("" unless the result is REGISTERED, REPORTED or ALREADY_REPORTED), valid
  * only during the call. DEADLINE is the incident's deadline for those three
- * and for WINDOW_CLOSED (the deadline it had), {0, 0, 0} otherwise. */
+ * and for WINDOW_CLOSED (the deadline it had), {0, 0, 0} otherwise. PLAN is
+ * NULL unless the result is REGISTERED. */
 typedef void gw_incident_cb(gw_incidents *inc, gw_incident_result result, const char *reference,
-                            gw_date deadline, void *arg);
+                            gw_date deadline, const gw_incident_plan *plan, void *arg);
 
 /* The incidents on REDIS, with deadlines from CFG's [claims] days and the
  * calendar *CALENDAR (read at each call: SIGHUP swaps it; NULL or *NULL

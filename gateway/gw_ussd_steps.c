@@ -233,9 +233,10 @@ const struct claim_kind claim_kinds[] = {
 const size_t claim_kinds_count = sizeof claim_kinds / sizeof claim_kinds[0];
 
 static void on_claim(gw_incidents *inc, gw_incident_result result, const char *reference,
-                     gw_date deadline, void *arg)
+                     gw_date deadline, const gw_incident_plan *plan, void *arg)
 {
     (void)inc;
+    (void)plan;
     hop *h = arg;
     if (!hop_back(h))
         return;

@@ -7,8 +7,9 @@
 -- ARGV[8] channel ('admin', 'ussd').
 -- An incident is the hash gw:inc:REFERENCE; a new reference is
 -- 'BA' .. YYYYMMDD .. '-' .. a six-digit number from KEYS[2].
--- register: a new incident in state 'open' -> {0, reference, deadline}, with
---   its reminders; but when the participant has one of the same kind and
+-- register: a new incident in state 'open' -> {0, reference, deadline,
+--   reminders queued (0..3), 1 when the phone opted out else 0}, with its
+--   reminders; but when the participant has one of the same kind and
 --   date already (staff retrying, or typing in a paper form after the
 --   member reported): 'reported' -> {1, its reference, its deadline},
 --   'open' -> {4, its reference, its deadline}; nothing changes.
@@ -31,13 +32,14 @@ local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- the eve's does not stop the last day's); q_claim.lua skips them once the
 -- incident is reported.
 local function remind(ref, phone, sec, seg, letter, body)
-  if phone == nil or phone == '' or sec == nil or sec == '' then return end
+  if phone == nil or phone == '' or sec == nil or sec == '' then return 0 end
   redis.call('SET', 'gw:{q}:body:auto_' .. letter, body)
   local id = redis.call('INCR', 'gw:{q}:seq')
   redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec, string.format('%d', id) .. ':0:' .. seg .. ':' ..
              phone .. ':auto_' .. letter .. ':' .. letter .. ',0,' .. pid .. ',' .. ref)
   redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
   redis.call('HINCRBY', 'gw:{q}:n', 'bulk', 1)
+  return 1
 end
 
 local function create(state)
@@ -80,10 +82,11 @@ end
 if mode == 'register' then
   if #open > 0 then return {4, open[1][1], open[1][2]} end
   local ref = create('open')
-  remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder')
-  remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day')
-  remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'tclaim_last_day')
-  return {0, ref, deadline}
+  local n = remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder') +
+            remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day') +
+            remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'tclaim_last_day')
+  local opted = ARGV[9] ~= '' and redis.call('HEXISTS', 'gw:{q}:optout', ARGV[9]) or 0
+  return {0, ref, deadline, n, opted}
 end
 
 if #open > 0 then

@@ -12,10 +12,11 @@ MEMBER = "U-HH1"          # a mutual-aid member in ussd_util's roster
 NOT_MEMBER = "U-PAID"
 
 
-def set_today(env, ymd):
-    """Restarts gatewayd with its one clock moved so that today is YMD (noon, Shanghai)."""
+def set_today(env, ymd, hour=12):
+    """Restarts gatewayd with its one clock moved so that today is YMD (at HOUR,
+    noon unless given, in Asia/Shanghai)."""
     y, m, d = (int(x) for x in ymd.split("-"))
-    target = calendar.timegm((y, m, d, 4, 0, 0)) # 12:00 in Asia/Shanghai
+    target = calendar.timegm((y, m, d, hour - 8, 0, 0))
     os.environ["GW_CLOCK_OFFSET_S"] = str(int(target - time.time()))
     try:
         env.restart_gatewayd()
@@ -155,5 +156,40 @@ def test_staff_record_a_report_made_another_way(env):
         env.redis("HDEL", "gw:inc:" + late, "kind")
         status, got = env.admin("GET", "/v1/incidents/" + late)
         assert status == 500 and got["error"] == "internal", got
+    finally:
+        env.restart_gatewayd()
+
+
+def test_staff_hear_when_no_reminder_can_reach_the_member(env):
+    """Registering answers how many reminders were queued (at once, the eve,
+    the last day); when none can reach the member (no phone, opted out, or
+    registered after the last day's send window closed) a warning says so:
+    staff must tell the member themselves."""
+    set_today(env, "2026-12-01")
+    try:
+        load_roster(env, extra=["U-NOPH,,林丁,2222,白水乡,石桥村,zh,2026,100,100,2026-12-31,"
+                                "1.00,,,yes"])
+        status, answer = incident(env, MEMBER, "accident", "2026-11-30")    # deadline 12-03
+        assert status == 201 and answer["reminders"] == 3 and "warning" not in answer, answer
+        status, answer = incident(env, "U-NOPH", "accident", "2026-11-30")
+        assert status == 201 and answer["reminders"] == 0, answer
+        assert "no phone" in answer["warning"], answer
+        env.admin("POST", "/v1/optouts", {"phone": "13800000204", "action": "add"})
+        status, answer = incident(env, MEMBER, "critical_illness", "2026-11-30")
+        assert status == 201 and "opted out" in answer["warning"], answer
+        env.admin("POST", "/v1/optouts", {"phone": "13800000204", "action": "remove"})
+    finally:
+        env.restart_gatewayd()
+    # 21:00 on the deadline day of an accident of 2026-11-27 (deadline Monday 11-30)
+    set_today(env, "2026-11-30", hour=21)
+    try:
+        status, answer = incident(env, MEMBER, "accident", "2026-11-27")
+        assert status == 201 and answer["deadline"] == "2026-11-30", answer
+        assert answer["reminders"] == 0 and "tell the member today" in answer["warning"], answer
+        # critical illness diagnosed 2026-11-20: ten days, the same last day
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "critical_illness", "--date", "2026-11-20")
+        assert rc == 0 and "reported by 2026-11-30" in out, (out, err)
+        assert "warning: the send window does not open again" in out, (out, err)
     finally:
         env.restart_gatewayd()
