@@ -86,16 +86,17 @@ typedef struct incident_view {
     const char *ref, *kind, *who, *on, *due, *state;
 } incident_view;
 
+/* Field NAME of ANS, "?" when absent (never NULL: it goes to printf). */
+static const char *field(const json_t *ans, const char *name)
+{
+    const char *v = json_string_value(json_object_get(ans, name));
+    return v != NULL ? v : "?";
+}
+
 static incident_view incident_view_of(const json_t *ans)
 {
-    incident_view v = {
-        json_string_value(json_object_get(ans, "reference")),
-        json_string_value(json_object_get(ans, "kind")),
-        json_string_value(json_object_get(ans, "participant_id")),
-        json_string_value(json_object_get(ans, "occurred_on")),
-        json_string_value(json_object_get(ans, "deadline")),
-        json_string_value(json_object_get(ans, "state")),
-    };
+    incident_view v = {field(ans, "reference"), field(ans, "kind"), field(ans, "participant_id"),
+                       field(ans, "occurred_on"), field(ans, "deadline"), field(ans, "state")};
     return v;
 }
 
@@ -107,15 +108,14 @@ static void print_incident(const json_t *ans)
     const char *how = json_string_value(json_object_get(ans, "reported_channel"));
     printf("incident %s: %s of %s on %s, the claim to be reported by %s\n", v.ref, v.kind,
            v.who, v.on, v.due);
-    if (v.state != NULL && strcmp(v.state, "reported") == 0)
-        printf("  reported %s, %s\n", at != NULL ? at : "(time not known)",
+    if (strcmp(v.state, "reported") == 0)
+        printf("  reported%s%s, %s\n", at != NULL ? " " : "", at != NULL ? at : "",
                how != NULL && strcmp(how, "ussd") == 0 ? "by the member through USSD"
                                                        : "recorded by staff");
     else if (json_is_true(json_object_get(ans, "window_closed")))
-        printf("  never reported: the report window closed on %s\n", v.due);
+        printf("  not recorded as reported; the report window closed on %s\n", v.due);
     else
-        printf("  open: not reported yet (reminders go to the member's phone unless they "
-               "opted out)\n");
+        printf("  open: not recorded as reported yet\n");
 }
 
 /* incident show|reported REFERENCE */
@@ -179,7 +179,8 @@ int cmd_incident(const ctl *c, int argc, char **argv)
     if (rc == 0 && ans != NULL) {
         incident_view v = incident_view_of(ans);
         const char *warning = json_string_value(json_object_get(ans, "warning"));
-        if (v.state != NULL && strcmp(v.state, "reported") == 0)
+        json_t *queued = json_object_get(ans, "reminders");
+        if (strcmp(v.state, "reported") == 0)
             printf("incident %s: %s of %s on %s was already reported; nothing to do\n", v.ref,
                    v.kind, v.who, v.on);
         else if (json_is_false(json_object_get(ans, "created")))
@@ -188,6 +189,10 @@ int cmd_incident(const ctl *c, int argc, char **argv)
         else
             printf("incident %s: %s of %s on %s; the claim must be reported by %s\n", v.ref,
                    v.kind, v.who, v.on, v.due);
+        if (json_is_integer(queued))
+            printf("%lld SMS reminder%s queued for the member\n",
+                   (long long)json_integer_value(queued),
+                   json_integer_value(queued) == 1 ? "" : "s");
         if (warning != NULL)
             printf("warning: %s\n", warning);
     }

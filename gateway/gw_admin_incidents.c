@@ -10,8 +10,9 @@
  * window reaches a year with no business calendar loaded, the answer has a
  * "warning": its deadline counts only weekends as rest days. "reminders"
  * says how many were queued for the member (at once, the eve, the last
- * day); when none can reach them (no phone, opted out, or too late in the
- * day of the deadline) the "warning" says so, for staff to tell them.
+ * day; a new incident only); when they may not reach the member (no phone,
+ * opted out, past or near the end of the SMS hours of the last day) the
+ * "warning" says so, for staff to tell them, also when registered again.
  *
  *   GET  /v1/incidents/{reference}
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
@@ -58,21 +59,28 @@ static void fmt_date(gw_date d, char *out, size_t cap)
     snprintf(out, cap, "%04d-%02d-%02d", d.y, d.m, d.d);
 }
 
-/* Why the member will not hear of new incident from the gateway, or NULL. */
-static const char *unreminded_why(const gw_incident_plan *plan)
+/* Why the gateway's reminders may not reach the member, for staff to tell
+ * them themselves (into OUT), or "" . */
+static void unreminded_why(const gw_incident_plan *plan, gw_date deadline, char *out,
+                           size_t cap)
 {
+    char due[40];
+    fmt_date(deadline, due, sizeof due);
+    out[0] = '\0';
     if (plan == NULL)
-        return NULL;
+        return;
     if (plan->no_phone)
-        return "the member has no phone in the roster: no reminder can reach them, tell them "
-               "of the deadline another way";
-    if (plan->opted_out)
-        return "the member's phone has opted out of reminders: tell them of the deadline "
-               "another way";
-    if (plan->reminders == 0)
-        return "the send window does not open again before the deadline has passed: no "
-               "reminder will go, tell the member today";
-    return NULL;
+        snprintf(out, cap, "the member has no phone in the roster: no SMS can reach them; "
+                 "tell them the claim must be reported by %s", due);
+    else if (plan->opted_out)
+        snprintf(out, cap, "the member's phone has opted out of reminders: no SMS will go; "
+                 "tell them the claim must be reported by %s", due);
+    else if (plan->reminders == 0)
+        snprintf(out, cap, "it is past the SMS hours of %s, the last day to report: no SMS "
+                 "will go; tell the member today (USSD takes the report until midnight)", due);
+    else if (plan->late)
+        snprintf(out, cap, "%s is the last day to report and its SMS hours end within the "
+                 "hour: the reminder may not go in time; tell the member today", due);
 }
 
 static void on_registered(gw_incidents *inc, gw_incident_result result, const char *reference,
@@ -106,13 +114,14 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
                      "ops/calendars/CN-%d.tsv and reload)", y, y);
             break;
         }
-        const char *why = unreminded_why(plan);
-        if (ans != NULL && plan != NULL)
+        char why[240];
+        unreminded_why(plan, deadline, why, sizeof why);
+        if (ans != NULL && plan != NULL && plan->reminders >= 0)
             json_object_set_new(ans, "reminders", json_integer(plan->reminders));
-        if (ans != NULL && (msg[0] != '\0' || why != NULL)) {
-            char both[sizeof msg + 200];
-            snprintf(both, sizeof both, "%s%s%s", msg, msg[0] != '\0' && why != NULL ? "; " : "",
-                     why != NULL ? why : "");
+        if (ans != NULL && (msg[0] != '\0' || why[0] != '\0')) {
+            char both[sizeof msg + sizeof why + 2];
+            snprintf(both, sizeof both, "%s%s%s", msg, msg[0] != '\0' && why[0] != '\0' ? "; " : "",
+                     why);
             json_object_set_new(ans, "warning", json_string(both));
         }
         gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200, ans);

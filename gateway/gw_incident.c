@@ -57,6 +57,7 @@ typedef struct inc_call {
      * ("" when that reminder does not go) */
     char phone[GW_PHONE_MAX];
     char sec_c[24], sec_l[24], sec_d[24], seg_c[8], seg_l[8];
+    int late;                     /* the only reminder goes late on the last day */
 } inc_call;
 
 static const char *const kind_names[] = {"accident", "critical_illness"};
@@ -167,20 +168,30 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
     const char *ref = reply->element[1]->str, *ymd = reply->element[2]->str;
     const char *kind = gw_incident_kind_name(c->kind);
     switch (reply->element[0]->integer) {
-    case 0: {
-        /* the script also says how many reminders it queued and whether the
-         * phone opted out */
-        gw_incident_plan plan = {0, c->phone[0] == '\0', 0};
-        if (reply->elements >= 5 && reply->element[3]->type == REDIS_REPLY_INTEGER &&
-            reply->element[4]->type == REDIS_REPLY_INTEGER) {
+    case 0:
+    case 4: {
+        /* the script also says how many reminders it queued (a new incident;
+         * -1 for one registered before) and whether the phone opted out */
+        gw_incident_plan plan = {-1, c->phone[0] == '\0', 0, c->late};
+        int have = reply->elements >= 5 && reply->element[3]->type == REDIS_REPLY_INTEGER &&
+                   reply->element[4]->type == REDIS_REPLY_INTEGER;
+        if (have) {
             plan.reminders = (int)reply->element[3]->integer;
             plan.opted_out = reply->element[4]->integer != 0;
         }
-        gw_info("incidents", "%s: %s of %s on %s registered, report by %s; %d reminder%s "
-                "queued%s", ref, kind, c->pid, on, ymd, plan.reminders,
-                plan.reminders == 1 ? "" : "s",
-                plan.no_phone ? " (no phone)" : plan.opted_out ? " (opted out)" : "");
-        answer_plan(c, GW_INCIDENT_REGISTERED, ref, deadline, &plan);
+        int fresh = reply->element[0]->integer == 0;
+        if (!fresh)
+            plan.late = 0;
+        if (fresh)
+            gw_info("incidents", "%s: %s of %s on %s registered, report by %s; %d reminder%s "
+                    "queued%s", ref, kind, c->pid, on, ymd, plan.reminders,
+                    plan.reminders == 1 ? "" : "s",
+                    plan.no_phone ? " (no phone)" : plan.opted_out ? " (opted out)" : "");
+        else
+            gw_info("incidents", "%s: %s of %s on %s registered again: the same incident", ref,
+                    kind, c->pid, on);
+        answer_plan(c, fresh ? GW_INCIDENT_REGISTERED : GW_INCIDENT_ALREADY_REGISTERED, ref,
+                    deadline, have ? &plan : NULL);
         break;
     }
     case 1:
@@ -192,11 +203,6 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
         gw_info("incidents", "%s: %s of %s on %s reported (%s), deadline %s", ref, kind, c->pid,
                 on, c->channel, ymd);
         answer(c, GW_INCIDENT_REPORTED, ref, deadline);
-        break;
-    case 4:
-        gw_info("incidents", "%s: %s of %s on %s registered again: the same incident", ref,
-                kind, c->pid, on);
-        answer(c, GW_INCIDENT_ALREADY_REGISTERED, ref, deadline);
         break;
     case 3:
         gw_info("incidents", "%s of %s on %s: report refused, the window closed on %s", kind,
@@ -233,7 +239,11 @@ static int run_script(inc_call *c)
  * window, so at its next opening), then on the deadline's eve and on the
  * last day itself, each at the window's opening ("the last day is ..." says
  * both); never after the deadline, and neither of the last two when the
- * first one goes that day or later. */
+ * first one goes that day or later. One that goes on the last day itself is
+ * the last day's (its text names the day: "today" to the reader); when it
+ * goes in the last hour of that day's window, a backlog may keep it past
+ * the window's end and so past the deadline: C->late says so. */
+#define LATE_MS (60 * 60 * 1000)
 static void plan_reminders(inc_call *c, const gw_participant *p)
 {
     const gw_config *cfg = c->inc->cfg;
@@ -254,13 +264,18 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
         sl = c->inc->segments('l', p, gw_incident_kind_name(c->kind), c->deadline,
                               c->inc->segments_arg);
     }
-    snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
     snprintf(c->seg_c, sizeof c->seg_c, "%d", sc);
     snprintf(c->seg_l, sizeof c->seg_l, "%d", sl);
+    if (first >= day) {
+        snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, first / 1000);
+        c->late = gw_window_opening(c->deadline.y, c->deadline.m, c->deadline.d, end) - first <
+                  LATE_MS;
+        return;
+    }
+    snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
     if (last > first)
         snprintf(c->sec_l, sizeof c->sec_l, "%" PRId64, last / 1000);
-    if (day > first)
-        snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, day / 1000);
+    snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, day / 1000);
 }
 
 void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, void *arg)

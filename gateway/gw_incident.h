@@ -65,17 +65,22 @@ typedef enum gw_incident_result {
 typedef struct gw_incident_plan {
     int reminders;                /* queued: at once, on the eve, on the last day (0..3);
                                      0 with a phone: the send window does not open
-                                     again before the deadline has passed */
+                                     again before the deadline has passed; -1 not
+                                     known (an incident registered before) */
     int no_phone;                 /* the roster has no phone for the member */
     int opted_out;                /* the member's phone opted out of reminders: they are
                                      queued, and skipped unless it opts in again */
+    int late;                     /* the only reminder goes in the last hour of the
+                                     deadline day's send window: a backlog may hold it
+                                     past the window's end, and so past the deadline */
 } gw_incident_plan;
 
 /* The answer to a register or a report. REFERENCE is the incident's
  * ("" unless the result is REGISTERED, REPORTED or ALREADY_REPORTED), valid
  * only during the call. DEADLINE is the incident's deadline for those three
- * and for WINDOW_CLOSED (the deadline it had), {0, 0, 0} otherwise. PLAN is
- * NULL unless the result is REGISTERED. */
+ * and for WINDOW_CLOSED (the deadline it had), {0, 0, 0} otherwise. PLAN
+ * (valid only during the call) is given for REGISTERED and
+ * ALREADY_REGISTERED, else NULL. */
 typedef void gw_incident_cb(gw_incidents *inc, gw_incident_result result, const char *reference,
                             gw_date deadline, const gw_incident_plan *plan, void *arg);
 
@@ -112,9 +117,11 @@ void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, vo
 gw_date gw_incident_today(void);
 
 /* Staff register an incident of participant PID (channel "admin", state
- * "open"). Every call creates a new incident. The answers:
- * FUTURE_DATE, UNKNOWN_PARTICIPANT (PID not in the roster), NOT_MEMBER,
- * WINDOW_CLOSED, REGISTERED, or UNAVAILABLE.
+ * "open"). The answers: FUTURE_DATE, UNKNOWN_PARTICIPANT (PID not in the
+ * roster), NOT_MEMBER, WINDOW_CLOSED, REGISTERED (a new incident, its
+ * reminders queued), ALREADY_REGISTERED (one of that kind and date is open:
+ * nothing changes), ALREADY_REPORTED (the member reported it), or
+ * UNAVAILABLE.
  * Returns 0 when started: CB is called exactly once, later, from the loop
  * (never from inside this call). Returns -1 when it cannot start (Redis
  * down, OOM, PID empty or longer than GW_PID_MAX - 1): CB is not called. */

@@ -12,7 +12,8 @@
 --   reminders; but when the participant has one of the same kind and
 --   date already (staff retrying, or typing in a paper form after the
 --   member reported): 'reported' -> {1, its reference, its deadline},
---   'open' -> {4, its reference, its deadline}; nothing changes.
+--   'open' -> {4, its reference, its deadline, -1, opted out as above};
+--   nothing changes.
 -- report, among the participant's incidents of the same kind and date:
 --   one already 'reported' -> {1, its reference, its deadline}, nothing changes;
 --   else when today is past the deadline -> {3, '', that deadline}, nothing
@@ -79,14 +80,17 @@ if reported then
   return {1, reported[1], reported[2]}
 end
 
+local function opted_out()
+  return ARGV[9] ~= '' and redis.call('HEXISTS', 'gw:{q}:optout', ARGV[9]) or 0
+end
+
 if mode == 'register' then
-  if #open > 0 then return {4, open[1][1], open[1][2]} end
+  if #open > 0 then return {4, open[1][1], open[1][2], -1, opted_out()} end
   local ref = create('open')
   local n = remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder') +
             remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day') +
             remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'tclaim_last_day')
-  local opted = ARGV[9] ~= '' and redis.call('HEXISTS', 'gw:{q}:optout', ARGV[9]) or 0
-  return {0, ref, deadline, n, opted}
+  return {0, ref, deadline, n, opted_out()}
 end
 
 if #open > 0 then

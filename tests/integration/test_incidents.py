@@ -6,6 +6,7 @@ import calendar
 import os
 import time
 
+from harness import wait_until
 from ussd_util import load_roster
 
 MEMBER = "U-HH1"          # a mutual-aid member in ussd_util's roster
@@ -50,25 +51,29 @@ def test_deadline_moves_past_national_day(env):
 
 
 def test_window_closed_and_bad_input(env):
-    load_roster(env)
-    status, answer = incident(env, MEMBER, "accident", "2026-09-28")
-    assert status == 422 and answer["error"] == "window_closed", answer
-    assert "2026-10-08" in answer["message"], answer
-    status, answer = incident(env, NOT_MEMBER, "accident", "2026-11-30")
-    assert status == 422 and answer["error"] == "not_a_member", answer
-    status, answer = incident(env, "NOBODY", "accident", "2026-11-30")
-    assert status == 404, answer
-    for body, code in (({"participant_id": MEMBER, "kind": "flood", "occurred_on": "2026-11-30"},
-                        "bad_kind"),
-                       ({"participant_id": MEMBER, "kind": "accident", "occurred_on": "2026-02-30"},
-                        "bad_date"),
-                       ({"kind": "accident", "occurred_on": "2026-11-30"}, "bad_request"),
-                       ({"participant_id": MEMBER, "kind": "accident",
-                         "occurred_on": "2026-11-30", "ocurred_on": "2026-11-29"},
-                        "bad_request")):
-        status, answer = env.admin("POST", "/v1/incidents", body)
-        assert status == 400 and answer["error"] == code, (body, answer)
-    assert env.redis("KEYS", "gw:inc:BA*") == []
+    set_today(env, "2026-12-01")
+    try:
+        load_roster(env)
+        status, answer = incident(env, MEMBER, "accident", "2026-09-28")
+        assert status == 422 and answer["error"] == "window_closed", answer
+        assert "2026-10-08" in answer["message"], answer
+        status, answer = incident(env, NOT_MEMBER, "accident", "2026-11-30")
+        assert status == 422 and answer["error"] == "not_a_member", answer
+        status, answer = incident(env, "NOBODY", "accident", "2026-11-30")
+        assert status == 404, answer
+        for body, code in (({"participant_id": MEMBER, "kind": "flood",
+                             "occurred_on": "2026-11-30"}, "bad_kind"),
+                           ({"participant_id": MEMBER, "kind": "accident",
+                             "occurred_on": "2026-02-30"}, "bad_date"),
+                           ({"kind": "accident", "occurred_on": "2026-11-30"}, "bad_request"),
+                           ({"participant_id": MEMBER, "kind": "accident",
+                             "occurred_on": "2026-11-30", "ocurred_on": "2026-11-29"},
+                            "bad_request")):
+            status, answer = env.admin("POST", "/v1/incidents", body)
+            assert status == 400 and answer["error"] == code, (body, answer)
+        assert env.redis("KEYS", "gw:inc:BA*") == []
+    finally:
+        env.restart_gatewayd()
 
 
 def test_gatewayctl_incident_add(env):
@@ -80,6 +85,7 @@ def test_gatewayctl_incident_add(env):
         assert rc == 0, (out, err)
         # 2026-11-30 + 3 = 2026-12-03, a Thursday
         assert "must be reported by 2026-12-03" in out and "incident BA20261130-" in out, out
+        assert "3 SMS reminders queued for the member" in out, out
         rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
                                       "accident", "--date", "2026-09-28")
         assert rc == 1 and "window_closed" in err, (rc, out, err)
@@ -105,7 +111,7 @@ def test_staff_record_a_report_made_another_way(env):
                 got["deadline"], got["channel"], got["window_closed"]) == (
                     "open", MEMBER, "accident", "2026-11-30", "2026-12-03", "admin", False), got
         rc, out, err = env.gatewayctl("incident", "show", ref)
-        assert rc == 0 and "open: not reported yet" in out, (out, err)
+        assert rc == 0 and "open: not recorded as reported yet" in out, (out, err)
         assert got["registered_at"].startswith("2026-12-01T") and "reported_at" not in got, got
         # a reference typed in lower case is the same one
         status, got = env.admin("POST", "/v1/incidents/%s/report" % ref.lower())
@@ -151,7 +157,7 @@ def test_staff_record_a_report_made_another_way(env):
         assert "2026-12-04" in got["message"], got
         assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
         rc, out, err = env.gatewayctl("incident", "show", late)
-        assert rc == 0 and "never reported: the report window closed on 2026-12-04" in out, out
+        assert rc == 0 and "not recorded as reported; the report window closed on 2026-12-04" in out, out
         # a damaged record says so (500), it is not taken for Redis being away
         env.redis("HDEL", "gw:inc:" + late, "kind")
         status, got = env.admin("GET", "/v1/incidents/" + late)
@@ -173,7 +179,11 @@ def test_staff_hear_when_no_reminder_can_reach_the_member(env):
         assert status == 201 and answer["reminders"] == 3 and "warning" not in answer, answer
         status, answer = incident(env, "U-NOPH", "accident", "2026-11-30")
         assert status == 201 and answer["reminders"] == 0, answer
-        assert "no phone" in answer["warning"], answer
+        assert "no phone" in answer["warning"] and "2026-12-03" in answer["warning"], answer
+        # keyed in again (a retry, a second clerk): the same incident, the same warning
+        status, again = incident(env, "U-NOPH", "accident", "2026-11-30")
+        assert status == 200 and again["created"] is False and "reminders" not in again, again
+        assert "no phone" in again["warning"], again
         env.admin("POST", "/v1/optouts", {"phone": "13800000204", "action": "add"})
         status, answer = incident(env, MEMBER, "critical_illness", "2026-11-30")
         assert status == 201 and "opted out" in answer["warning"], answer
@@ -190,6 +200,18 @@ def test_staff_hear_when_no_reminder_can_reach_the_member(env):
         rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
                                       "critical_illness", "--date", "2026-11-20")
         assert rc == 0 and "reported by 2026-11-30" in out, (out, err)
-        assert "warning: the send window does not open again" in out, (out, err)
+        assert "warning: it is past the SMS hours of 2026-11-30" in out, (out, err)
+    finally:
+        env.restart_gatewayd()
+    # 19:00 on the last day: one reminder, the last day's, at once, and it may be late
+    # (an accident of Thursday 2026-11-26: three days end on Sunday, so on Monday)
+    set_today(env, "2026-11-30", hour=19)
+    try:
+        status, answer = incident(env, MEMBER, "accident", "2026-11-26")
+        assert status == 201 and answer["reminders"] == 1, answer
+        assert "may not go in time" in answer["warning"], answer
+        # the last day's text, which names the day (written by the console provider)
+        assert wait_until(lambda: "2026年11月30日是您意外伤害互助保障报案的最后一天，登记号%s"
+                          % answer["reference"] in env.log_text(), 10), env.log_tail()
     finally:
         env.restart_gatewayd()
