@@ -4,7 +4,7 @@
  *   inbox [--limit N]                           (GET /v1/inbox)
  *   incident add --participant ID --kind K --date D   (POST /v1/incidents)
  *   incident show REFERENCE                           (GET /v1/incidents/REF)
- *   incident reported REFERENCE              (POST /v1/incidents/REF/report)
+ *   incident reported REFERENCE [--on DATE]  (POST /v1/incidents/REF/report)
  *
  * Single-threaded. */
 #include <stdio.h>
@@ -108,32 +108,45 @@ static void print_incident(const json_t *ans)
     const char *how = json_string_value(json_object_get(ans, "reported_channel"));
     printf("incident %s: %s of %s on %s, the claim to be reported by %s\n", v.ref, v.kind,
            v.who, v.on, v.due);
+    const char *day = json_string_value(json_object_get(ans, "reported_on"));
     if (strcmp(v.state, "reported") == 0)
-        printf("  reported%s%s, %s\n", at != NULL ? " " : "", at != NULL ? at : "",
+        printf("  reported%s%s, %s%s%s\n", day != NULL ? " on " : "", day != NULL ? day : "",
                how != NULL && strcmp(how, "ussd") == 0 ? "by the member through USSD"
-                                                       : "recorded by staff");
+                                                       : "recorded by staff",
+               at != NULL ? " at " : "", at != NULL ? at : "");
     else if (json_is_true(json_object_get(ans, "window_closed")))
         printf("  not recorded as reported; the report window closed on %s\n", v.due);
     else
         printf("  open: not recorded as reported yet\n");
 }
 
-/* incident show|reported REFERENCE */
-static int incident_by_reference(const ctl *c, const char *sub, const char *reference)
+/* incident show REFERENCE | reported REFERENCE [--on YYYY-MM-DD] */
+static int incident_by_reference(const ctl *c, int argc, char **argv)
 {
-    char *ref = curl_easy_escape(NULL, reference, 0);
+    int report = strcmp(argv[1], "reported") == 0;
+    const char *on = NULL;
+    for (int i = 3; i < argc; i++)
+        if (!report || opt_value(argc, argv, &i, "--on", &on) != 1)
+            return -1;
+    char *ref = curl_easy_escape(NULL, argv[2], 0);
     if (ref == NULL)
         die_oom();
-    int report = strcmp(sub, "reported") == 0;
     size_t n = strlen("/v1/incidents//report") + strlen(ref) + 1;
     char *path = malloc(n);
     if (path == NULL)
         die_oom();
     snprintf(path, n, "/v1/incidents/%s%s", ref, report ? "/report" : "");
     curl_free(ref);
+    json_t *body = NULL;
+    if (on != NULL && (body = json_pack("{s:s}", "reported_on", on)) == NULL) {
+        fprintf(stderr, "gatewayctl: incident reported: --on must be UTF-8 text\n");
+        free(path);
+        return EXIT_USAGE;
+    }
     json_t *ans = NULL;
-    int rc = api_call(c, report ? "POST" : "GET", path, NULL,
+    int rc = api_call(c, report ? "POST" : "GET", path, body,
                       report ? "incident reported" : "incident show", &ans);
+    json_decref(body);
     free(path);
     if (rc == 0 && ans != NULL) {
         if (report && json_is_false(json_object_get(ans, "changed")))
@@ -149,9 +162,9 @@ static int incident_by_reference(const ctl *c, const char *sub, const char *refe
 int cmd_incident(const ctl *c, int argc, char **argv)
 {
     const char *pid = NULL, *kind = NULL, *date = NULL;
-    if (argc == 3 && (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "reported") == 0) &&
+    if (argc >= 3 && (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "reported") == 0) &&
         argv[2][0] != '\0')
-        return incident_by_reference(c, argv[1], argv[2]);
+        return incident_by_reference(c, argc, argv);
     if (argc < 2 || strcmp(argv[1], "add") != 0)
         return -1;
     for (int i = 2; i < argc; i++) {

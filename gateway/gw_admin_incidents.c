@@ -18,14 +18,16 @@
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
  *                "window_closed" (today is past the deadline), "state", "channel",
  *                "registered_at"[, "reported_at", "reported_channel"]}
- *   POST /v1/incidents/{reference}/report    (no body)
- *        -> 200 the same, "state": "reported", and "changed": true, or false
- *           when the member had reported it already
+ *   POST /v1/incidents/{reference}/report    (no body, or {"reported_on":
+ *                                               "YYYY-MM-DD"}, default today)
+ *        -> 200 the same, "state": "reported", "reported_on", and "changed":
+ *           true, or false when it was reported already
  *
  * The report is staff recording that the member reported the claim
  * another way (at the office, by telephone), so the reminders stop; it
- * follows the member's rules (gw_incident_report): past the deadline it is
- * refused, 422 window_closed. A reference is matched without regard to
+ * follows the member's rules (gw_incident_report), judged on the day the
+ * member reported: after the deadline it is refused, 422 window_closed; a
+ * report made by the deadline and typed in later gives its "reported_on". A reference is matched without regard to
  * case ("ba20261201-000001" finds BA20261201-000001); an unknown one is 404.
  *
  * The rules and the storage are gw_incident's (gw_incident.h): this file
@@ -213,6 +215,10 @@ static json_t *info_json(const gw_incident_info *info)
         json_object_set_new(ans, "reported_at", json_string(reported));
         json_object_set_new(ans, "reported_channel", json_string(info->reported_channel));
     }
+    if (ans != NULL && info->reported_on.y != 0) {
+        fmt_date(info->reported_on, reported, sizeof reported);
+        json_object_set_new(ans, "reported_on", json_string(reported));
+    }
     return ans;
 }
 
@@ -278,9 +284,13 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
     case GW_INCIDENT_UNKNOWN_REFERENCE:
         gw_http_error(m->req, 404, "not_found", "no incident has this reference");
         break;
+    case GW_INCIDENT_BEFORE_INCIDENT:
+        gw_http_error(m->req, 422, "before_incident",
+                      "\"reported_on\" is before the incident occurred");
+        break;
     case GW_INCIDENT_WINDOW_CLOSED:
-        snprintf(msg, sizeof msg, "the report window closed on %s: the claim can no longer "
-                 "be reported", due);
+        snprintf(msg, sizeof msg, "the report window closed on %s: a report made after it "
+                 "does not count (one made by then: give its date as \"reported_on\")", due);
         gw_http_error(m->req, 422, "window_closed", msg);
         break;
     default:
@@ -288,6 +298,37 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
         break;
     }
     free(m);
+}
+
+/* The report's optional body {"reported_on": "YYYY-MM-DD"} (the day the
+ * member reported; not after today): 1 with *ON and *HAS_ON set, or 0 after
+ * answering 400 or 422. */
+static int report_date(gw_http_req *req, gw_date *on, int *has_on)
+{
+    size_t len;
+    const char *body = gw_http_body(req, &len);
+    *has_on = 0;
+    if (body == NULL || len == 0)
+        return 1;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    static const char *const known[] = {"reported_on"};
+    const char *ymd = json_string_value(json_object_get(root, "reported_on"));
+    int ok = 0;
+    if (!json_is_object(root))
+        gw_http_error(req, 400, "bad_request", "send no body, or {\"reported_on\": "
+                      "\"YYYY-MM-DD\"}: the day the member reported the claim");
+    else if (!gw_admin_fields_known(req, root, known, 1)) {
+        /* answered: a misspelt field is not ignored */
+    } else if (json_object_get(root, "reported_on") != NULL &&
+             (ymd == NULL || gw_date_parse(ymd, &on->y, &on->m, &on->d) != 0))
+        gw_http_error(req, 400, "bad_date", "\"reported_on\" must be a real date, YYYY-MM-DD");
+    else if (ymd != NULL && gw_date_cmp(*on, gw_incident_today()) > 0)
+        gw_http_error(req, 422, "future_date", "\"reported_on\" is after today");
+    else
+        ok = 1;
+    *has_on = ok && ymd != NULL;
+    json_decref(root);
+    return ok;
 }
 
 static void handle_incident(gw_http_req *req, void *arg)
@@ -323,6 +364,10 @@ static void handle_incident(gw_http_req *req, void *arg)
             gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable");
         return;
     }
+    gw_date on;
+    int has_on = 0;
+    if (!report_date(req, &on, &has_on))
+        return;
     mark_req *m = calloc(1, sizeof *m);
     if (m == NULL) {
         gw_http_error(req, 503, "overloaded", "out of memory");
@@ -330,7 +375,7 @@ static void handle_incident(gw_http_req *req, void *arg)
     }
     m->req = req;
     snprintf(m->reference, sizeof m->reference, "%s", ref);
-    if (gw_incident_mark_reported(a->incidents, ref, on_marked, m) != 0) {
+    if (gw_incident_mark_reported(a->incidents, ref, has_on ? &on : NULL, on_marked, m) != 0) {
         free(m);
         gw_http_error(req, 503, "redis_unavailable", "Redis is not reachable");
     }

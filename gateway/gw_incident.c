@@ -58,6 +58,7 @@ typedef struct inc_call {
     char phone[GW_PHONE_MAX];
     char sec_c[24], sec_l[24], sec_d[24], seg_c[8], seg_l[8];
     int late;                     /* the only reminder goes late on the last day */
+    gw_date reported_on;          /* a staff mark: the day the member reported; else 0 */
 } inc_call;
 
 static const char *const kind_names[] = {"accident", "critical_illness"};
@@ -224,7 +225,9 @@ static int run_script(inc_call *c)
     snprintf(list, sizeof list, "gw:{p:%s}:incidents", c->pid);
     fmt_ymd(c->occurred, on, sizeof on);
     fmt_ymd(c->deadline, deadline, sizeof deadline);
-    fmt_ymd(gw_incident_today(), today, sizeof today);
+    /* a report is judged on the day it was made: today, or the day staff
+     * say the member reported it */
+    fmt_ymd(c->reported_on.y != 0 ? c->reported_on : gw_incident_today(), today, sizeof today);
     snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
     const char *argv[] = {list,  "gw:inc:seq", c->report ? "report" : "register",
                           c->pid, gw_incident_kind_name(c->kind), on, deadline, today, now,
@@ -407,6 +410,9 @@ static int info_from(const redisReply *reply, gw_incident_info *info)
             info->registered_ms = strtoll(val, NULL, 10);
         } else if (strcmp(f, "reported_ms") == 0) {
             info->reported_ms = strtoll(val, NULL, 10);
+        } else if (strcmp(f, "reported_on") == 0) {
+            gw_date_parse(val, &info->reported_on.y, &info->reported_on.m,
+                          &info->reported_on.d);
         }
     }
     return have == 31 ? 0 : -2;
@@ -450,6 +456,7 @@ int gw_incident_get(gw_incidents *inc, const char *reference, gw_incident_info_c
 typedef struct mark_call {
     gw_incident_cb *cb;
     void *arg;
+    gw_date reported_on;          /* {0, 0, 0}: today */
 } mark_call;
 
 static void on_mark_found(gw_incidents *inc, int status, const gw_incident_info *info,
@@ -463,28 +470,35 @@ static void on_mark_found(gw_incidents *inc, int status, const gw_incident_info 
              none, NULL, m.arg);
         return;
     }
+    if (m.reported_on.y != 0 && gw_date_cmp(m.reported_on, info->occurred) < 0) {
+        m.cb(inc, GW_INCIDENT_BEFORE_INCIDENT, "", none, NULL, m.arg);
+        return;
+    }
     /* The member's report, recorded by staff: the same rules and the same
-     * script as a report through USSD. */
+     * script as a report through USSD, judged on the day it was made. */
     inc_call *c = call_new(inc, info->kind, info->occurred, m.cb, m.arg);
     if (c == NULL) {
         m.cb(inc, GW_INCIDENT_UNAVAILABLE, "", none, NULL, m.arg);
         return;
     }
     c->report = 1;
+    c->reported_on = m.reported_on;
     snprintf(c->pid, sizeof c->pid, "%s", info->pid);
     snprintf(c->channel, sizeof c->channel, "admin");
     if (run_script(c) != 0)
         answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
 }
 
-int gw_incident_mark_reported(gw_incidents *inc, const char *reference, gw_incident_cb *cb,
-                              void *arg)
+int gw_incident_mark_reported(gw_incidents *inc, const char *reference,
+                              const gw_date *reported_on, gw_incident_cb *cb, void *arg)
 {
+    gw_date none = {0, 0, 0};
     mark_call *m = malloc(sizeof *m);
     if (m == NULL)
         return -1;
     m->cb = cb;
     m->arg = arg;
+    m->reported_on = reported_on != NULL ? *reported_on : none;
     if (gw_incident_get(inc, reference, on_mark_found, m) != 0) {
         free(m);
         return -1;

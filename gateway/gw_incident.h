@@ -57,6 +57,7 @@ typedef enum gw_incident_result {
     GW_INCIDENT_FUTURE_DATE,      /* the date is after today */
     GW_INCIDENT_WINDOW_CLOSED,    /* today is after the deadline (given): nothing stored */
     GW_INCIDENT_UNKNOWN_REFERENCE, /* mark: no incident with that reference */
+    GW_INCIDENT_BEFORE_INCIDENT,  /* mark: the report's date is before the incident's */
     GW_INCIDENT_UNAVAILABLE       /* Redis failed or went away: not known to be stored */
 } gw_incident_result;
 
@@ -146,16 +147,18 @@ int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_k
 #define GW_INCIDENT_REF_MAX 48     /* a reference's bytes, with its NUL */
 
 /* Staff record that the member reported (报案) incident REFERENCE another
- * way (at the office, by telephone): as gw_incident_report of its
- * participant, kind and date through channel "admin", so its reminders
- * stop. The answers: UNKNOWN_REFERENCE, ALREADY_REPORTED, WINDOW_CLOSED
- * (the deadline under today's calendar, or the stored one when later, has
- * passed: nothing changes), REPORTED, or UNAVAILABLE.
+ * way (at the office, by telephone) on *REPORTED_ON (NULL: today; the
+ * caller makes sure it is not after today): as gw_incident_report of its
+ * participant, kind and date through channel "admin", judged on that day,
+ * so its reminders stop. The answers: UNKNOWN_REFERENCE, BEFORE_INCIDENT,
+ * ALREADY_REPORTED, WINDOW_CLOSED (that day is after the deadline under
+ * today's calendar, or the stored one when later: nothing changes),
+ * REPORTED, or UNAVAILABLE.
  * Returns 0 when started (CB is called exactly once, later, from the
  * loop), or -1 when it cannot start (Redis down, OOM, REFERENCE empty or
  * too long): CB is not called. */
-int gw_incident_mark_reported(gw_incidents *inc, const char *reference, gw_incident_cb *cb,
-                              void *arg);
+int gw_incident_mark_reported(gw_incidents *inc, const char *reference,
+                              const gw_date *reported_on, gw_incident_cb *cb, void *arg);
 
 /* An incident as stored. */
 typedef struct gw_incident_info {
@@ -166,7 +169,8 @@ typedef struct gw_incident_info {
     char state[16];               /* "open" | "reported" */
     char channel[16];             /* where it was created: "admin" | "ussd" */
     char reported_channel[16];    /* "" until reported */
-    int64_t registered_ms, reported_ms;    /* 0 when not known */
+    gw_date reported_on;          /* the day the member reported; {0} when not known */
+    int64_t registered_ms, reported_ms;    /* when stored; 0 when not known */
 } gw_incident_info;
 
 /* STATUS 0 and *INFO (valid during the call), 1 when no incident has that

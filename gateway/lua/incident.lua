@@ -2,8 +2,10 @@
 -- the member's report of one, in one atomic step (gateway/gw_incident.c).
 -- KEYS[1] gw:{p:ID}:incidents (the participant's references)  KEYS[2] gw:inc:seq
 -- ARGV[1] 'register' or 'report'; ARGV[2] participant id; ARGV[3] kind;
--- ARGV[4] occurred_on; ARGV[5] the deadline of a new incident; ARGV[6] today
--- (dates YYYY-MM-DD, so they compare as strings); ARGV[7] now in ms;
+-- ARGV[4] occurred_on; ARGV[5] the deadline of a new incident; ARGV[6] today,
+-- or for a report the day it was made (staff may record it later; stored
+-- as reported_on) (dates YYYY-MM-DD, so they compare as strings); ARGV[7]
+-- now in ms;
 -- ARGV[8] channel ('admin', 'ussd').
 -- An incident is the hash gw:inc:REFERENCE; a new reference is
 -- 'BA' .. YYYYMMDD .. '-' .. a six-digit number from KEYS[2].
@@ -53,6 +55,8 @@ local function create(state)
     fields[#fields + 1] = now
     fields[#fields + 1] = 'reported_channel'
     fields[#fields + 1] = channel
+    fields[#fields + 1] = 'reported_on'
+    fields[#fields + 1] = today
   end
   redis.call('HSET', 'gw:inc:' .. ref, unpack(fields))
   redis.call('SADD', KEYS[1], ref)
@@ -99,7 +103,8 @@ if #open > 0 then
   if today > last then return {3, '', last} end
   for _, o in ipairs(open) do
     redis.call('HSET', 'gw:inc:' .. o[1], 'state', 'reported', 'reported_ms', now,
-               'reported_channel', channel, 'deadline', o[2] > deadline and o[2] or deadline)
+               'reported_on', today, 'reported_channel', channel,
+               'deadline', o[2] > deadline and o[2] or deadline)
   end
   return {2, open[1][1], last}
 end

@@ -157,7 +157,23 @@ def test_staff_record_a_report_made_another_way(env):
         assert "2026-12-04" in got["message"], got
         assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
         rc, out, err = env.gatewayctl("incident", "show", late)
-        assert rc == 0 and "not recorded as reported; the report window closed on 2026-12-04" in out, out
+        assert rc == 0 and "not recorded as reported; the report window closed on " \
+            "2026-12-04" in out, out
+        # the member did report it in time, at the office: staff give the day
+        for body, code, error in (({"reported_on": "2026-12-05"}, 422, "window_closed"),
+                                  ({"reported_on": "2026-11-23"}, 422, "before_incident"),
+                                  ({"reported_on": "2026-12-08"}, 422, "future_date"),
+                                  ({"reported_on": "2026-12-32"}, 400, "bad_date"),
+                                  ({"reported": "2026-12-04"}, 400, "bad_request"),
+                                  ("2026-12-04", 400, "bad_request")):
+            status, got = env.admin("POST", "/v1/incidents/%s/report" % late, body)
+            assert status == code and got["error"] == error, (body, got)
+        assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
+        rc, out, err = env.gatewayctl("incident", "reported", late, "--on", "2026-12-04")
+        assert rc == 0 and "recorded as reported" in out, (out, err)
+        assert "reported on 2026-12-04, recorded by staff" in out, out
+        status, got = env.admin("GET", "/v1/incidents/" + late)
+        assert got["state"] == "reported" and got["reported_on"] == "2026-12-04", got
         # a damaged record says so (500), it is not taken for Redis being away
         env.redis("HDEL", "gw:inc:" + late, "kind")
         status, got = env.admin("GET", "/v1/incidents/" + late)
