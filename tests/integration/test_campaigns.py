@@ -441,8 +441,8 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     ref = member_accident(env)
     [m] = CARRIER.wait_messages(1, timeout=10)
     assert m["to"] == "+8613700000010", m
-    assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请最迟于2026年12月4日报案，登记号%s。"
-                         "请找村协理员或拨打12333办理。" % ref), m
+    assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请最迟于2026年12月4日报案，"
+                         "逾期将不能理赔。登记号%s，请找村协理员或拨打12333办理。" % ref), m
     eve, day = local_sec(2026, 12, 3, 8), local_sec(2026, 12, 4, 8)
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % eve) == 1
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % day) == 1
@@ -490,8 +490,8 @@ def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     last day (each at 08:00), and nothing after the deadline."""
     ref = member_accident(env)
     CARRIER.wait_messages(1, timeout=10)
-    last_day = (SIGNATURE + "冯十您好，2026年12月4日是您意外伤害互助保障报案的最后一天，登记号%s。"
-                "请尽快找村协理员或拨打12333办理。" % ref)
+    last_day = (SIGNATURE + "冯十您好，2026年12月4日是您意外伤害互助保障报案的最后一天，"
+                "逾期将不能理赔。登记号%s，请尽快找村协理员或拨打12333办理。" % ref)
     # the daemon's clock moves a day at a time, Redis' does not: the eve's
     # last-send mark (kept min_interval_hours, 20) is still there on the last
     # day, which must not make the last day's reminder a duplicate of it

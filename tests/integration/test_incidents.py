@@ -227,7 +227,8 @@ def test_staff_hear_when_no_reminder_can_reach_the_member(env):
         assert status == 201 and answer["reminders"] == 1, answer
         assert "may not go in time" in answer["warning"], answer
         # the last day's text, which names the day (written by the console provider)
-        assert wait_until(lambda: "2026年11月30日是您意外伤害互助保障报案的最后一天，登记号%s"
-                          % answer["reference"] in env.log_text(), 10), env.log_tail()
+        text = ("2026年11月30日是您意外伤害互助保障报案的最后一天，逾期将不能理赔。登记号%s"
+                % answer["reference"])
+        assert wait_until(lambda: text in env.log_text(), 10), env.log_tail()
     finally:
         env.restart_gatewayd()
