@@ -86,7 +86,7 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
             p.contribution_tier_fen = tier_fen;
             p.contribution_paid_fen = paid_fen < 0 ? 0 : paid_fen;
             snprintf(p.contribution_due, sizeof p.contribution_due, "%s", f[5]);
-            text = gw_text_contribution(set, lang, &p, "sms", local_year());
+            text = gw_text_contribution(set, lang, &p, "sms");
         } else {
             int64_t yr = fen_field(f[2]);      /* a whole number, or -1 */
             if (yr > 0 && yr < 10000)

@@ -185,12 +185,8 @@ static void act(in_msg *m)
             break;
         }
         for (size_t i = 0; i < m->npeople && i < STATUS_REPLIES_MAX; i++) {
-            time_t now = (time_t)(gw_clock_now_ms() / 1000);
-            struct tm tm;
-            localtime_r(&now, &tm);
             const char *lang = strcmp(m->people[i].language, "en") == 0 ? "en" : "zh";
-            char *t = gw_text_contribution(*m->in->tpl, lang, &m->people[i], "sms",
-                                           tm.tm_year + 1900);
+            char *t = gw_text_contribution(*m->in->tpl, lang, &m->people[i], "sms");
             reply_text(m, t);
             free(t);
         }

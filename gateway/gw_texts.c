@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_clock.h"
 #include "gw_format.h"
 
 void gw_text_money(const tpl_set *set, const char *lang, int64_t fen, char *out, size_t cap)
@@ -38,12 +39,17 @@ void gw_text_date(const tpl_set *set, const char *lang, const char *ymd, char *o
 }
 
 char *gw_text_contribution(const tpl_set *set, const char *lang, const gw_participant *p,
-                           const char *section, int now_year)
+                           const char *section)
 {
-    char a[64], c[64], d[64], year[8], key[64];
+    char a[64], c[64], d[64], year[8], key[64], today[16];
     tpl_var v[4];
     size_t n;
     const char *which;
+    int now_year = gw_clock_ymd(gw_clock_now_ms(), today, sizeof today);
+    /* unpaid, and the last day to pay (YYYY-MM-DD compare as strings) is past */
+    int overdue = p->contribution_year != 0 && p->contribution_paid_fen <= 0 &&
+                  p->contribution_due[0] != '\0' && today[0] != '\0' &&
+                  strcmp(p->contribution_due, today) < 0;
     snprintf(year, sizeof year, "%d", p->contribution_year != 0 ? p->contribution_year : now_year);
     v[0] = (tpl_var){"year", year};
     if (p->contribution_year == 0) {
@@ -81,6 +87,12 @@ char *gw_text_contribution(const tpl_set *set, const char *lang, const gw_partic
             which = "contribution_unpaid";
             n = 4;
         }
+    }
+    if (overdue) {
+        gw_text_date(set, lang, p->contribution_due, d, sizeof d);
+        v[1] = (tpl_var){"due_date", d};
+        which = "contribution_overdue";
+        n = 2;
     }
     snprintf(key, sizeof key, "%s.%s", section, which);
     return tpl_render(set, lang, key, v, n);

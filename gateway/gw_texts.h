@@ -19,10 +19,11 @@ void gw_text_money(const tpl_set *set, const char *lang, int64_t fen, char *out,
 void gw_text_date(const tpl_set *set, const char *lang, const char *ymd, char *out, size_t cap);
 
 /* P's contribution status from the texts of SECTION ("ussd" for the screen,
- * "sms" for a message): contribution_paid, _unpaid, _unpaid_nodate or
- * _none. NOW_YEAR is used when the record names no year. Returns a malloc'd
- * text, or NULL (OOM). */
+ * "sms" for a message): contribution_paid, _unpaid, _unpaid_nodate, _none,
+ * the _notier ones, or _overdue (unpaid, its due date before today). Today,
+ * and the year when the record names none, are gw_clock's local date.
+ * Returns a malloc'd text, or NULL (OOM). */
 char *gw_text_contribution(const tpl_set *set, const char *lang, const gw_participant *p,
-                           const char *section, int now_year);
+                           const char *section);
 
 #endif

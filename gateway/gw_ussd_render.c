@@ -92,10 +92,7 @@ static void fmt_time(const hop *h, int64_t epoch_ms, char *out, size_t cap)
  * NULL (OOM). */
 char *ussd_render_contribution(const hop *h, const gw_participant *p, const char *section)
 {
-    time_t now = (time_t)(gw_clock_now_ms() / 1000);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    return gw_text_contribution(*h->u->tpl, hop_lang(h), p, section, tm.tm_year + 1900);
+    return gw_text_contribution(*h->u->tpl, hop_lang(h), p, section);
 }
 
 /* The contribution screen offers its text by SMS when the daemon sends SMS. */

@@ -30,6 +30,8 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"ussd.contribution_paid_notier", "year paid", TPL_KIND_SCREEN},
     {"ussd.contribution_unpaid_notier", "year due_date", TPL_KIND_SCREEN},
     {"ussd.contribution_unpaid_notier_nodate", "year", TPL_KIND_SCREEN},
+    /* unpaid and its due date has passed */
+    {"ussd.contribution_overdue", "year due_date", TPL_KIND_SCREEN},
     {"ussd.balance_ask_id", "", TPL_KIND_SCREEN},
     {"ussd.balance_wrong_id", "left", TPL_KIND_SCREEN},
     {"ussd.balance_locked", "until", TPL_KIND_SCREEN},
@@ -73,6 +75,7 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"sms.contribution_paid_notier", "year paid", TPL_KIND_SMS},
     {"sms.contribution_unpaid_notier", "year due_date", TPL_KIND_SMS},
     {"sms.contribution_unpaid_notier_nodate", "year", TPL_KIND_SMS},
+    {"sms.contribution_overdue", "year due_date", TPL_KIND_SMS},
     {"sms.help", "hotline", TPL_KIND_SMS},
     {"sms.optout_done", "hotline", TPL_KIND_SMS},
     {"sms.optin_done", "", TPL_KIND_SMS},

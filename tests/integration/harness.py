@@ -14,6 +14,8 @@ status 0 within 12 s and no sanitizer report in the log, stops redis and removes
 dir (kept when something failed). Standard library only; every network call has a
 timeout. Not thread safe.
 """
+import calendar
+import contextlib
 import http.client
 import json
 import os
@@ -288,6 +290,23 @@ class Env:
         rc = self.stop_gatewayd()
         self.start_gatewayd(overrides)
         return rc
+
+    @contextlib.contextmanager
+    def local_time(self, y, m, d, hh=12, mm=0):
+        """Runs the block with gatewayd restarted on its one clock moved to Y-M-D HH:MM
+        in Asia/Shanghai (GW_CLOCK_OFFSET_S; Redis keeps the real time), and restarts
+        it on the real time after: for what depends on today's date (a due date
+        ahead or past)."""
+        target = calendar.timegm((y, m, d, hh - 8, mm, 0, 0, 0, 0))
+        os.environ["GW_CLOCK_OFFSET_S"] = str(round(target - time.time()))
+        try:
+            self.restart_gatewayd()
+        finally:
+            del os.environ["GW_CLOCK_OFFSET_S"]
+        try:
+            yield
+        finally:
+            self.restart_gatewayd()
 
     def signal_gatewayd(self, sig):
         self.proc.send_signal(sig)

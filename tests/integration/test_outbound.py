@@ -329,31 +329,32 @@ def test_ussd_contribution_screen_sends_a_confirmation_sms(env):
     from ussd_util import PHONE, load_roster
     setup(env)
     load_roster(env)
-    session = "sms-confirm-1"
-    kind, text = env.ussd_at(session, PHONE["unpaid"], "")
-    assert kind == "CON", text
-    kind, text = env.ussd_at(session, PHONE["unpaid"], "1")
-    assert kind == "CON" and "1 把这些发短信给我" in text, text
-    kind, text = env.ussd_at(session, PHONE["unpaid"], "1*1")
-    assert kind == "END" and "短信" in text, text
-    # the carrier repeating that hop does not queue a second SMS
-    kind2, text2 = env.ussd_at(session, PHONE["unpaid"], "1*1")
-    assert (kind2, text2) == (kind, text)
-    [m] = CARRIER.wait_messages(1)
-    assert m["to"] == "+86" + PHONE["unpaid"], m
-    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，"
-                         "应缴200元，请最迟于2026年12月31日缴费。"), m["text"]
-    time.sleep(0.5)
-    assert len(CARRIER.messages()) == 1
-    # in English, for the English speaker (no due date on record)
-    kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "")
-    kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "1")
-    assert "1 Send this to me by SMS" in text, text
-    kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "1*1")
-    assert kind == "END" and "SMS" in text, text
-    [m] = CARRIER.wait_messages(1, to="+86" + PHONE["english"])
-    assert m["text"] == SIGNATURE + ("Your 2026 pension contribution is not paid yet. "
-                                     "Tier: 500 yuan. Due: 500 yuan."), m["text"]
+    with env.local_time(2026, 12, 1):     # the due date 2026-12-31 ahead
+        session = "sms-confirm-1"
+        kind, text = env.ussd_at(session, PHONE["unpaid"], "")
+        assert kind == "CON", text
+        kind, text = env.ussd_at(session, PHONE["unpaid"], "1")
+        assert kind == "CON" and "1 把这些发短信给我" in text, text
+        kind, text = env.ussd_at(session, PHONE["unpaid"], "1*1")
+        assert kind == "END" and "短信" in text, text
+        # the carrier repeating that hop does not queue a second SMS
+        kind2, text2 = env.ussd_at(session, PHONE["unpaid"], "1*1")
+        assert (kind2, text2) == (kind, text)
+        [m] = CARRIER.wait_messages(1)
+        assert m["to"] == "+86" + PHONE["unpaid"], m
+        assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，"
+                             "应缴200元，请最迟于2026年12月31日缴费。"), m["text"]
+        time.sleep(0.5)
+        assert len(CARRIER.messages()) == 1
+        # in English, for the English speaker (no due date on record)
+        kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "")
+        kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "1")
+        assert "1 Send this to me by SMS" in text, text
+        kind, text = env.ussd_at("sms-confirm-2", PHONE["english"], "1*1")
+        assert kind == "END" and "SMS" in text, text
+        [m] = CARRIER.wait_messages(1, to="+86" + PHONE["english"])
+        assert m["text"] == SIGNATURE + ("Your 2026 pension contribution is not paid yet. "
+                                         "Tier: 500 yuan. Due: 500 yuan."), m["text"]
 
 
 def test_a_year_without_a_tier_is_not_reported_as_no_record(env):
@@ -365,12 +366,13 @@ def test_a_year_without_a_tier_is_not_reported_as_no_record(env):
     phone = "13800000241"
     load_roster(env, ["U-NOTIER,%s,钱八,1234,白水乡,石桥村,zh,2026,,,2026-12-31,500.00,,,no"
                       % phone])
-    env.ussd_at("notier-1", phone, "")
-    kind, text = env.ussd_at("notier-1", phone, "1")
-    assert kind == "CON" and "还没有选缴费档次" in text and "2026年12月31日" in text, text
-    assert "没有查到" not in text, text
-    kind, text = env.ussd_at("notier-1", phone, "1*1")
-    assert kind == "END", text
-    [m] = CARRIER.wait_messages(1)
-    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，也还没有选缴费档次，"
-                         "请最迟于2026年12月31日选档次并缴费。"), m["text"]
+    with env.local_time(2026, 12, 1):     # the due date 2026-12-31 ahead
+        env.ussd_at("notier-1", phone, "")
+        kind, text = env.ussd_at("notier-1", phone, "1")
+        assert kind == "CON" and "还没有选缴费档次" in text and "2026年12月31日" in text, text
+        assert "没有查到" not in text, text
+        kind, text = env.ussd_at("notier-1", phone, "1*1")
+        assert kind == "END", text
+        [m] = CARRIER.wait_messages(1)
+        assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，也还没有选缴费档次，"
+                             "请最迟于2026年12月31日选档次并缴费。"), m["text"]

@@ -168,12 +168,13 @@ def test_known_phone_gets_menu_and_contribution_status(env):
     assert seen[0]["query"] == "phone=%2B8613800000301", seen
     assert "json" in seen[0]["accept"], seen
 
-    s = Hubtel(env, PHONE["unpaid"])
-    kind, text = s.dial()
-    main_menu_ok(text)
-    kind, text = s.press("1")
-    assert kind == "CON", text
-    assert "200元" in text and "2026年12月31日" in text, text
+    with env.local_time(2026, 12, 1):
+        s = Hubtel(env, PHONE["unpaid"])
+        kind, text = s.dial()
+        main_menu_ok(text)
+        kind, text = s.press("1")
+        assert kind == "CON", text
+        assert "200元" in text and "2026年12月31日" in text, text
     assert requests_for("+8613800000302"), AGENCY["requests"]
 
 

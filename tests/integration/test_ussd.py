@@ -28,12 +28,20 @@ def test_paid_resident_sees_status_in_both_dialects(env):
 
 def test_unpaid_resident_sees_amount_and_due_date(env):
     load_roster(env)
-    for Session in (AT, Hubtel):
-        s = Session(env, PHONE["unpaid"])
+    with env.local_time(2026, 12, 1):
+        for Session in (AT, Hubtel):
+            s = Session(env, PHONE["unpaid"])
+            s.dial()
+            kind, text = s.press("1")
+            assert kind == "CON", text
+            assert "200元" in text and "请最迟于2026年12月31日缴费" in text, text
+    # once the due date has passed, the screen does not ask to pay by it
+    with env.local_time(2027, 1, 5):
+        s = AT(env, PHONE["unpaid"])
         s.dial()
         kind, text = s.press("1")
-        assert kind == "CON", text
-        assert "200元" in text and "2026年12月31日" in text, text
+        assert kind == "CON" and "缴费截止日2026年12月31日已过" in text, text
+        assert "请最迟于" not in text and "请联系村协理员" in text, text
 
 
 def test_pensioner_sees_payments(env):

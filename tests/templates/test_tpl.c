@@ -25,7 +25,7 @@ static const char *const keys[] = {
     "ussd.more", "ussd.back", "ussd.contribution_paid", "ussd.contribution_unpaid",
     "ussd.contribution_unpaid_nodate", "ussd.contribution_none",
     "ussd.contribution_paid_notier", "ussd.contribution_unpaid_notier",
-    "ussd.contribution_unpaid_notier_nodate", "ussd.balance_ask_id",
+    "ussd.contribution_unpaid_notier_nodate", "ussd.contribution_overdue", "ussd.balance_ask_id",
     "ussd.balance_wrong_id", "ussd.balance_locked", "ussd.balance", "ussd.balance_none",
     "ussd.pension", "ussd.pension_nodate", "ussd.pension_none", "ussd.language_choose",
     "ussd.language_set", "ussd.goodbye",
