@@ -67,6 +67,10 @@ static void print_counts(const json_t *ans, int dry)
            (long long)json_integer_value(json_object_get(sk, "opted_out")),
            (long long)json_integer_value(json_object_get(sk, "no_phone")),
            (long long)json_integer_value(json_object_get(sk, "duplicate")));
+    json_int_t late = json_integer_value(json_object_get(sk, "past_due"));
+    if (late > 0)
+        printf("  and %lld whose last day to pay has passed (a reminder would ask them to pay "
+               "by it; reach them another way)\n", (long long)late);
     json_int_t unknown = json_integer_value(json_object_get(ans, "unknown_ids"));
     if (unknown > 0)
         printf("  %lld participant ids are not in the roster\n", (long long)unknown);
@@ -191,6 +195,9 @@ static int status(const ctl *c, const char *id, int watch)
                    (long long)json_integer_value(json_object_get(sk, "opted_out")),
                    (long long)json_integer_value(json_object_get(sk, "no_phone")),
                    (long long)json_integer_value(json_object_get(sk, "duplicate")));
+            if (json_integer_value(json_object_get(sk, "past_due")) > 0)
+                printf("  and %lld past their last day to pay\n",
+                       (long long)json_integer_value(json_object_get(sk, "past_due")));
             json_decref(ans);
             return 0;
         }

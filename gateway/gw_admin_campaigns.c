@@ -4,7 +4,8 @@
  *                       "filter": {"township", "village"} | {"participant_ids": [...]} | {},
  *                       "text" | "template", "send_at" (RFC 3339), "dry_run"}
  *        dry run -> 200 {"recipients", "skipped": {"paid", "opted_out", "no_phone",
- *                        "duplicate"}, "segments_per_message", "segments_total",
+ *                        "duplicate", "past_due" (unpaid: its due date has passed)},
+ *                        "segments_per_message", "segments_total",
  *                        "send_at", "unknown_ids"}
  *        start   -> 202 {"id", "state", the same counts}
  *   GET  /v1/campaigns/{id} -> {"id", "kind", "state", "send_at", "recipients",
@@ -77,10 +78,11 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
     }
     char at[40];
     fmt_time(r->send_at_ms, at, sizeof at);
-    json_t *o = json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:i, s:I, s:s, s:I, s:s}",
+    json_t *o = json_pack("{s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:i, s:I, s:s, s:I, s:s}",
                           "recipients", (json_int_t)r->recipients, "skipped", "paid",
                           (json_int_t)r->paid, "opted_out", (json_int_t)r->opted_out, "no_phone",
                           (json_int_t)r->no_phone, "duplicate", (json_int_t)r->duplicate,
+                          "past_due", (json_int_t)r->past_due,
                           "segments_per_message", r->segments_per_message, "segments_total",
                           (json_int_t)r->segments_total, "send_at", at, "unknown_ids",
                           (json_int_t)r->unknown, "kind", kind_name(c->kind));
@@ -335,14 +337,16 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
     char at[40];
     fmt_time((int64_t)field_int(reply, "send_at_ms"), at, sizeof at);
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:I}",
+        "{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
+        "s:I}",
         "id", field_str(reply, "id"), "kind", kind_name(kind[0]), "state", state, "send_at", at,
         "recipients", field_int(reply, "recipients"), "counts", "queued", queued, "sent",
         field_int(reply, "sent"), "delivered", field_int(reply, "delivered"), "failed",
         field_int(reply, "failed"), "skipped", field_int(reply, "skipped"), "skipped_at_start",
         "paid", field_int(reply, "skipped_paid"), "opted_out", field_int(reply, "skipped_opted_out"),
         "no_phone", field_int(reply, "skipped_no_phone"), "duplicate",
-        field_int(reply, "skipped_duplicate"), "segments_total", field_int(reply, "segments_total"));
+        field_int(reply, "skipped_duplicate"), "past_due", field_int(reply, "skipped_past_due"),
+        "segments_total", field_int(reply, "segments_total"));
     gw_http_reply_json(req, 200, o);
 }
 

@@ -31,7 +31,7 @@ extern const char gw_lua_idx_migrate[];
 /* ---- campaigns ---- */
 
 /* camp_push.lua's arguments before the recipients' groups of four. */
-#define PUSH_HEAD 15
+#define PUSH_HEAD 16
 #define RESUME_EVERY_S 5
 
 gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw_redis *redis,
@@ -235,8 +235,8 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         lost = send_scan(j) != 0;
     }
     const redisReply *list = reply->element[1];
-    long long skips[5];
-    for (int k = 0; k < 5; k++)
+    long long skips[6] = {0};     /* paid, opted out, no phone, duplicate, unknown, past due */
+    for (int k = 0; k < 6 && (size_t)(2 + k) < reply->elements; k++)
         skips[k] = reply->element[2 + k]->type == REDIS_REPLY_INTEGER
                    ? reply->element[2 + k]->integer : 0;
     j->res.paid += skips[0];
@@ -244,10 +244,11 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     j->res.no_phone += skips[2];
     j->res.duplicate += skips[3];
     j->res.unknown += skips[4];
+    j->res.past_due += skips[5];
     size_t n = list->elements / 4;
     const char **argv = NULL;
     char (*segs)[8] = NULL;
-    char counts[5][24];
+    char counts[6][24];
     if (!j->dry) {
         argv = calloc(PUSH_HEAD + 4 * n, sizeof *argv);
         segs = calloc(n > 0 ? n : 1, sizeof *segs);
@@ -293,7 +294,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     snprintf(owner_ms, sizeof owner_ms, "%d", OWNER_MS);
     skips[0] += j->carry_paid;
     j->carry_paid = 0;
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         snprintf(counts[k], sizeof counts[k], "%lld", skips[k]);
     char cursor[48];
     if (j->source[0] == 'p')
@@ -303,7 +304,7 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     const char *head[PUSH_HEAD] = {j->res.id, kind,      due,       j->bid,    ttl,
                                    cursor,    j->owner,  owner_ms,  walk_done(j) ? "1" : "0",
                                    counts[0], counts[1], counts[2], counts[4], counts[3],
-                                   now_s};
+                                   now_s,     counts[5]};
     memcpy(argv, head, sizeof head);
     int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(PUSH_HEAD + 4 * n),
                            argv, NULL);

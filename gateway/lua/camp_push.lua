@@ -13,8 +13,8 @@
 -- (gw:{q}:camp:ID:owner, renewed here for OWNER_MS).
 -- ARGV: campaign, kind, due_s, bid, pend_ttl_s, cursor, owner, owner_ms,
 --       walked ("1": this was the last chunk), paid, opted_out, no_phone,
---       unknown, duplicate (the walk's skips), now_s, then groups of 4: pid,
---       phone, segments, tag
+--       unknown, duplicate (the walk's skips), now_s, past_due (a skip too),
+--       then groups of 4: pid, phone, segments, tag
 -- Returns {queued, duplicate, first_id, segments} or {-1} (cancelled) or
 -- {-2} (not the owner).
 local camp, kind, due, bid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -32,14 +32,14 @@ redis.call('PEXPIRE', ok, owner_ms)
 local take = {}
 local dup, segs, segmax = 0, 0, 0
 local dkeys = {}
-for i = 16, #ARGV, 4 do
+for i = 17, #ARGV, 4 do
   dkeys[#dkeys + 1] = reminder_key(kind, ARGV[i], ARGV[i + 1], ARGV[i + 3])
 end
 local marks = #dkeys > 0 and redis.call('HMGET', 'gw:{q}:pend', unpack(dkeys)) or {}
 local mine_until = ':' .. string.format('%d', now + ttl)
 local set = {}
 for k, dkey in ipairs(dkeys) do
-  local i = 16 + (k - 1) * 4
+  local i = 17 + (k - 1) * 4
   local pid, phone, seg, tag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local mine = camp .. ':' .. pid
   local v = set[dkey] or marks[k]    -- one marked earlier in this chunk (a household)
@@ -97,6 +97,7 @@ end
 redis.call('HINCRBY', ck, 'skipped_paid', ARGV[10])
 redis.call('HINCRBY', ck, 'skipped_opted_out', ARGV[11])
 redis.call('HINCRBY', ck, 'skipped_no_phone', ARGV[12])
+redis.call('HINCRBY', ck, 'skipped_past_due', ARGV[16])
 redis.call('HINCRBY', ck, 'unknown', ARGV[13])
 redis.call('HINCRBY', ck, 'skipped_duplicate', dup + tonumber(ARGV[14]))
 redis.call('HSET', ck, 'cursor', cursor)

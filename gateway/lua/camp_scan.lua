@@ -6,8 +6,9 @@
 -- the cursor an index into it) or takes the participant ids given (SOURCE
 -- "ids"), and sorts each participant into a recipient or a skip, as the
 -- send-time checks of q_claim.lua would:
---   kind u (unpaid contribution): paid (contribution_paid > 0), no_phone,
---          opted_out, duplicate; participants with no contribution_year
+--   kind u (unpaid contribution): paid (contribution_paid > 0), past_due
+--          (contribution_due before today), no_phone, opted_out, duplicate;
+--          participants with no contribution_year
 --          (pensioners) are not counted at all (the same reminder sent within the minimum
 --          interval, or already pending from another campaign); walking the
 --          paid class only counts them;
@@ -24,7 +25,7 @@
 --       a set of phones of this run), seen_ttl_s, now_s (pending marks past
 --       their time count as none; see camp_push.lua), ids...
 -- Returns {next_cursor ("0" when done), {pid, phone, tag, data, ...},
---          paid, opted_out, no_phone, duplicate, unknown}
+--          paid, opted_out, no_phone, duplicate, unknown, past_due}
 -- DATA is what the text needs, fields joined by \31 (as q_claim.lua gives):
 -- u, n: name, language, year, tier, paid, due; c: name, language, incident
 -- kind, deadline, reference.
@@ -71,7 +72,7 @@ if source ~= 'place' then
   end
 end
 local out = {}
-local optout, nophone, dup, unknown = 0, 0, 0, 0
+local optout, nophone, dup, unknown, pastdue = 0, 0, 0, 0, 0
 
 -- Pending for another campaign that is still going (not cancelled), given
 -- the pending mark's value V ("CAMPAIGN:PID:UNTIL_S").
@@ -117,6 +118,8 @@ for i, pid in ipairs(ids) do
     end
   elseif kind == 'u' and (tonumber(f[9]) or 0) > 0 then
     paid = paid + 1
+  elseif kind == 'u' and f[10] ~= '' and today ~= '' and f[10] < today then
+    pastdue = pastdue + 1     -- its last day to pay has gone: q_claim.lua would skip it
   elseif f[1] == '' then
     nophone = nophone + 1
   else
@@ -149,4 +152,4 @@ end
 if seen ~= '' then
   redis.call('EXPIRE', seen, seen_ttl)
 end
-return {nextc, out, paid, optout, nophone, dup, unknown}
+return {nextc, out, paid, optout, nophone, dup, unknown, pastdue}

@@ -128,7 +128,8 @@ def test_dry_run_matches_the_roster_and_queues_nothing(env):
     setup(env)
     answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
     assert answer["recipients"] == len(UNPAID_IN_VILLAGE), answer
-    assert answer["skipped"] == {"paid": 1, "opted_out": 1, "no_phone": 1, "duplicate": 0}, answer
+    assert answer["skipped"] == {"paid": 1, "opted_out": 1, "no_phone": 1, "duplicate": 0,
+                                 "past_due": 0}, answer
     segs = [ucs2_segments(t) for t in EXPECTED_TEXT.values()]
     assert answer["segments_total"] == sum(segs), (answer, segs)
     assert answer["segments_per_message"] == max(segs), answer
@@ -277,7 +278,8 @@ def test_policy_notice_once_per_phone(env):
     answer = campaign(env, dict(body, dry_run=True), 200)
     # 8 with a phone, one opted out, the household's second person is a duplicate
     assert answer["recipients"] == 6, answer
-    assert answer["skipped"] == {"paid": 0, "opted_out": 1, "no_phone": 1, "duplicate": 1}, answer
+    assert answer["skipped"] == {"paid": 0, "opted_out": 1, "no_phone": 1, "duplicate": 1,
+                                 "past_due": 0}, answer
     assert answer["segments_per_message"] == 1 and answer["segments_total"] == 6, answer
     answer = campaign(env, body, 202)
     assert answer["recipients"] == 6, answer
@@ -376,6 +378,27 @@ def test_automatic_unpaid_reminders_follow_the_roster(env):
     assert env.metric("gateway_reminders_skipped_total", {"reason": "no_contribution"}) == 1
     assert env.metric("gateway_reminders_skipped_total", {"reason": "paid"}) == 1
     assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
+
+
+def test_after_the_due_date_an_unpaid_campaign_reminds_nobody(env):
+    """In January the unpaid of 2026 (due 2026-12-31) can no longer pay by that
+    day: a reminder would ask them to. The preview counts them apart
+    (past_due) and a start queues nothing."""
+    setup(env)
+    at_local(env, 2027, 1, 5, 10)
+    got = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
+    # the five unpaid with a phone, the one without and the one opted out: all past it
+    assert got["recipients"] == 0 and got["skipped"]["past_due"] == 7, got
+    assert got["skipped"]["paid"] == 1, got
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
+                                  "青山镇", "--village", "上岭村")
+    assert rc == 0 and "whose last day to pay has passed" in out, (out, err)
+    started = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
+    assert started["recipients"] == 0, started
+    status, got = env.admin("GET", "/v1/campaigns/%s" % started["id"])
+    assert status == 200 and got["skipped_at_start"]["past_due"] == 7, got
+    time.sleep(1.0)
+    assert CARRIER.messages() == []
 
 
 def test_a_roster_corrected_back_and_forth_sends_one_reminder(env):
