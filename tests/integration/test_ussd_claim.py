@@ -7,7 +7,6 @@ puts an accident of 2026-09-28 before National Day, its deadline moved from
 2026-10-01 to 2026-10-08. Every screen is checked against the USSD length limit
 (ussd_util); incidents are checked in Redis (gw:inc:REF, gw:{p:ID}:incidents)."""
 import calendar
-import contextlib
 import os
 import shutil
 import signal
@@ -30,20 +29,10 @@ def load(env):
     load_roster(env, EXTRA)
 
 
-@contextlib.contextmanager
 def today_is(env, ymd):
     """gatewayd restarted with its one clock at noon (Shanghai) on YMD; back after."""
     y, m, d = (int(x) for x in ymd.split("-"))
-    target = calendar.timegm((y, m, d, 4, 0, 0))
-    os.environ["GW_CLOCK_OFFSET_S"] = str(int(target - time.time()))
-    try:
-        env.restart_gatewayd()
-    finally:
-        del os.environ["GW_CLOCK_OFFSET_S"]
-    try:
-        yield
-    finally:
-        env.restart_gatewayd()
+    return env.local_time(y, m, d)
 
 
 def incidents_of(env, pid):
