@@ -17,7 +17,7 @@
  *   GET  /v1/incidents/{reference}
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
  *                "window_closed" (today is past the deadline), "state", "channel",
- *                "registered_at"[, "reported_at", "reported_channel"]}
+ *                "registered_at"[, "reported_on", "reported_at", "reported_channel"]}
  *   POST /v1/incidents/{reference}/report    (no body, or {"reported_on":
  *                                               "YYYY-MM-DD"}, default today)
  *        -> 200 the same, "state": "reported", "reported_on", and "changed":
@@ -242,6 +242,7 @@ typedef struct mark_req {
     char reference[GW_INCIDENT_REF_MAX];
     char deadline[40];
     int changed;                  /* 1 reported now, 0 it was already */
+    int has_on;                   /* "reported_on" was given */
 } mark_req;
 
 /* The mark is stored: answers with the incident as it is now, or, when it
@@ -290,7 +291,8 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
         break;
     case GW_INCIDENT_WINDOW_CLOSED:
         snprintf(msg, sizeof msg, "the report window closed on %s: a report made after it "
-                 "does not count (one made by then: give its date as \"reported_on\")", due);
+                 "does not count%s", due, m->has_on ? "" : " (one made by then: give its date "
+                                                          "as \"reported_on\")");
         gw_http_error(m->req, 422, "window_closed", msg);
         break;
     default:
@@ -374,6 +376,7 @@ static void handle_incident(gw_http_req *req, void *arg)
         return;
     }
     m->req = req;
+    m->has_on = has_on;
     snprintf(m->reference, sizeof m->reference, "%s", ref);
     if (gw_incident_mark_reported(a->incidents, ref, has_on ? &on : NULL, on_marked, m) != 0) {
         free(m);

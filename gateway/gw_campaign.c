@@ -575,10 +575,12 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
                  spec->kind != 'u' ? "upo" : spec->township != NULL ? "up" : "u");
     }
     int64_t now = gw_clock_now_ms();
-    gw_clock_ymd(now, j->today, sizeof j->today);
     int64_t due = spec->send_at_ms > now ? spec->send_at_ms : now;
     j->due_ms = gw_window_next(due, cs->cfg->send_window_start_min,
                                cs->cfg->send_window_end_min);
+    /* who is past due, or whose claim window has closed, is judged on the
+     * day the messages go (as the queue will), not today */
+    gw_clock_ymd(j->due_ms, j->today, sizeof j->today);
     j->pend_ttl_s = (j->due_ms - now) / 1000 + (int64_t)cs->cfg->min_interval_hours * 3600 +
                     86400;
     /* The body every message of the campaign shares. */

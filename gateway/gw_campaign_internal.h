@@ -56,7 +56,7 @@ typedef struct camp_job {
     char cursor[32];
     int started;                  /* list: walked from the start */
     int64_t carry_paid;           /* the paid, counted at the start, for the first chunk */
-    char today[32];
+    char today[32];               /* the local date the messages go (YYYY-MM-DD) */
     char tag[16];                 /* kind n: the text's hash */
     char seen[64];                /* kind n, dry run: phones counted */
     char bid[32];

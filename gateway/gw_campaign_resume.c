@@ -92,7 +92,8 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
     const char *pttl = gw_reply_field(reply, "pend_ttl_s");
     j->due_ms = due != NULL ? strtoll(due, NULL, 10) : gw_clock_now_ms();
     j->pend_ttl_s = pttl != NULL ? strtoll(pttl, NULL, 10) : 86400;
-    gw_clock_ymd(gw_clock_now_ms(), j->today, sizeof j->today);
+    gw_clock_ymd(j->due_ms > gw_clock_now_ms() ? j->due_ms : gw_clock_now_ms(), j->today,
+                 sizeof j->today);     /* the day they go, as at the start */
     /* A list's cursor of 0 is its start, unless the last chunk was recorded. */
     j->started = walked != NULL && strcmp(walked, "1") == 0;
     if (j->started && j->source[0] == 'p')

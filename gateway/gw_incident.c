@@ -58,6 +58,7 @@ typedef struct inc_call {
     char phone[GW_PHONE_MAX];
     char sec_c[24], sec_l[24], sec_d[24], seg_c[8], seg_l[8];
     int late;                     /* the only reminder goes late on the last day */
+    int c_last_text;              /* the one at once goes on the last day: its text */
     gw_date reported_on;          /* a staff mark: the day the member reported; else 0 */
 } inc_call;
 
@@ -171,26 +172,28 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
     switch (reply->element[0]->integer) {
     case 0:
     case 4: {
-        /* the script also says how many reminders it queued (a new incident;
-         * -1 for one registered before) and whether the phone opted out */
-        gw_incident_plan plan = {-1, c->phone[0] == '\0', 0, c->late};
-        int have = reply->elements >= 5 && reply->element[3]->type == REDIS_REPLY_INTEGER &&
-                   reply->element[4]->type == REDIS_REPLY_INTEGER;
+        /* the script also says how many reminders the incident has (-1 not
+         * known), whether the phone opted out, and whether they were queued
+         * now (a new incident, or one that had none) */
+        gw_incident_plan plan = {-1, c->phone[0] == '\0', 0, 0};
+        int have = reply->elements >= 6 && reply->element[3]->type == REDIS_REPLY_INTEGER &&
+                   reply->element[4]->type == REDIS_REPLY_INTEGER &&
+                   reply->element[5]->type == REDIS_REPLY_INTEGER;
         if (have) {
             plan.reminders = (int)reply->element[3]->integer;
             plan.opted_out = reply->element[4]->integer != 0;
+            plan.late = reply->element[5]->integer != 0 && c->late;
         }
         int fresh = reply->element[0]->integer == 0;
-        if (!fresh)
-            plan.late = 0;
         if (fresh)
             gw_info("incidents", "%s: %s of %s on %s registered, report by %s; %d reminder%s "
                     "queued%s", ref, kind, c->pid, on, ymd, plan.reminders,
                     plan.reminders == 1 ? "" : "s",
                     plan.no_phone ? " (no phone)" : plan.opted_out ? " (opted out)" : "");
         else
-            gw_info("incidents", "%s: %s of %s on %s registered again: the same incident", ref,
-                    kind, c->pid, on);
+            gw_info("incidents", "%s: %s of %s on %s registered again: the same incident%s",
+                    ref, kind, c->pid, on,
+                    have && reply->element[5]->integer != 0 ? "; its reminders queued now" : "");
         answer_plan(c, fresh ? GW_INCIDENT_REGISTERED : GW_INCIDENT_ALREADY_REGISTERED, ref,
                     deadline, have ? &plan : NULL);
         break;
@@ -232,8 +235,8 @@ static int run_script(inc_call *c)
     const char *argv[] = {list,  "gw:inc:seq", c->report ? "report" : "register",
                           c->pid, gw_incident_kind_name(c->kind), on, deadline, today, now,
                           c->channel, c->phone, c->sec_c, c->seg_c, c->sec_l, c->seg_l,
-                          c->sec_d, c->seg_l};
-    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 17, argv, NULL);
+                          c->sec_d, c->seg_l, c->c_last_text ? "1" : ""};
+    return gw_redis_eval(c->inc->redis, c->inc->script, on_script, c, 2, 18, argv, NULL);
 }
 
 /* ---- register (staff) ---- */
@@ -242,8 +245,8 @@ static int run_script(inc_call *c)
  * window, so at its next opening), then on the deadline's eve and on the
  * last day itself, each at the window's opening ("the last day is ..." says
  * both); never after the deadline, and neither of the last two when the
- * first one goes that day or later. One that goes on the last day itself is
- * the last day's (its text names the day: "today" to the reader); when it
+ * first one goes that day or later. One at once that goes on the last day
+ * itself has the last day's text (it names the day); when it
  * goes in the last hour of that day's window, a backlog may keep it past
  * the window's end and so past the deadline: C->late says so. */
 #define LATE_MS (60 * 60 * 1000)
@@ -270,7 +273,11 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
     snprintf(c->seg_c, sizeof c->seg_c, "%d", sc);
     snprintf(c->seg_l, sizeof c->seg_l, "%d", sl);
     if (first >= day) {
-        snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, first / 1000);
+        /* the one at once, with the last day's text: still the at-once
+         * reminder (c:REF) that a claim campaign would see as a duplicate */
+        snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
+        snprintf(c->seg_c, sizeof c->seg_c, "%d", sl);
+        c->c_last_text = 1;
         c->late = gw_window_opening(c->deadline.y, c->deadline.m, c->deadline.d, end) - first <
                   LATE_MS;
         return;

@@ -88,10 +88,16 @@ char *gw_text_contribution(const tpl_set *set, const char *lang, const gw_partic
             n = 4;
         }
     }
-    if (overdue) {
+    if (overdue && p->contribution_tier_fen >= 0) {
+        /* year, tier and amount as unpaid, and the day gone (v[0..2] set above) */
+        gw_text_date(set, lang, p->contribution_due, d, sizeof d);
+        v[3] = (tpl_var){"due_date", d};
+        which = "contribution_overdue";
+        n = 4;
+    } else if (overdue) {
         gw_text_date(set, lang, p->contribution_due, d, sizeof d);
         v[1] = (tpl_var){"due_date", d};
-        which = "contribution_overdue";
+        which = "contribution_overdue_notier";
         n = 2;
     }
     snprintf(key, sizeof key, "%s.%s", section, which);

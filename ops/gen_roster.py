@@ -13,6 +13,7 @@ benchmark dials them). Standard library only.
 """
 import argparse
 import csv
+import datetime
 import random
 import sys
 
@@ -38,7 +39,9 @@ MOBILE_PREFIXES = ["130", "131", "132", "133", "134", "135", "136", "137", "138"
                    "150", "151", "152", "153", "155", "156", "157", "158", "159",
                    "180", "181", "182", "183", "184", "185", "186", "187", "188", "189"]
 TIERS = [(100, 87.0), (200, 6.0), (300, 3.0), (500, 1.3), (1000, 2.7)]  # county shares, %
-DUE_DATES = ["2026-12-31", "2027-01-15"]
+# Due dates, in days from --today: ahead of it, so the unpaid are reminded and not
+# past due whenever the roster is written (the benchmarks count on it).
+DUE_IN_DAYS = [40, 55]
 
 
 def parse_args(argv):
@@ -55,7 +58,11 @@ def parse_args(argv):
                     help="fraction drawing a pension (default 0.3)")
     ap.add_argument("--paid", type=float, default=0.7,
                     help="fraction of contributors who paid this year (default 0.7)")
-    ap.add_argument("--year", type=int, default=2026, help="contribution year (default 2026)")
+    ap.add_argument("--year", type=int, default=None,
+                    help="contribution year (default: --today's year)")
+    ap.add_argument("--today", type=datetime.date.fromisoformat, default=datetime.date.today(),
+                    help="the date the due dates (40 and 55 days on) count from, YYYY-MM-DD "
+                         "(default today)")
     ap.add_argument("--plain-phones", action="store_true",
                     help="write every phone as 11 plain digits")
     ap.add_argument("--phones-out", metavar="FILE", help="write the distinct phones (E.164) here")
@@ -76,6 +83,10 @@ def yuan(fen):
 class Generator:
     def __init__(self, args):
         self.args = args
+        if args.year is None:
+            args.year = args.today.year
+        self.due_dates = [(args.today + datetime.timedelta(days=d)).isoformat()
+                          for d in DUE_IN_DAYS]
         self.rng = random.Random(args.seed)
         self.used_phones = set()
         self.villages = {}
@@ -137,7 +148,7 @@ class Generator:
             r["contribution_tier_yuan"] = str(tier)
             r["contribution_paid_yuan"] = (str(tier) if rng.random() < a.paid
                                            else rng.choice(["", "0"]))
-            r["contribution_due"] = rng.choice(DUE_DATES)
+            r["contribution_due"] = rng.choice(self.due_dates)
             r["account_balance_yuan"] = yuan(rng.randrange(0, 3000000))
             r["mutual_aid_member"] = "yes" if rng.random() < 0.15 else "no"
         return r

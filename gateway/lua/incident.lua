@@ -10,12 +10,13 @@
 -- An incident is the hash gw:inc:REFERENCE; a new reference is
 -- 'BA' .. YYYYMMDD .. '-' .. a six-digit number from KEYS[2].
 -- register: a new incident in state 'open' -> {0, reference, deadline,
---   reminders queued (0..3), 1 when the phone opted out else 0}, with its
---   reminders; but when the participant has one of the same kind and
+--   reminders queued (0..3, also kept as its field 'reminders'), 1 when the
+--   phone opted out else 0, 1 (queued now)}, with its reminders; but when the participant has one of the same kind and
 --   date already (staff retrying, or typing in a paper form after the
 --   member reported): 'reported' -> {1, its reference, its deadline},
---   'open' -> {4, its reference, its deadline, -1, opted out as above};
---   nothing changes.
+--   'open' -> {4, its reference, its deadline, its reminders (-1 not
+--   known), opted out as above, 1 when they were queued now (it had none)
+--   else 0}; nothing else changes.
 -- report, among the participant's incidents of the same kind and date:
 --   one already 'reported' -> {1, its reference, its deadline}, nothing changes;
 --   else when today is past the deadline -> {3, '', that deadline}, nothing
@@ -33,13 +34,14 @@ local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- lane (EXTRA "c,0,PID,REF", "l,0,PID,REF" and "d,0,PID,REF": the last two
 -- share a text that says which day is the last, but not a duplicate key, so
 -- the eve's does not stop the last day's); q_claim.lua skips them once the
--- incident is reported.
-local function remind(ref, phone, sec, seg, letter, body)
+-- incident is reported. ARGV[16] '1': the one at once goes on the last day
+-- itself, with the last day's text (body auto_cd), still keyed c:REF.
+local function remind(ref, phone, sec, seg, letter, bid, body)
   if phone == nil or phone == '' or sec == nil or sec == '' then return 0 end
-  redis.call('SET', 'gw:{q}:body:auto_' .. letter, body)
+  redis.call('SET', 'gw:{q}:body:' .. bid, body)
   local id = redis.call('INCR', 'gw:{q}:seq')
   redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec, string.format('%d', id) .. ':0:' .. seg .. ':' ..
-             phone .. ':auto_' .. letter .. ':' .. letter .. ',0,' .. pid .. ',' .. ref)
+             phone .. ':' .. bid .. ':' .. letter .. ',0,' .. pid .. ',' .. ref)
   redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
   redis.call('HINCRBY', 'gw:{q}:n', 'bulk', 1)
   return 1
@@ -88,13 +90,30 @@ local function opted_out()
   return ARGV[9] ~= '' and redis.call('HEXISTS', 'gw:{q}:optout', ARGV[9]) or 0
 end
 
+-- Queues the reminders of incident REF; records and returns how many.
+local function remind_all(ref)
+  local first = ARGV[16] == '1' and {'auto_cd', 'tclaim_last_day'}
+                or {'auto_c', 'tclaim_reminder'}
+  local n = remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', first[1], first[2]) +
+            remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'auto_l', 'tclaim_last_day') +
+            remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'auto_d', 'tclaim_last_day')
+  redis.call('HSET', 'gw:inc:' .. ref, 'reminders', n)
+  return n
+end
+
 if mode == 'register' then
-  if #open > 0 then return {4, open[1][1], open[1][2], -1, opted_out()} end
+  if #open > 0 then
+    -- The same incident again. When none of its reminders could be queued
+    -- (no phone then, or too late), they are now if they can be: a phone
+    -- added to the roster since. (None recorded: an older version's, which
+    -- queued its own.)
+    local ref = open[1][1]
+    local had = redis.call('HGET', 'gw:inc:' .. ref, 'reminders')
+    if had == '0' then return {4, ref, open[1][2], remind_all(ref), opted_out(), 1} end
+    return {4, ref, open[1][2], tonumber(had) or -1, opted_out(), 0}
+  end
   local ref = create('open')
-  local n = remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', 'tclaim_reminder') +
-            remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'tclaim_last_day') +
-            remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'tclaim_last_day')
-  return {0, ref, deadline, n, opted_out()}
+  return {0, ref, deadline, remind_all(ref), opted_out(), 1}
 end
 
 if #open > 0 then

@@ -385,6 +385,10 @@ def test_after_the_due_date_an_unpaid_campaign_reminds_nobody(env):
     day: a reminder would ask them to. The preview counts them apart
     (past_due) and a start queues nothing."""
     setup(env)
+    # at 21:00 on the due date it goes at tomorrow's opening: past it already
+    at_local(env, 2026, 12, 31, 21)
+    got = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
+    assert got["recipients"] == 0 and got["skipped"]["past_due"] == 7, got
     at_local(env, 2027, 1, 5, 10)
     got = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
     # the five unpaid with a phone, the one without and the one opted out: all past it

@@ -126,8 +126,8 @@ def test_status_query_answers_the_contribution(env):
     with env.local_time(2027, 1, 5):
         at_inbound(env, phone, "CX", "at-cx-late")
         [m] = CARRIER.wait_messages(1)
-    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费截止日2026年12月31日"
-                         "已过，请联系村协理员咨询。"), m["text"]
+    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，应缴200元，"
+                         "缴费截止日2026年12月31日已过，请联系村协理员咨询。"), m["text"]
     CARRIER.reset()
     # an English speaker gets English
     at_inbound(env, "+86" + PHONE["english"], "bal", "at-bal")

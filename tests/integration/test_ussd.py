@@ -41,7 +41,8 @@ def test_unpaid_resident_sees_amount_and_due_date(env):
         s.dial()
         kind, text = s.press("1")
         assert kind == "CON" and "缴费截止日2026年12月31日已过" in text, text
-        assert "请最迟于" not in text and "请联系村协理员" in text, text
+        assert "应缴金额：200元" in text and "缴费档次：200元" in text, text
+        assert "请最迟于" not in text and "请找村协理员" in text, text
 
 
 def test_pensioner_sees_payments(env):

@@ -337,7 +337,8 @@ static void test_key_vars(void **state)
         {"sms.contribution_unpaid_nodate", "year tier due_amount"},
         {"sms.contribution_none", "year"},
         {"sms.contribution_unpaid_notier", "year due_date"},
-        {"sms.contribution_overdue", "year due_date"},
+        {"sms.contribution_overdue", "year tier due_amount due_date"},
+        {"sms.contribution_overdue_notier", "year due_date"},
         {"sms.help", "hotline"},
         {"sms.optout_done", "hotline"},
         {"sms.optin_done", ""},
@@ -368,7 +369,7 @@ static void test_key_vars(void **state)
 static const char *const sms_names[] = {
     "contribution_paid", "contribution_unpaid", "contribution_unpaid_nodate", "contribution_none",
     "contribution_paid_notier", "contribution_unpaid_notier", "contribution_unpaid_notier_nodate",
-    "contribution_overdue",
+    "contribution_overdue", "contribution_overdue_notier",
     "help", "optout_done", "optin_done", "unpaid_reminder", "claim_reminder", "claim_last_day",
     "kind_accident", "kind_critical_illness", "test",
 };
