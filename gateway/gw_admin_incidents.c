@@ -27,8 +27,9 @@
  * another way (at the office, by telephone), so the reminders stop; it
  * follows the member's rules (gw_incident_report), judged on the day the
  * member reported: after the deadline it is refused, 422 window_closed; a
- * report made by the deadline and typed in later gives its "reported_on". A reference is matched without regard to
- * case ("ba20261201-000001" finds BA20261201-000001); an unknown one is 404.
+ * report made by the deadline and typed in later gives its "reported_on".
+ * A reference is matched without regard to case ("ba20261201-000001"
+ * finds BA20261201-000001); an unknown one is 404.
  *
  * The rules and the storage are gw_incident's (gw_incident.h): this file
  * reads the request and turns the answer into HTTP. A bad body, kind or

@@ -11,9 +11,10 @@
 -- 'BA' .. YYYYMMDD .. '-' .. a six-digit number from KEYS[2].
 -- register: a new incident in state 'open' -> {0, reference, deadline,
 --   reminders queued (0..3, also kept as its field 'reminders'), 1 when the
---   phone opted out else 0, 1 (queued now)}, with its reminders; but when the participant has one of the same kind and
---   date already (staff retrying, or typing in a paper form after the
---   member reported): 'reported' -> {1, its reference, its deadline},
+--   phone opted out else 0, 1 (queued now)}, with its reminders; but when
+--   the participant has one of the same kind and date already (staff
+--   retrying, or typing in a paper form after the member reported):
+--   'reported' -> {1, its reference, its deadline},
 --   'open' -> {4, its reference, its deadline, its reminders (-1 not
 --   known), opted out as above, 1 when they were queued now (it had none)
 --   else 0}; nothing else changes.
