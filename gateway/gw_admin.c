@@ -477,7 +477,6 @@ int gw_admin_register(gw_admin *a, gw_http *admin)
     return 0;
 }
 
-
 void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
                            struct gw_sender *sender, struct tpl_set **tpl)
 {

@@ -343,7 +343,8 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
         "recipients", field_int(reply, "recipients"), "counts", "queued", queued, "sent",
         field_int(reply, "sent"), "delivered", field_int(reply, "delivered"), "failed",
         field_int(reply, "failed"), "skipped", field_int(reply, "skipped"), "skipped_at_start",
-        "paid", field_int(reply, "skipped_paid"), "opted_out", field_int(reply, "skipped_opted_out"),
+        "paid", field_int(reply, "skipped_paid"),
+        "opted_out", field_int(reply, "skipped_opted_out"),
         "no_phone", field_int(reply, "skipped_no_phone"), "duplicate",
         field_int(reply, "skipped_duplicate"), "past_due", field_int(reply, "skipped_past_due"),
         "segments_total", field_int(reply, "segments_total"));

@@ -270,19 +270,17 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
         sl = c->inc->segments('l', p, gw_incident_kind_name(c->kind), c->deadline,
                               c->inc->segments_arg);
     }
-    snprintf(c->seg_c, sizeof c->seg_c, "%d", sc);
+    /* the one at once on the last day itself has the last day's text; it
+     * stays the at-once reminder (c:REF) that a claim campaign sees */
+    c->c_last_text = first >= day;
+    snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
+    snprintf(c->seg_c, sizeof c->seg_c, "%d", c->c_last_text ? sl : sc);
     snprintf(c->seg_l, sizeof c->seg_l, "%d", sl);
-    if (first >= day) {
-        /* the one at once, with the last day's text: still the at-once
-         * reminder (c:REF) that a claim campaign would see as a duplicate */
-        snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
-        snprintf(c->seg_c, sizeof c->seg_c, "%d", sl);
-        c->c_last_text = 1;
+    if (c->c_last_text) {
         c->late = gw_window_opening(c->deadline.y, c->deadline.m, c->deadline.d, end) - first <
                   LATE_MS;
         return;
     }
-    snprintf(c->sec_c, sizeof c->sec_c, "%" PRId64, first / 1000);
     if (last > first)
         snprintf(c->sec_l, sizeof c->sec_l, "%" PRId64, last / 1000);
     snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, day / 1000);

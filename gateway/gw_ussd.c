@@ -808,7 +808,6 @@ int gw_ussd_register(gw_ussd *u, struct gw_http *carrier)
     return 0;
 }
 
-
 void gw_ussd_set_outbound(gw_ussd *u, struct gw_sender *sender)
 {
     u->sender = sender;

@@ -299,7 +299,6 @@ int ussd_render_screen(hop *h)
     return pages;
 }
 
-
 /* An END screen: text KEY with the values it takes. */
 void ussd_end_with(hop *h, const char *key, enum gw_ussd_outcome outcome)
 {

@@ -169,7 +169,6 @@ void ussd_start_sms(hop *h)
     free(text);
 }
 
-
 /* ---- menu 5: reminders on or off (the opt-out list SMS keywords share) ---- */
 
 static void on_remind_get(gw_redis *r, redisReply *reply, void *arg)

@@ -119,7 +119,8 @@ for i = 5, #ARGV, 8 do
       -- "ID", "ID|CAMPAIGN" or, for a reminder, "ID|CAMPAIGN|KEY" (CAMPAIGN
       -- empty for an automatic one): q_dlr.lua moves the campaign's counts
       -- and takes a failed reminder's mark away
-      local v, key = id, reminder_member_key(member)
+      local key = lane == 'bulk' and reminder_member_key(member)   -- replies are none
+      local v = id
       if key then v = id .. '|' .. (camp or '') .. '|' .. key
       elseif camp then v = id .. '|' .. camp end
       redis.call('SET', 'gw:{q}:cid:' .. prov .. ':' .. cid, v, 'EX', ttl)
