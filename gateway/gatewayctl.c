@@ -799,8 +799,10 @@ static const command commands[] = {
     {"inbox", "[--limit N]", "SMS from residents that were not keywords, newest first",
      cmd_inbox},
     {"incident", "add --participant ID --kind accident|critical_illness --date YYYY-MM-DD"
-                 " | show REFERENCE | reported REFERENCE [--on YYYY-MM-DD]",
-     "register a mutual-aid incident (prints its reference and the claim deadline), show "
+                 " [--reported-on YYYY-MM-DD] | show REFERENCE"
+                 " | reported REFERENCE [--on YYYY-MM-DD]",
+     "register a mutual-aid incident (prints its reference and the claim deadline; with "
+     "--reported-on, one the member already reported that day, as on a paper form), show "
      "one, or record that the member reported the claim another way (reminders stop)",
      cmd_incident},
     {"campaign", "preview|start --kind unpaid|claim|notice [--township T [--village V] | "

@@ -2,7 +2,8 @@
  *
  *   optout list | add NUMBER | remove NUMBER    (GET|POST /v1/optouts)
  *   inbox [--limit N]                           (GET /v1/inbox)
- *   incident add --participant ID --kind K --date D   (POST /v1/incidents)
+ *   incident add --participant ID --kind K --date D [--reported-on D]
+ *                                                     (POST /v1/incidents)
  *   incident show REFERENCE                           (GET /v1/incidents/REF)
  *   incident reported REFERENCE [--on DATE]  (POST /v1/incidents/REF/report)
  *
@@ -161,7 +162,7 @@ static int incident_by_reference(const ctl *c, int argc, char **argv)
 
 int cmd_incident(const ctl *c, int argc, char **argv)
 {
-    const char *pid = NULL, *kind = NULL, *date = NULL;
+    const char *pid = NULL, *kind = NULL, *date = NULL, *reported_on = NULL;
     if (argc >= 3 && (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "reported") == 0) &&
         argv[2][0] != '\0')
         return incident_by_reference(c, argc, argv);
@@ -173,6 +174,8 @@ int cmd_incident(const ctl *c, int argc, char **argv)
             r = opt_value(argc, argv, &i, "--kind", &kind);
         if (r == 0)
             r = opt_value(argc, argv, &i, "--date", &date);
+        if (r == 0)
+            r = opt_value(argc, argv, &i, "--reported-on", &reported_on);
         if (r != 1)
             return -1;
     }
@@ -180,10 +183,15 @@ int cmd_incident(const ctl *c, int argc, char **argv)
         return -1;
     json_t *body = json_pack("{s:s, s:s, s:s}", "participant_id", pid, "kind", kind,
                              "occurred_on", date);
+    if (body != NULL && reported_on != NULL &&
+        json_object_set_new(body, "reported_on", json_string(reported_on)) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
     if (body == NULL) {
         /* jansson takes only UTF-8 text */
-        fprintf(stderr, "gatewayctl: incident add: --participant, --kind and --date must be "
-                        "UTF-8 text\n");
+        fprintf(stderr, "gatewayctl: incident add: --participant, --kind, --date and "
+                        "--reported-on must be UTF-8 text\n");
         return EXIT_USAGE;
     }
     json_t *ans = NULL;
@@ -193,7 +201,13 @@ int cmd_incident(const ctl *c, int argc, char **argv)
         incident_view v = incident_view_of(ans);
         const char *warning = json_string_value(json_object_get(ans, "warning"));
         json_t *queued = json_object_get(ans, "reminders");
-        if (strcmp(v.state, "reported") == 0)
+        const char *on = json_string_value(json_object_get(ans, "reported_on"));
+        if (strcmp(v.state, "reported") == 0 && on != NULL)
+            printf("incident %s: %s of %s on %s, reported on %s (recorded by staff%s); the "
+                   "deadline was %s; no reminders\n", v.ref, v.kind, v.who, v.on, on,
+                   json_is_true(json_object_get(ans, "created"))
+                       ? "" : "; it was registered before, its reminders stop", v.due);
+        else if (strcmp(v.state, "reported") == 0)
             printf("incident %s: %s of %s on %s was already reported; nothing to do\n", v.ref,
                    v.kind, v.who, v.on);
         else if (json_is_false(json_object_get(ans, "created")))

@@ -1,7 +1,7 @@
 /* gw_admin_incidents.c - mutual-aid incidents registered by staff.
  *
  *   POST /v1/incidents {"participant_id", "kind": "accident"|"critical_illness",
- *                       "occurred_on": "YYYY-MM-DD"}
+ *                       "occurred_on": "YYYY-MM-DD"[, "reported_on": "YYYY-MM-DD"]}
  *        -> 201 {"reference", "deadline", "participant_id", "kind", "occurred_on",
  *                "state": "open", "created": true, "reminders": N}
  *
@@ -13,6 +13,12 @@
  * day; a new incident only); when they may not reach the member (no phone,
  * opted out, past or near the end of the SMS hours of the last day) the
  * "warning" says so, for staff to tell them, also when registered again.
+ * With "reported_on" staff register an incident the member has already
+ * reported another way (a paper form at the township office, typed in
+ * later): it is stored as reported on that day (state "reported",
+ * "reported_on"; 201 new, 200 one registered before, whose reminders stop),
+ * judged on that day as the member's own report would be: after the
+ * deadline 422 window_closed, before the incident 422 before_incident.
  *
  *   GET  /v1/incidents/{reference}
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
@@ -55,6 +61,7 @@ typedef struct incident_req {
     char pid[GW_PID_MAX];
     gw_incident_kind kind;
     gw_date occurred;
+    gw_date reported_on;          /* "reported_on" given; else {0, 0, 0} */
 } incident_req;
 
 static void fmt_date(gw_date d, char *out, size_t cap)
@@ -130,6 +137,25 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200, ans);
         break;
     }
+    case GW_INCIDENT_REPORTED:
+    case GW_INCIDENT_REPORTED_NEW:
+    {
+        /* registered with the day the member reported it */
+        char on[40];
+        fmt_date(in->reported_on, on, sizeof on);
+        json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "reference",
+                                reference, "deadline", due, "participant_id", in->pid, "kind",
+                                gw_incident_kind_name(in->kind), "occurred_on", occurred,
+                                "state", "reported", "created",
+                                result == GW_INCIDENT_REPORTED_NEW, "reported_on", on,
+                                "reported_channel", "admin");
+        gw_http_reply_json(in->req, result == GW_INCIDENT_REPORTED_NEW ? 201 : 200, ans);
+        break;
+    }
+    case GW_INCIDENT_BEFORE_INCIDENT:
+        gw_http_error(in->req, 422, "before_incident",
+                      "\"reported_on\" is before the incident occurred");
+        break;
     case GW_INCIDENT_UNKNOWN_PARTICIPANT:
         snprintf(msg, sizeof msg, "no participant with id \"%s\"", in->pid);
         gw_http_error(in->req, 404, "unknown_participant", msg);
@@ -143,7 +169,12 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         gw_http_error(in->req, 422, "future_date", "\"occurred_on\" is after today");
         break;
     case GW_INCIDENT_WINDOW_CLOSED:
-        snprintf(msg, sizeof msg, "the report window closed on %s", due);
+        if (in->reported_on.y != 0)
+            snprintf(msg, sizeof msg, "the report window closed on %s: a report made after it "
+                     "does not count", due);
+        else
+            snprintf(msg, sizeof msg, "the report window closed on %s (a report the member "
+                     "made by then: give its date as \"reported_on\")", due);
         gw_http_error(in->req, 422, "window_closed", msg);
         break;
     default:
@@ -163,10 +194,11 @@ static void handle_incidents(gw_http_req *req, void *arg)
     json_t *root = json_loadb(body, len, 0, NULL);
     const char *pid = json_string_value(json_object_get(root, "participant_id"));
     const char *on = json_string_value(json_object_get(root, "occurred_on"));
+    const char *rep = json_string_value(json_object_get(root, "reported_on"));
     gw_incident_kind kind;
-    gw_date occurred;
+    gw_date occurred, reported = {0, 0, 0};
     incident_req *in = NULL;
-    static const char *const known[] = {"participant_id", "kind", "occurred_on"};
+    static const char *const known[] = {"participant_id", "kind", "occurred_on", "reported_on"};
     if (!json_is_object(root) || pid == NULL || pid[0] == '\0' || strlen(pid) >= GW_PID_MAX) {
         gw_http_error(req, 400, "bad_request",
                       "send {\"participant_id\", \"kind\", \"occurred_on\": \"YYYY-MM-DD\"}");
@@ -177,6 +209,11 @@ static void handle_incidents(gw_http_req *req, void *arg)
         gw_http_error(req, 400, "bad_kind", "\"kind\" is \"accident\" or \"critical_illness\"");
     } else if (on == NULL || gw_date_parse(on, &occurred.y, &occurred.m, &occurred.d) != 0) {
         gw_http_error(req, 400, "bad_date", "\"occurred_on\" must be a real date, YYYY-MM-DD");
+    } else if (json_object_get(root, "reported_on") != NULL &&
+               (rep == NULL || gw_date_parse(rep, &reported.y, &reported.m, &reported.d) != 0)) {
+        gw_http_error(req, 400, "bad_date", "\"reported_on\" must be a real date, YYYY-MM-DD");
+    } else if (rep != NULL && gw_date_cmp(reported, gw_incident_today()) > 0) {
+        gw_http_error(req, 422, "future_date", "\"reported_on\" is after today");
     } else if (a->incidents == NULL) {
         gw_http_error(req, 503, "unavailable", "incidents are not set up in this daemon");
     } else if ((in = calloc(1, sizeof *in)) == NULL) {
@@ -187,7 +224,9 @@ static void handle_incidents(gw_http_req *req, void *arg)
         snprintf(in->pid, sizeof in->pid, "%s", pid);
         in->kind = kind;
         in->occurred = occurred;
-        if (gw_incident_register(a->incidents, in->pid, kind, occurred, on_registered, in) != 0) {
+        in->reported_on = reported;
+        if (gw_incident_register(a->incidents, in->pid, kind, occurred,
+                                 rep != NULL ? &reported : NULL, on_registered, in) != 0) {
             free(in);
             gw_http_error(req, 503, "redis_unavailable", "the incident was not stored");
         }
@@ -277,8 +316,9 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
     fmt_date(deadline, due, sizeof due);
     switch (result) {
     case GW_INCIDENT_REPORTED:
+    case GW_INCIDENT_REPORTED_NEW:
     case GW_INCIDENT_ALREADY_REPORTED:
-        m->changed = result == GW_INCIDENT_REPORTED;
+        m->changed = result != GW_INCIDENT_ALREADY_REPORTED;
         snprintf(m->deadline, sizeof m->deadline, "%s", due);
         if (gw_incident_get(inc, m->reference, on_marked_info, m) != 0)
             reply_marked(m, NULL);

@@ -203,11 +203,16 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
                 c->channel);
         answer(c, GW_INCIDENT_ALREADY_REPORTED, ref, deadline);
         break;
-    case 2:
-        gw_info("incidents", "%s: %s of %s on %s reported (%s), deadline %s", ref, kind, c->pid,
-                on, c->channel, ymd);
-        answer(c, GW_INCIDENT_REPORTED, ref, deadline);
+    case 2: {
+        /* a fourth element 1: no incident of that kind and date was
+         * registered, a new one was stored as reported */
+        int fresh = reply->elements >= 4 && reply->element[3]->type == REDIS_REPLY_INTEGER &&
+                    reply->element[3]->integer == 1;
+        gw_info("incidents", "%s: %s of %s on %s reported (%s%s), deadline %s", ref, kind,
+                c->pid, on, c->channel, fresh ? ", a new incident" : "", ymd);
+        answer(c, fresh ? GW_INCIDENT_REPORTED_NEW : GW_INCIDENT_REPORTED, ref, deadline);
         break;
+    }
     case 3:
         gw_info("incidents", "%s of %s on %s: report refused, the window closed on %s", kind,
                 c->pid, on, ymd);
@@ -302,10 +307,16 @@ static void on_participant(int status, const gw_participant *list, size_t n, voi
         answer(c, GW_INCIDENT_UNKNOWN_PARTICIPANT, "", none);
     else if (!list[0].mutual_aid_member)
         answer(c, GW_INCIDENT_NOT_MEMBER, "", none);
-    else if (gw_date_cmp(c->deadline, gw_incident_today()) < 0)
+    else if (!c->report && gw_date_cmp(c->deadline, gw_incident_today()) < 0)
         answer(c, GW_INCIDENT_WINDOW_CLOSED, "", c->deadline);
-    else if (plan_reminders(c, &list[0]), run_script(c) != 0)
-        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+    else {
+        /* a report made on c->reported_on: the script judges it, and no
+         * reminder goes */
+        if (!c->report)
+            plan_reminders(c, &list[0]);
+        if (run_script(c) != 0)
+            answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+    }
 }
 
 /* A new call of KIND on OCCURRED with its deadline, or NULL (OOM). */
@@ -328,7 +339,8 @@ static inc_call *call_new(gw_incidents *inc, gw_incident_kind kind, gw_date occu
 }
 
 int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind kind,
-                         gw_date occurred, gw_incident_cb *cb, void *arg)
+                         gw_date occurred, const gw_date *reported_on, gw_incident_cb *cb,
+                         void *arg)
 {
     if (pid == NULL || pid[0] == '\0' || strlen(pid) >= GW_PID_MAX)
         return -1;
@@ -337,8 +349,14 @@ int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind ki
         return -1;
     snprintf(c->pid, sizeof c->pid, "%s", pid);
     snprintf(c->channel, sizeof c->channel, "admin");
+    if (reported_on != NULL) {
+        c->report = 1;            /* registered and reported at once: no reminders */
+        c->reported_on = *reported_on;
+    }
     int rc = gw_date_cmp(occurred, gw_incident_today()) > 0
                  ? defer(c, GW_INCIDENT_FUTURE_DATE)
+             : reported_on != NULL && gw_date_cmp(*reported_on, occurred) < 0
+                 ? defer(c, GW_INCIDENT_BEFORE_INCIDENT)
                  : gw_store_get(inc->redis, c->pid, on_participant, c);
     if (rc != 0)
         free(c);

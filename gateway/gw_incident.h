@@ -47,7 +47,9 @@ typedef enum gw_incident_kind {
 typedef enum gw_incident_result {
     GW_INCIDENT_REGISTERED,       /* register: a new incident, state "open" */
     GW_INCIDENT_REPORTED,         /* report: now "reported" (an open incident of that
-                                     kind and date moved to it, or a new one stored so) */
+                                     kind and date moved to it) */
+    GW_INCIDENT_REPORTED_NEW,     /* report: a new incident stored as "reported" (none of
+                                     that kind and date was registered) */
     GW_INCIDENT_ALREADY_REPORTED, /* report, register: it was "reported" before; nothing
                                      changed, the same reference again */
     GW_INCIDENT_ALREADY_REGISTERED, /* register: one of that kind and date is "open"
@@ -123,11 +125,21 @@ gw_date gw_incident_today(void);
  * reminders queued), ALREADY_REGISTERED (one of that kind and date is open:
  * nothing changes), ALREADY_REPORTED (the member reported it), or
  * UNAVAILABLE.
+ * With REPORTED_ON (not NULL; the caller makes sure it is not after today)
+ * staff record at the same time that the member reported it on that day,
+ * another way (a paper form typed in later): as gw_incident_report through
+ * channel "admin", judged on that day, so a report made by the deadline
+ * counts even when the window has closed since. The answers: FUTURE_DATE,
+ * BEFORE_INCIDENT, UNKNOWN_PARTICIPANT, NOT_MEMBER, WINDOW_CLOSED (that day
+ * is after the deadline), REPORTED_NEW, REPORTED (one registered before is
+ * now reported: its reminders stop), ALREADY_REPORTED, or UNAVAILABLE; no
+ * reminder is queued.
  * Returns 0 when started: CB is called exactly once, later, from the loop
  * (never from inside this call). Returns -1 when it cannot start (Redis
  * down, OOM, PID empty or longer than GW_PID_MAX - 1): CB is not called. */
 int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind kind,
-                         gw_date occurred, gw_incident_cb *cb, void *arg);
+                         gw_date occurred, const gw_date *reported_on, gw_incident_cb *cb,
+                         void *arg);
 
 /* Participant P reports (报案) the incident of KIND that occurred on
  * OCCURRED, through CHANNEL ("ussd"). P is the record as the caller's
@@ -136,8 +148,8 @@ int gw_incident_register(gw_incidents *inc, const char *pid, gw_incident_kind ki
  * one already "reported" gives ALREADY_REPORTED with its reference (even
  * when its window has closed since); else a closed window gives
  * WINDOW_CLOSED; else the open ones become "reported" and the first one's
- * reference is answered, or a new incident is stored as "reported":
- * REPORTED. UNAVAILABLE when Redis failed.
+ * reference is answered (REPORTED), or a new incident is stored as
+ * "reported" (REPORTED_NEW). UNAVAILABLE when Redis failed.
  * Returns 0 when started: CB is called exactly once, later, from the loop
  * (never from inside this call). Returns -1 when it cannot start (Redis
  * down, OOM): CB is not called. */

@@ -245,6 +245,7 @@ static void on_claim(gw_incidents *inc, gw_incident_result result, const char *r
      * hop: the deadline goes in info, the reference in left. */
     switch (result) {
     case GW_INCIDENT_REPORTED:
+    case GW_INCIDENT_REPORTED_NEW:
     case GW_INCIDENT_ALREADY_REPORTED:
     case GW_INCIDENT_WINDOW_CLOSED:
         snprintf(h->s.info, sizeof h->s.info, "%.15s", ymd);

@@ -25,8 +25,8 @@
 --     open one's when that is later: one stored when its year had no
 --     calendar yet may be earlier than the law's, and never shortens it;
 --   else every open one becomes 'reported' (its deadline the later one) ->
---     {2, the first one's reference, that deadline}; with none, a new
---     incident is stored as 'reported' -> {2, reference, deadline}.
+--     {2, the first one's reference, that deadline, 0}; with none, a new
+--     incident is stored as 'reported' -> {2, reference, deadline, 1}.
 local mode, pid, kind, on = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- register: ARGV[9] the member's phone, ARGV[10..15] the due second and SMS
@@ -126,7 +126,7 @@ if #open > 0 then
                'reported_on', today, 'reported_channel', channel,
                'deadline', o[2] > deadline and o[2] or deadline)
   end
-  return {2, open[1][1], last}
+  return {2, open[1][1], last, 0}
 end
 if today > deadline then return {3, '', deadline} end
-return {2, create('reported'), deadline}
+return {2, create('reported'), deadline, 1}

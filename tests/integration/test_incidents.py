@@ -245,3 +245,78 @@ def test_staff_hear_when_no_reminder_can_reach_the_member(env):
                           5)
     finally:
         env.restart_gatewayd()
+
+
+def queued_for(env, ref):
+    """The bulk-lane members that remind of incident REF."""
+    found = []
+    for key in env.redis("KEYS", "gw:{q}:b:bulk:*"):
+        found += [m for m in env.redis("LRANGE", key, 0, -1) if m.endswith("," + ref)]
+    return found
+
+
+def test_staff_register_a_report_made_on_paper(env):
+    """A member who reported the claim in time on a paper form at the township
+    office, typed in after the window closed: POST /v1/incidents with
+    "reported_on" (gatewayctl incident add --reported-on) stores it reported,
+    judged on that day, with no reminders; one registered before is moved to
+    reported and its reminders stop; a report made too late is refused."""
+    set_today(env, "2026-12-01")
+    try:
+        load_roster(env)
+        # registered while open, with its reminders (accident: deadline 2026-12-04)
+        status, answer = incident(env, MEMBER, "accident", "2026-12-01")
+        assert status == 201 and answer["deadline"] == "2026-12-04", answer
+        before = answer["reference"]
+        assert len(queued_for(env, before)) == 3
+    finally:
+        env.restart_gatewayd()
+    set_today(env, "2026-12-07")
+    try:
+        paper = {"participant_id": MEMBER, "kind": "accident", "occurred_on": "2026-11-30",
+                 "reported_on": "2026-12-02"}
+        status, got = env.admin("POST", "/v1/incidents", paper)
+        assert status == 201, got
+        assert (got["state"], got["created"], got["reported_on"], got["deadline"]) == (
+            "reported", True, "2026-12-02", "2026-12-03"), got
+        ref = got["reference"]
+        assert queued_for(env, ref) == []
+        status, got = env.admin("GET", "/v1/incidents/" + ref)
+        assert (got["state"], got["reported_on"], got["reported_channel"],
+                got["window_closed"]) == ("reported", "2026-12-02", "admin", True), got
+        # the same form typed in twice: the same incident, nothing changes
+        status, got = env.admin("POST", "/v1/incidents", paper)
+        assert status == 200 and got["reference"] == ref and got["created"] is False, got
+        # one registered before: now reported on that day, its reminders skipped when due
+        status, got = env.admin("POST", "/v1/incidents", dict(
+            paper, occurred_on="2026-12-01", reported_on="2026-12-04"))
+        assert status == 200 and got["reference"] == before and got["created"] is False, got
+        assert env.redis("HMGET", "gw:inc:" + before, "state", "reported_on") == [
+            "reported", "2026-12-04"]
+        # refused, and nothing is stored: after the deadline, before the incident,
+        # in the future, not a date; without a date, the window closed
+        late = dict(paper, kind="critical_illness", occurred_on="2026-11-20")   # by 11-30
+        for body, code, error in ((dict(late, reported_on="2026-12-01"), 422, "window_closed"),
+                                  (dict(late, reported_on="2026-11-19"), 422, "before_incident"),
+                                  (dict(late, reported_on="2026-12-08"), 422, "future_date"),
+                                  (dict(late, reported_on="2026-11-31"), 400, "bad_date"),
+                                  (dict(late, reported_on=20261125), 400, "bad_date")):
+            status, got = env.admin("POST", "/v1/incidents", body)
+            assert status == code and got["error"] == error, (body, got)
+        status, got = incident(env, MEMBER, "critical_illness", "2026-11-20")
+        assert status == 422 and "reported_on" in got["message"], got
+        assert len(env.redis("KEYS", "gw:inc:BA*")) == 2
+        status, got = env.admin("POST", "/v1/incidents", dict(late, participant_id=NOT_MEMBER,
+                                                              reported_on="2026-11-25"))
+        assert status == 422 and got["error"] == "not_a_member", got
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "critical_illness", "--date", "2026-11-20",
+                                      "--reported-on", "2026-11-25")
+        assert rc == 0 and "reported on 2026-11-25 (recorded by staff)" in out, (out, err)
+        assert "the deadline was 2026-11-30; no reminders" in out, out
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-12-05", "--reported-on",
+                                      "2026-12-04")
+        assert rc == 1 and "before_incident" in err, (rc, out, err)
+    finally:
+        env.restart_gatewayd()
