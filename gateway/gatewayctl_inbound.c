@@ -203,10 +203,10 @@ int cmd_incident(const ctl *c, int argc, char **argv)
         json_t *queued = json_object_get(ans, "reminders");
         const char *on = json_string_value(json_object_get(ans, "reported_on"));
         if (strcmp(v.state, "reported") == 0 && on != NULL)
-            printf("incident %s: %s of %s on %s, reported on %s (recorded by staff%s); the "
-                   "deadline was %s; no reminders\n", v.ref, v.kind, v.who, v.on, on,
+            printf("incident %s: %s of %s on %s, reported on %s (recorded by staff), in time "
+                   "for the claim's deadline %s; %s\n", v.ref, v.kind, v.who, v.on, on, v.due,
                    json_is_true(json_object_get(ans, "created"))
-                       ? "" : "; it was registered before, its reminders stop", v.due);
+                       ? "no reminders" : "it was registered before: its reminders stop");
         else if (strcmp(v.state, "reported") == 0)
             printf("incident %s: %s of %s on %s was already reported; nothing to do\n", v.ref,
                    v.kind, v.who, v.on);

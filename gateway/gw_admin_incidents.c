@@ -105,15 +105,26 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
     case GW_INCIDENT_REGISTERED:
     case GW_INCIDENT_ALREADY_REGISTERED:
     case GW_INCIDENT_ALREADY_REPORTED:
+    case GW_INCIDENT_REPORTED:
+    case GW_INCIDENT_REPORTED_NEW:
     {
         /* 201 for a new incident; the same kind and date again is the same
-         * incident (200), with its state */
+         * incident (200), with its state. REPORTED: registered with the day
+         * the member reported it ("reported_on"). */
+        int created = result == GW_INCIDENT_REGISTERED || result == GW_INCIDENT_REPORTED_NEW;
+        int now_reported = result == GW_INCIDENT_REPORTED || result == GW_INCIDENT_REPORTED_NEW;
         json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "reference", reference,
                                 "deadline", due, "participant_id", in->pid, "kind",
                                 gw_incident_kind_name(in->kind), "occurred_on", occurred,
-                                "state", result == GW_INCIDENT_ALREADY_REPORTED ? "reported"
-                                                                                : "open",
-                                "created", result == GW_INCIDENT_REGISTERED);
+                                "state", now_reported || result == GW_INCIDENT_ALREADY_REPORTED
+                                             ? "reported" : "open",
+                                "created", created);
+        if (ans != NULL && now_reported) {
+            char on[40];
+            fmt_date(in->reported_on, on, sizeof on);
+            json_object_set_new(ans, "reported_on", json_string(on));
+            json_object_set_new(ans, "reported_channel", json_string("admin"));
+        }
         const gw_calendar *cal = in->a->calendar != NULL ? *in->a->calendar : NULL;
         msg[0] = '\0';
         for (int y = in->occurred.y; y <= deadline.y; y++) {
@@ -134,22 +145,7 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
                      why);
             json_object_set_new(ans, "warning", json_string(both));
         }
-        gw_http_reply_json(in->req, result == GW_INCIDENT_REGISTERED ? 201 : 200, ans);
-        break;
-    }
-    case GW_INCIDENT_REPORTED:
-    case GW_INCIDENT_REPORTED_NEW:
-    {
-        /* registered with the day the member reported it */
-        char on[40];
-        fmt_date(in->reported_on, on, sizeof on);
-        json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "reference",
-                                reference, "deadline", due, "participant_id", in->pid, "kind",
-                                gw_incident_kind_name(in->kind), "occurred_on", occurred,
-                                "state", "reported", "created",
-                                result == GW_INCIDENT_REPORTED_NEW, "reported_on", on,
-                                "reported_channel", "admin");
-        gw_http_reply_json(in->req, result == GW_INCIDENT_REPORTED_NEW ? 201 : 200, ans);
+        gw_http_reply_json(in->req, created ? 201 : 200, ans);
         break;
     }
     case GW_INCIDENT_BEFORE_INCIDENT:
@@ -315,10 +311,13 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
     char msg[200], due[40];
     fmt_date(deadline, due, sizeof due);
     switch (result) {
-    case GW_INCIDENT_REPORTED:
     case GW_INCIDENT_REPORTED_NEW:
+        gw_http_error(m->req, 500, "internal", "the incident's participant does not list it "
+                      "(a damaged record): a new incident was stored as reported");
+        break;
+    case GW_INCIDENT_REPORTED:
     case GW_INCIDENT_ALREADY_REPORTED:
-        m->changed = result != GW_INCIDENT_ALREADY_REPORTED;
+        m->changed = result == GW_INCIDENT_REPORTED;
         snprintf(m->deadline, sizeof m->deadline, "%s", due);
         if (gw_incident_get(inc, m->reference, on_marked_info, m) != 0)
             reply_marked(m, NULL);

@@ -307,12 +307,11 @@ static void on_participant(int status, const gw_participant *list, size_t n, voi
         answer(c, GW_INCIDENT_UNKNOWN_PARTICIPANT, "", none);
     else if (!list[0].mutual_aid_member)
         answer(c, GW_INCIDENT_NOT_MEMBER, "", none);
-    else if (!c->report && gw_date_cmp(c->deadline, gw_incident_today()) < 0)
-        answer(c, GW_INCIDENT_WINDOW_CLOSED, "", c->deadline);
     else {
-        /* a report made on c->reported_on: the script judges it, and no
-         * reminder goes */
-        if (!c->report)
+        /* The script judges the window: one reported already is answered so
+         * even once its window has closed. A report made on c->reported_on
+         * queues no reminder, nor does a window closed. */
+        if (!c->report && gw_date_cmp(c->deadline, gw_incident_today()) >= 0)
             plan_reminders(c, &list[0]);
         if (run_script(c) != 0)
             answer(c, GW_INCIDENT_UNAVAILABLE, "", none);

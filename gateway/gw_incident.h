@@ -59,7 +59,8 @@ typedef enum gw_incident_result {
     GW_INCIDENT_FUTURE_DATE,      /* the date is after today */
     GW_INCIDENT_WINDOW_CLOSED,    /* today is after the deadline (given): nothing stored */
     GW_INCIDENT_UNKNOWN_REFERENCE, /* mark: no incident with that reference */
-    GW_INCIDENT_BEFORE_INCIDENT,  /* mark: the report's date is before the incident's */
+    GW_INCIDENT_BEFORE_INCIDENT,  /* mark, register with a report's date: that date is
+                                     before the incident's */
     GW_INCIDENT_UNAVAILABLE       /* Redis failed or went away: not known to be stored */
 } gw_incident_result;
 
@@ -79,9 +80,10 @@ typedef struct gw_incident_plan {
 } gw_incident_plan;
 
 /* The answer to a register or a report. REFERENCE is the incident's
- * ("" unless the result is REGISTERED, REPORTED or ALREADY_REPORTED), valid
- * only during the call. DEADLINE is the incident's deadline for those three
- * and for WINDOW_CLOSED (the deadline it had), {0, 0, 0} otherwise. PLAN
+ * ("" unless the result is REGISTERED, ALREADY_REGISTERED, REPORTED,
+ * REPORTED_NEW or ALREADY_REPORTED), valid only during the call. DEADLINE
+ * is the incident's deadline for those and for WINDOW_CLOSED (the deadline
+ * it had), {0, 0, 0} otherwise. PLAN
  * (valid only during the call) is given for REGISTERED and
  * ALREADY_REGISTERED, else NULL. */
 typedef void gw_incident_cb(gw_incidents *inc, gw_incident_result result, const char *reference,
@@ -165,7 +167,9 @@ int gw_incident_report(gw_incidents *inc, const gw_participant *p, gw_incident_k
  * so its reminders stop. The answers: UNKNOWN_REFERENCE, BEFORE_INCIDENT,
  * ALREADY_REPORTED, WINDOW_CLOSED (that day is after the deadline under
  * today's calendar, or the stored one when later: nothing changes),
- * REPORTED, or UNAVAILABLE.
+ * REPORTED, or UNAVAILABLE; REPORTED_NEW only when the record is damaged
+ * (its participant's list gw:{p:ID}:incidents lost the reference, and a
+ * new incident was stored reported).
  * Returns 0 when started (CB is called exactly once, later, from the
  * loop), or -1 when it cannot start (Redis down, OOM, REFERENCE empty or
  * too long): CB is not called. */

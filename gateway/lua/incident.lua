@@ -17,7 +17,8 @@
 --   'reported' -> {1, its reference, its deadline},
 --   'open' -> {4, its reference, its deadline, its reminders (-1 not
 --   known), opted out as above, 1 when they were queued now (it had none)
---   else 0}; nothing else changes.
+--   else 0}; nothing else changes. Else, when today is past the deadline
+--   (an open one's, when later) -> {3, '', that deadline}, nothing stored.
 -- report, among the participant's incidents of the same kind and date:
 --   one already 'reported' -> {1, its reference, its deadline}, nothing changes;
 --   else when today is past the deadline -> {3, '', that deadline}, nothing
@@ -109,10 +110,13 @@ if mode == 'register' then
     -- added to the roster since. (None recorded: an older version's, which
     -- queued its own.)
     local ref = open[1][1]
+    local last = open[1][2] > deadline and open[1][2] or deadline
+    if today > last then return {3, '', last} end
     local had = redis.call('HGET', 'gw:inc:' .. ref, 'reminders')
     if had == '0' then return {4, ref, open[1][2], remind_all(ref), opted_out(), 1} end
     return {4, ref, open[1][2], tonumber(had) or -1, opted_out(), 0}
   end
+  if today > deadline then return {3, '', deadline} end
   local ref = create('open')
   return {0, ref, deadline, remind_all(ref), opted_out(), 1}
 end

@@ -287,7 +287,12 @@ def test_staff_register_a_report_made_on_paper(env):
         # the same form typed in twice: the same incident, nothing changes
         status, got = env.admin("POST", "/v1/incidents", paper)
         assert status == 200 and got["reference"] == ref and got["created"] is False, got
-        # one registered before: now reported on that day, its reminders skipped when due
+        # one registered before, open: a form dated after its deadline leaves it open;
+        # one dated by then reports it (its reminders are skipped when due)
+        status, got = env.admin("POST", "/v1/incidents", dict(
+            paper, occurred_on="2026-12-01", reported_on="2026-12-05"))
+        assert status == 422 and got["error"] == "window_closed", got
+        assert env.redis("HGET", "gw:inc:" + before, "state") == "open"
         status, got = env.admin("POST", "/v1/incidents", dict(
             paper, occurred_on="2026-12-01", reported_on="2026-12-04"))
         assert status == 200 and got["reference"] == before and got["created"] is False, got
@@ -313,10 +318,34 @@ def test_staff_register_a_report_made_on_paper(env):
                                       "critical_illness", "--date", "2026-11-20",
                                       "--reported-on", "2026-11-25")
         assert rc == 0 and "reported on 2026-11-25 (recorded by staff)" in out, (out, err)
-        assert "the deadline was 2026-11-30; no reminders" in out, out
+        assert "in time for the claim's deadline 2026-11-30; no reminders" in out, out
+        # registered again without the date, its window closed: reported, not refused
+        status, got = incident(env, MEMBER, "critical_illness", "2026-11-20")
+        assert status == 200 and got["state"] == "reported", got
         rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
                                       "accident", "--date", "2026-12-05", "--reported-on",
                                       "2026-12-04")
         assert rc == 1 and "before_incident" in err, (rc, out, err)
+        # reported today, the window still open: no reminder is queued
+        status, got = env.admin("POST", "/v1/incidents", dict(
+            paper, occurred_on="2026-12-06", reported_on="2026-12-07"))
+        assert status == 201 and got["deadline"] == "2026-12-09", got
+        assert queued_for(env, got["reference"]) == []
+        status, got = incident(env, MEMBER, "accident", "2026-12-07")
+        assert status == 201 and len(queued_for(env, got["reference"])) > 0, got
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-12-07", "--reported-on",
+                                      "2026-12-07")
+        assert rc == 0 and "it was registered before: its reminders stop" in out, (out, err)
+    finally:
+        env.restart_gatewayd()
+    # a deadline in a year with no calendar file: the answer says so
+    set_today(env, "2026-12-28")
+    try:
+        status, got = env.admin("POST", "/v1/incidents", dict(
+            paper, kind="critical_illness", occurred_on="2026-12-26",
+            reported_on="2026-12-28"))
+        assert status == 201 and got["state"] == "reported", got
+        assert "no business calendar for 2027" in got.get("warning", ""), got
     finally:
         env.restart_gatewayd()
