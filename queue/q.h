@@ -30,7 +30,9 @@
  * in-flight hash (one Lua call), and leaves that hash only with its outcome
  * recorded (one Lua call). A consumer renews its lease every second; a
  * lease that runs out (kill -9) puts its in-flight messages back (q_reap),
- * counted as possible duplicates. Two live daemons never hold one message.
+ * counted as possible duplicates, with their attempt raised (it may have
+ * reached the phone: a refusal of the next one proves nothing). Two live
+ * daemons never hold one message.
  * Runs on the daemon's loop through gw_redis; not thread safe. */
 #ifndef Q_H
 #define Q_H
@@ -202,7 +204,8 @@ size_t q_ack_pending(const q *q);
 /* Puts back everything this consumer still holds and drops its lease (a
  * clean stop). UNSURE 1: some of it was out at a carrier with no answer yet
  * (a stop that could not wait), so it is counted as recovered (a possible
- * duplicate). DONE (may be NULL) is called once with the count put back, or
+ * duplicate) and goes back with its attempt raised. DONE (may be NULL) is
+ * called once with the count put back, or
  * -1 when Redis could not be reached. */
 typedef void q_done_cb(q *q, long n, void *arg);
 int q_release(q *q, int unsure, q_done_cb *done, void *arg);

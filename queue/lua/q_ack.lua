@@ -17,11 +17,14 @@
 -- or delivered. An acceptance is always recorded (the resident gets it),
 -- also over a "skipped", and picks up a delivery report that arrived before
 -- it (parked by q_dlr.lua as gw:{q}:early:ACCOUNT:CID).
--- A reminder the carrier certainly refused (dead, NUM "1") no longer counts
--- as sent for [reminders] min_interval_hours (lib_reminder.lua); one whose
--- outcome was unknown (no answer in time) may have reached the phone, and
--- does. Only the claim this consumer still holds takes the mark away: after
--- its lease was reclaimed another consumer may have sent it.
+-- A reminder the carrier certainly refused (dead, NUM "1": at its first
+-- attempt) no longer counts as sent for [reminders] min_interval_hours
+-- (lib_reminder.lua), nor does one accepted at its first attempt and then
+-- reported failed (q_dlr.lua); one whose outcome was unknown (no answer in
+-- time; a reclaimed lease, which raises the attempt, q_reap.lua) may have
+-- reached the phone, and does. Only the claim this consumer still holds
+-- takes the mark away: after its lease was reclaimed another consumer may
+-- have sent it.
 -- A campaign's message (EXTRA "KIND,CAMPAIGN,...", CAMPAIGN not 0) moves
 -- its campaign's counts (gw:{q}:camp:ID) from queued (skipped once the
 -- campaign was cancelled, or when it was skipped) to sent or failed, once:
@@ -118,8 +121,11 @@ for i = 5, #ARGV, 8 do
     if cid ~= '' then
       -- "ID", "ID|CAMPAIGN" or, for a reminder, "ID|CAMPAIGN|KEY" (CAMPAIGN
       -- empty for an automatic one): q_dlr.lua moves the campaign's counts
-      -- and takes a failed reminder's mark away
-      local key = lane == 'bulk' and reminder_member_key(member)   -- replies are none
+      -- and takes a failed reminder's mark away; only after the first
+      -- attempt: an earlier one may have reached the phone (no answer in
+      -- time, or its consumer's lease ran out)
+      local key = lane == 'bulk' and attempt == '0' and
+                  reminder_member_key(member)    -- replies are none
       local v = id
       if key then v = id .. '|' .. (camp or '') .. '|' .. key
       elseif camp then v = id .. '|' .. camp end

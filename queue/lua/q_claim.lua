@@ -77,11 +77,12 @@ end
 -- What to do with one member, from reads only: returns a table
 -- {what = 'drop'|'skip'|'defer'|'send', ...}.
 local function judge(lane, m)
-  local id, seg, phone, bid, ex = string.match(m, '^(%d+):%d+:(%d+):([^:]*):([^:]+):?(.*)$')
+  local id, att, seg, phone, bid, ex =
+    string.match(m, '^(%d+):(%d+):(%d+):([^:]*):([^:]+):?(.*)$')
   if id == nil then
     return {what = 'drop'}
   end
-  local d = {id = id, seg = tonumber(seg) or 1, phone = phone, bid = bid, data = ''}
+  local d = {id = id, att = att, seg = tonumber(seg) or 1, phone = phone, bid = bid, data = ''}
   local st = redis.call('GET', 'gw:{q}:m:' .. id)
   if st and (string.sub(st, 1, 5) == 'sent|' or string.sub(st, 1, 10) == 'delivered|'
              or string.sub(st, 1, 7) == 'failed|') then
@@ -220,6 +221,10 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         redis.call('HINCRBY', 'gw:{q}:stats', 'skipped_' .. d.reason, 1)
         camp_move(d, 'queued', 'skipped')
         drop_pend(d)
+        -- Handed out before and back without going (the carrier throttled
+        -- it, a clean stop): its own mark goes with it. After an attempt
+        -- that may have reached the phone the mark stays.
+        if d.att == '0' then reminder_failed(d.dkey, d.id) end
       elseif d.what == 'defer' then
         local ws = string.format('%d', math.floor(wnext / 1000))
         redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. ws, m)

@@ -1,9 +1,13 @@
 -- q_reap.lua: gives the in-flight messages of consumers whose lease ran
 -- out (a daemon killed or cut off) back to their lanes, at the front of the
 -- current second, so any daemon sends them soon. Their carrier call may
--- have gone out: each is counted in "recovered" (a possible duplicate).
+-- have gone out: each is counted in "recovered" (a possible duplicate) and
+-- goes back with its attempt raised, as after a timeout, so that the next
+-- attempt's refusal or failed delivery report is not taken for proof that
+-- nothing reached the phone (lib_reminder.lua).
 -- With ARGV[2] set, releases that one consumer at once (a clean stop); they
--- count as recovered only when ARGV[3] is "1" (some were out at a carrier).
+-- count as recovered, and their attempt is raised, only when ARGV[3] is "1"
+-- (some were out at a carrier).
 -- With ARGV[4] set, first renews that consumer's lease by ARGV[5] ms (the
 -- caller's heartbeat). Leases run on Redis' clock (TIME), due seconds on
 -- the caller's (ARGV[1]).
@@ -23,6 +27,7 @@ if ARGV[2] ~= nil and ARGV[2] ~= '' then
 else
   list = redis.call('ZRANGEBYSCORE', 'gw:{q}:consumers', '-inf', rnow, 'LIMIT', 0, 20)
 end
+local unsure = ARGV[2] == nil or ARGV[2] == '' or ARGV[3] == '1'
 local total = 0
 for _, c in ipairs(list) do
   local flk = 'gw:{q}:fl:' .. c
@@ -30,6 +35,10 @@ for _, c in ipairs(list) do
   for i = 2, #all, 2 do
     local lane, member = string.match(all[i], '^([a-z]+)|(.*)$')
     if lane then
+      local pre, att, post = string.match(member, '^(%d+:)(%d+)(:.*)$')
+      if unsure and pre then
+        member = pre .. string.format('%d', tonumber(att) + 1) .. post
+      end
       redis.call('LPUSH', 'gw:{q}:b:' .. lane .. ':' .. sec, member)
       redis.call('ZADD', 'gw:{q}:sched:' .. lane, sec, sec)
       redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
@@ -39,7 +48,7 @@ for _, c in ipairs(list) do
   redis.call('DEL', flk)
   redis.call('ZREM', 'gw:{q}:consumers', c)
 end
-if total > 0 and (ARGV[2] == nil or ARGV[2] == '' or ARGV[3] == '1') then
+if total > 0 and unsure then
   redis.call('HINCRBY', 'gw:{q}:stats', 'recovered', total)
 end
 return total
