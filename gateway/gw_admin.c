@@ -6,7 +6,10 @@
  * so a million-row file never sits in Redis' input buffer or in our memory
  * twice, and Redis has work while the next rows are parsed. Rows are
  * independent: a bad row is reported with its line and never stops the
- * good ones. */
+ * good ones. A participant id given again later in the file is such a bad
+ * row (which of the two is right is the coordinator's to say): the first
+ * is imported, the later one rejected naming the first's line; the ids are
+ * remembered as 64-bit hashes, 16 bytes an id while the import runs. */
 #include "gw_admin.h"
 #include "gw_admin_internal.h"
 
@@ -285,6 +288,14 @@ static void handle_participant(gw_http_req *req, void *arg)
 
 /* ---- roster import ---- */
 
+/* The participant ids an import has seen: open addressing over 64-bit
+ * hashes (two different ids alike in all 64 bits are not to be met in a
+ * county's roster), with the line each was first on. */
+typedef struct id_seen {
+    uint64_t hash;                /* 0: an empty slot */
+    size_t line;
+} id_seen;
+
 typedef struct import_job {
     gw_admin *a;
     gw_http_req *req;
@@ -298,7 +309,54 @@ typedef struct import_job {
     char parse_error[160];
     size_t imported, updated, unchanged, nrejected;
     json_t *rejected;
+    id_seen *seen;                /* NULL until the first row */
+    size_t nseen, cap;            /* cap a power of two; grows past half full */
 } import_job;
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;         /* FNV-1a, then mixed (splitmix64) */
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h != 0 ? h : 1;
+}
+
+/* Remembers ID, first seen on LINE: 0, or the line it was on before, or
+ * (size_t)-1 when memory is short (the row is then imported unchecked). */
+static size_t id_first_line(import_job *job, const char *id, size_t line)
+{
+    if (job->nseen + 1 > job->cap / 2) {
+        size_t cap = job->cap != 0 ? job->cap * 2 : 4096;
+        id_seen *t = calloc(cap, sizeof *t);
+        if (t == NULL)
+            return (size_t)-1;
+        for (size_t i = 0; i < job->cap; i++) {
+            if (job->seen[i].hash == 0)
+                continue;
+            size_t k = (size_t)job->seen[i].hash & (cap - 1);
+            while (t[k].hash != 0)
+                k = (k + 1) & (cap - 1);
+            t[k] = job->seen[i];
+        }
+        free(job->seen);
+        job->seen = t;
+        job->cap = cap;
+    }
+    uint64_t h = id_hash(id);
+    size_t k = (size_t)h & (job->cap - 1);
+    while (job->seen[k].hash != 0) {
+        if (job->seen[k].hash == h)
+            return job->seen[k].line;
+        k = (k + 1) & (job->cap - 1);
+    }
+    job->seen[k].hash = h;
+    job->seen[k].line = line;
+    job->nseen++;
+    return 0;
+}
 
 static void import_pump(import_job *job);
 
@@ -334,6 +392,7 @@ static void import_answer(import_job *job)
             job->imported, job->updated, job->unchanged, job->nrejected);
     gw_roster_free(job->parser);
     json_decref(job->rejected);
+    free(job->seen);
     free(job);
 }
 
@@ -353,10 +412,20 @@ static void on_upserted(int result, void *arg)
         import_answer(job);
 }
 
+static void on_reject(size_t line, const char *reason, void *arg);
+
 static int on_row(const gw_participant *p, size_t line, void *arg)
 {
-    (void)line;
     import_job *job = arg;
+    size_t first = id_first_line(job, p->id, line);
+    if (first != 0 && first != (size_t)-1) {
+        char why[GW_PID_MAX + 160];
+        snprintf(why, sizeof why, "participant_id %s is given twice: the row on line %zu was "
+                 "imported, this one was not (say which is right and import again)", p->id,
+                 first);
+        on_reject(line, why, job);
+        return 0;
+    }
     if (job->redis_failed || gw_store_upsert(job->a->redis, p, on_upserted, job) != 0) {
         job->redis_failed = 1;
         return 1;

@@ -23,7 +23,6 @@
 #include "gw_phone.h"
 
 #define ROSTER_SLOT 256                 /* longest value kept; longer is "too long" */
-#define ROSTER_FIELD_LIMIT (64 * 1024)  /* still open this long at a line end: a broken quote */
 
 enum roster_column {
     COL_ID, COL_PHONE, COL_NAME, COL_ID_LAST4, COL_TOWNSHIP, COL_VILLAGE, COL_LANGUAGE,
@@ -408,12 +407,18 @@ static int roster_piece(gw_roster *r, const char *s, size_t n)
         return -1;
     if (r->csv.pstate != 0 && r->record_line == 0)   /* 0: libcsv's ROW_NOT_BEGUN */
         r->record_line = r->line;
-    /* Checked at line ends only, which every chunking shares: an overlong
-     * field that ends on its line is a "too long" reject, not an error. */
-    if ((s[n - 1] == '\n' || s[n - 1] == '\r') && r->csv.entry_pos > ROSTER_FIELD_LIMIT) {
-        snprintf(r->error, sizeof r->error,
-                 "line %zu: a field runs over 64 KiB (a quote not closed?)", r->record_line);
-        return -1;
+    int eol = s[n - 1] == '\n' || s[n - 1] == '\r';
+    if (eol && r->csv.pstate == 2 && r->csv.quoted) {  /* 2: libcsv's FIELD_BEGUN */
+        /* A quote opened and not closed on its line: no field may hold a
+         * line break, so the row is rejected here rather than swallowing
+         * the rows after it up to the next quote; the parser starts over
+         * on the next line. */
+        roster_reject(r, r->record_line, "a quoted field is not closed on its line (a stray "
+                      "\" character?)");
+        csv_fini(&r->csv, NULL, NULL, NULL);
+        r->record_line = 0;
+        r->nfields = 0;
+        return r->stopped ? -1 : 0;
     }
     return 0;
 }

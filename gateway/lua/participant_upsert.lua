@@ -83,8 +83,17 @@ local function schedule(b, n)
     end
     return
   end
-  if n < 8 then return end        -- none to queue (already past, or none configured)
   local mark = due .. '|' .. phone
+  if n < 8 then
+    -- none to queue (already past, or none configured): a mark of another
+    -- due date or phone goes, so that the right row, imported again (last
+    -- year's file taken by mistake, then this year's), is scheduled anew
+    if marks[id] and marks[id] ~= mark then
+      marks[id] = false
+      marks_new[id] = true
+    end
+    return
+  end
   if marks[id] == mark then return end
   local tail = ':0:' .. ARGV[b + 6] .. ':' .. phone .. ':auto_u:u,0,' .. id .. ',' .. due
   for i = b + 7, b + n - 1 do

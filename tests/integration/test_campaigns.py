@@ -424,6 +424,46 @@ def test_a_roster_corrected_back_and_forth_sends_one_reminder(env):
     assert [m["to"] for m in CARRIER.messages()] == ["+8613700000009"]
 
 
+def test_a_participant_given_twice_in_one_file_is_imported_once(env):
+    """Two rows with one participant_id (unpaid, then paid) say different
+    things: the first is imported, the later one rejected naming the first's
+    line. Before, both were applied in turn, and every import of the same
+    file queued that person's reminders again."""
+    auto = {"reminders": {"unpaid_offsets_days": "7"}}
+    at_local(env, 2026, 12, 2, 10, overrides=auto, fresh=True)
+    unpaid = ROWS[8]
+    paid = unpaid.replace("2026,100,,", "2026,100,100,")
+    roster = "\n".join([HEADER, unpaid, ROWS[0], paid]) + "\n"
+    d24 = local_sec(2026, 12, 24, 8)
+    for _ in range(3):
+        status, answer = env.import_csv(roster)
+        assert status == 200 and [r["line"] for r in answer["rejected"]] == [4], answer
+        reason = answer["rejected"][0]["reason"]
+        assert "C-09 is given twice" in reason and "line 2" in reason, reason
+        assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == 2     # C-09 and C-01, once
+    status, got = env.admin("GET", "/v1/participants/C-09")
+    assert status == 200 and got["contribution_paid_yuan"] in (None, 0, "0", "0.00"), got
+
+
+def test_last_years_roster_by_mistake_then_this_years(env):
+    """A file of last year imported by mistake (due dates past: nothing to
+    schedule) and then the right one again: the reminders are scheduled
+    anew and one goes, where before the stale mark left none."""
+    auto = {"reminders": {"unpaid_offsets_days": "7"}}
+    at_local(env, 2026, 12, 20, 10, overrides=auto, fresh=True)
+    row = ROWS[8]
+    d24 = local_sec(2026, 12, 24, 8)
+    for r, queued in ((row, 1), (row.replace("2026-12-31", "2025-12-31"), 1), (row, 2)):
+        status, answer = env.import_csv("\n".join([HEADER, r]) + "\n")
+        assert status == 200 and answer["rejected"] == [], answer
+        assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % d24) == queued, r
+    at_local(env, 2026, 12, 24, 8, overrides=auto)
+    CARRIER.wait_messages(1, timeout=15)
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "duplicate"}) == 1, 5)
+    assert [m["to"] for m in CARRIER.messages()] == ["+8613700000009"]
+
+
 def test_a_roster_imported_on_the_due_date_reminds_at_once(env):
     """The due date is the last day to pay: a participant imported on it, while
     the send window is open, is reminded then; after the window has closed,
