@@ -24,6 +24,48 @@ typedef struct orphan {
     char owner[112];              /* the token the take-over is marked with */
 } orphan;
 
+/* Carries J on: from where its walk was recorded, or from its start. */
+static void resume_walk(camp_job *j, int fresh)
+{
+    if (fresh && !j->started)
+        camp_begin_walk(j);          /* its paid were not counted yet either */
+    else
+        camp_next_chunk(j);
+}
+
+/* A resumed place walk whose recorded HSCAN cursor came from another Redis
+ * process than the one now serving (restarted, or a replica promoted): that
+ * cursor would pass over entries of the new process' order, so the class
+ * being walked starts over. Those queued already keep their pending marks
+ * and are not queued again; their walk's skips are counted again. */
+typedef struct run_check {
+    camp_job *j;
+    char was[48];                 /* the run_id the cursor was recorded under */
+} run_check;
+
+static void on_run_id(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    run_check rc = *(run_check *)arg;
+    free(arg);
+    camp_job *j = rc.j;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        camp_job_finish(j, "Redis did not answer; the fan-out resumes by itself when it is back");
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING || strcmp(reply->str, rc.was) != 0) {
+        gw_warn("campaign", "campaign %s: Redis was restarted or replaced since its cursor was "
+                "recorded: the walk of this class starts over (those queued already are not "
+                "queued again; their skips are counted again)", j->res.id);
+        snprintf(j->cursor, sizeof j->cursor, "0");
+        j->started = 0;
+    }
+    resume_walk(j, 0);
+}
+
+static const char run_id_lua[] =
+    "return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''";
+
 /* The record of a fan-out this process now owns: carry on from its cursor. */
 static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
 {
@@ -100,10 +142,22 @@ static void on_orphan(gw_redis *r, redisReply *reply, void *arg)
         j->kidx = (int)strlen(j->classes);
     gw_warn("campaign", "campaign %s: resuming a fan-out cut short (%s), from cursor %s", id,
             strcmp(state, "fanning_out") == 0 ? "its daemon stopped" : state, cursor);
-    if (fresh && !j->started)
-        camp_begin_walk(j);          /* its paid were not counted yet either */
-    else
-        camp_next_chunk(j);
+    const char *run = gw_reply_field(reply, "walk_run");
+    if (j->source[0] == 'p' && !fresh && !j->started && run != NULL) {
+        run_check *rc = malloc(sizeof *rc);
+        if (rc == NULL) {
+            camp_job_finish(j, "out of memory; the fan-out resumes by itself");
+            return;
+        }
+        rc->j = j;
+        snprintf(rc->was, sizeof rc->was, "%s", run);
+        if (gw_redis_command(cs->redis, on_run_id, rc, "EVAL %s 0", run_id_lua) != 0) {
+            free(rc);
+            camp_job_finish(j, "Redis went away; the fan-out resumes by itself when it is back");
+        }
+        return;
+    }
+    resume_walk(j, fresh);
 }
 
 static void on_owned(gw_redis *r, redisReply *reply, void *arg)

@@ -100,7 +100,12 @@ redis.call('HINCRBY', ck, 'skipped_no_phone', ARGV[12])
 redis.call('HINCRBY', ck, 'skipped_past_due', ARGV[16])
 redis.call('HINCRBY', ck, 'unknown', ARGV[13])
 redis.call('HINCRBY', ck, 'skipped_duplicate', dup + tonumber(ARGV[14]))
-redis.call('HSET', ck, 'cursor', cursor)
+-- An HSCAN cursor means something only to the Redis process that gave it
+-- (a restarted or promoted one orders its hashes anew): the cursor is kept
+-- with that process' run_id, and a fan-out resumed under another starts
+-- its class over (gw_campaign_resume.c).
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+redis.call('HSET', ck, 'cursor', cursor, 'walk_run', run)
 if ARGV[9] == '1' then
   redis.call('HSET', ck, 'walked', '1')    -- the last chunk: nothing left to walk
 end

@@ -615,6 +615,58 @@ def test_fan_out_killed_midway_resumes_without_duplicates(env):
     assert "resuming a fan-out cut short" in env.log_text()
 
 
+def test_fan_out_resumed_under_another_redis_process_starts_its_class_over(env):
+    """An HSCAN cursor means something only to the Redis process that gave
+    it: after a restart or a failover the hashes are ordered anew, and
+    carrying on from it passes over people. A fan-out whose cursor was
+    recorded under another process (its run_id) walks that class again:
+    every recipient of the dry run is queued, once."""
+    at_local(env, 2026, 12, 2, 10, fresh=True)
+    roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
+                             "--seed", "7"], check=True, capture_output=True, text=True).stdout
+    status, answer = env.import_csv(roster, timeout=300)
+    assert status == 200, answer
+    body = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
+            "text": "12月20日起村卫生室可办理医保缴费。"}
+    dry = campaign(env, dict(body, dry_run=True), 200)
+
+    def start():
+        try:
+            env.admin("POST", "/v1/campaigns", body, timeout=120)
+        except Exception:       # the daemon is killed while it works: no answer
+            pass
+
+    t = threading.Thread(target=start)
+    t.daemon = True
+    t.start()
+    assert wait_until(lambda: int(env.redis("HGET", "gw:{q}:camp:1", "recipients") or 0) > 0, 60)
+    env.kill_gatewayd()
+    assert env.redis("HGET", "gw:{q}:camp:1", "state") == "fanning_out"
+    run = env.redis("HGET", "gw:{q}:camp:1", "walk_run")
+    assert run and len(run) == 40, run
+    # as another process would have it: a cursor near the end of the class
+    k = int(env.redis("HGET", "gw:{q}:camp:1", "cursor").split(":")[0])
+    cls = env.redis("HGET", "gw:{q}:camp:1", "classes")[k]
+    c, late = "0", "0"
+    while True:
+        c, _ = env.redis("HSCAN", "gw:pt:" + cls, c, "COUNT", 2000)
+        if c == "0":
+            break
+        late = c
+    env.redis("HSET", "gw:{q}:camp:1", "cursor", "%d:%s" % (k, late), "walk_run", "f" * 40)
+    at_local(env, 2026, 12, 2, 10)
+    assert wait_until(lambda: env.redis("HGET", "gw:{q}:camp:1", "state") == "running", 60), \
+        env.redis("HGETALL", "gw:{q}:camp:1")
+    got = counts(env, 1)
+    assert got["recipients"] == dry["recipients"], (got, dry)
+    assert got["counts"]["queued"] == dry["recipients"], got
+    due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
+    members = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)
+    pids = [m.split(":", 5)[5].split(",")[2] for m in members]
+    assert len(pids) == dry["recipients"] and len(set(pids)) == len(pids), (len(pids), len(set(pids)))
+    assert "Redis was restarted or replaced since its cursor was recorded" in env.log_text()
+
+
 def test_cancel_midway_sends_no_more(env):
     """One SMS a second: two or so go, then the campaign is cancelled; the rest
     never go, and every message is counted once (sent or skipped)."""
