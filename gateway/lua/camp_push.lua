@@ -103,9 +103,14 @@ redis.call('HINCRBY', ck, 'skipped_duplicate', dup + tonumber(ARGV[14]))
 -- An HSCAN cursor means something only to the Redis process that gave it
 -- (a restarted or promoted one orders its hashes anew): the cursor is kept
 -- with that process' run_id, and a fan-out resumed under another starts
--- its class over (gw_campaign_resume.c).
-local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
-redis.call('HSET', ck, 'cursor', cursor, 'walk_run', run)
+-- its class over (gw_campaign_resume.c). Read at a fan-out's first chunk
+-- only: a fan-out that loses its Redis connection ends, and the one that
+-- takes it over has an owner token of its own.
+if redis.call('HGET', ck, 'walk_owner') ~= owner then
+  local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+  redis.call('HSET', ck, 'walk_run', run, 'walk_owner', owner)
+end
+redis.call('HSET', ck, 'cursor', cursor)
 if ARGV[9] == '1' then
   redis.call('HSET', ck, 'walked', '1')    -- the last chunk: nothing left to walk
 end
