@@ -572,22 +572,24 @@ def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     assert env.redis("ZCARD", "gw:{q}:sched:bulk") == 0
 
 
-def test_fan_out_killed_midway_resumes_without_duplicates(env):
-    """gatewayd is killed (-9) in the middle of a 40,000-participant fan-out; the
-    next daemon takes the fan-out over from its last recorded chunk: every
-    recipient of the dry run is queued exactly once."""
+NOTICE_AT_NINE = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
+                  "text": "12月20日起村卫生室可办理医保缴费。"}
+
+
+def start_and_kill_midway(env):
+    """Imports 40,000 participants, starts NOTICE_AT_NINE and kills gatewayd
+    (-9) while it fans out; returns the dry run's answer."""
     at_local(env, 2026, 12, 2, 10, fresh=True)
     roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
                              "--seed", "7"], check=True, capture_output=True, text=True).stdout
     status, answer = env.import_csv(roster, timeout=300)
     assert status == 200, answer
-    body = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
-            "text": "12月20日起村卫生室可办理医保缴费。"}
-    dry = campaign(env, dict(body, dry_run=True), 200)
+    dry = campaign(env, dict(NOTICE_AT_NINE, dry_run=True), 200)
     assert dry["recipients"] > 20000, dry
+
     def start():
         try:
-            env.admin("POST", "/v1/campaigns", body, timeout=120)
+            env.admin("POST", "/v1/campaigns", NOTICE_AT_NINE, timeout=120)
         except Exception:       # the daemon is killed while it works: no answer
             pass
 
@@ -600,19 +602,35 @@ def test_fan_out_killed_midway_resumes_without_duplicates(env):
         "the fan-out finished before the kill; the test needs a bigger roster"
     cut = int(env.redis("HGET", "gw:{q}:camp:1", "recipients"))
     assert 0 < cut < dry["recipients"], (cut, dry["recipients"])
+    return dry
+
+
+def resumed_queues_each_once(env, dry):
+    """Restarts gatewayd, waits for the fan-out it takes over to end, and
+    checks that every recipient of DRY is queued once."""
     at_local(env, 2026, 12, 2, 10)
     assert wait_until(lambda: env.redis("HGET", "gw:{q}:camp:1", "state") == "running", 60), \
         env.redis("HGETALL", "gw:{q}:camp:1")
     got = counts(env, 1)
     assert got["recipients"] == dry["recipients"], (got, dry)
     assert got["counts"]["queued"] == dry["recipients"], got
-    assert got["skipped_at_start"] == dry["skipped"], (got, dry)
     due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
     members = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)
     pids = [m.split(":", 5)[5].split(",")[2] for m in members]
-    assert len(pids) == dry["recipients"] and len(set(pids)) == len(pids), (len(pids), len(set(pids)))
+    assert len(pids) == dry["recipients"], (len(pids), dry["recipients"])
+    assert len(set(pids)) == len(pids), (len(pids), len(set(pids)))
     assert env.redis("SMEMBERS", "gw:{q}:camp:fanning") == []
     assert "resuming a fan-out cut short" in env.log_text()
+    return got
+
+
+def test_fan_out_killed_midway_resumes_without_duplicates(env):
+    """gatewayd is killed (-9) in the middle of a 40,000-participant fan-out; the
+    next daemon takes the fan-out over from its last recorded chunk: every
+    recipient of the dry run is queued exactly once."""
+    dry = start_and_kill_midway(env)
+    got = resumed_queues_each_once(env, dry)
+    assert got["skipped_at_start"] == dry["skipped"], (got, dry)
 
 
 def test_fan_out_resumed_under_another_redis_process_starts_its_class_over(env):
@@ -621,27 +639,7 @@ def test_fan_out_resumed_under_another_redis_process_starts_its_class_over(env):
     carrying on from it passes over people. A fan-out whose cursor was
     recorded under another process (its run_id) walks that class again:
     every recipient of the dry run is queued, once."""
-    at_local(env, 2026, 12, 2, 10, fresh=True)
-    roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
-                             "--seed", "7"], check=True, capture_output=True, text=True).stdout
-    status, answer = env.import_csv(roster, timeout=300)
-    assert status == 200, answer
-    body = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
-            "text": "12月20日起村卫生室可办理医保缴费。"}
-    dry = campaign(env, dict(body, dry_run=True), 200)
-
-    def start():
-        try:
-            env.admin("POST", "/v1/campaigns", body, timeout=120)
-        except Exception:       # the daemon is killed while it works: no answer
-            pass
-
-    t = threading.Thread(target=start)
-    t.daemon = True
-    t.start()
-    assert wait_until(lambda: int(env.redis("HGET", "gw:{q}:camp:1", "recipients") or 0) > 0, 60)
-    env.kill_gatewayd()
-    assert env.redis("HGET", "gw:{q}:camp:1", "state") == "fanning_out"
+    dry = start_and_kill_midway(env)
     run = env.redis("HGET", "gw:{q}:camp:1", "walk_run")
     assert run and len(run) == 40, run
     # as another process would have it: a cursor near the end of the class
@@ -654,16 +652,7 @@ def test_fan_out_resumed_under_another_redis_process_starts_its_class_over(env):
             break
         late = c
     env.redis("HSET", "gw:{q}:camp:1", "cursor", "%d:%s" % (k, late), "walk_run", "f" * 40)
-    at_local(env, 2026, 12, 2, 10)
-    assert wait_until(lambda: env.redis("HGET", "gw:{q}:camp:1", "state") == "running", 60), \
-        env.redis("HGETALL", "gw:{q}:camp:1")
-    got = counts(env, 1)
-    assert got["recipients"] == dry["recipients"], (got, dry)
-    assert got["counts"]["queued"] == dry["recipients"], got
-    due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
-    members = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)
-    pids = [m.split(":", 5)[5].split(",")[2] for m in members]
-    assert len(pids) == dry["recipients"] and len(set(pids)) == len(pids), (len(pids), len(set(pids)))
+    resumed_queues_each_once(env, dry)
     assert "Redis was restarted or replaced since its cursor was recorded" in env.log_text()
 
 
