@@ -93,6 +93,12 @@ static void unreminded_why(const gw_incident_plan *plan, gw_date deadline, char 
                  "hour: the reminder may not go in time; tell the member today", due);
 }
 
+/* A date of report before the incident. */
+static void before_incident(gw_http_req *req)
+{
+    gw_http_error(req, 422, "before_incident", "\"reported_on\" is before the incident occurred");
+}
+
 static void on_registered(gw_incidents *inc, gw_incident_result result, const char *reference,
                           gw_date deadline, const gw_incident_plan *plan, void *arg)
 {
@@ -149,8 +155,7 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         break;
     }
     case GW_INCIDENT_BEFORE_INCIDENT:
-        gw_http_error(in->req, 422, "before_incident",
-                      "\"reported_on\" is before the incident occurred");
+        before_incident(in->req);
         break;
     case GW_INCIDENT_UNKNOWN_PARTICIPANT:
         snprintf(msg, sizeof msg, "no participant with id \"%s\"", in->pid);
@@ -180,6 +185,25 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
     free(in);
 }
 
+/* The optional "reported_on" of ROOT (the day the member reported the
+ * claim; a real date, not after today): 1 with *ON set ({0, 0, 0} when
+ * absent), or 0 after answering 400 or 422. */
+static int reported_on_of(gw_http_req *req, const json_t *root, gw_date *on)
+{
+    const json_t *v = json_object_get(root, "reported_on");
+    const char *ymd = json_string_value(v);
+    *on = (gw_date){0, 0, 0};
+    if (v == NULL)
+        return 1;
+    if (ymd == NULL || gw_date_parse(ymd, &on->y, &on->m, &on->d) != 0)
+        gw_http_error(req, 400, "bad_date", "\"reported_on\" must be a real date, YYYY-MM-DD");
+    else if (gw_date_cmp(*on, gw_incident_today()) > 0)
+        gw_http_error(req, 422, "future_date", "\"reported_on\" is after today");
+    else
+        return 1;
+    return 0;
+}
+
 static void handle_incidents(gw_http_req *req, void *arg)
 {
     gw_admin *a = arg;
@@ -190,9 +214,8 @@ static void handle_incidents(gw_http_req *req, void *arg)
     json_t *root = json_loadb(body, len, 0, NULL);
     const char *pid = json_string_value(json_object_get(root, "participant_id"));
     const char *on = json_string_value(json_object_get(root, "occurred_on"));
-    const char *rep = json_string_value(json_object_get(root, "reported_on"));
     gw_incident_kind kind;
-    gw_date occurred, reported = {0, 0, 0};
+    gw_date occurred, reported;
     incident_req *in = NULL;
     static const char *const known[] = {"participant_id", "kind", "occurred_on", "reported_on"};
     if (!json_is_object(root) || pid == NULL || pid[0] == '\0' || strlen(pid) >= GW_PID_MAX) {
@@ -205,11 +228,8 @@ static void handle_incidents(gw_http_req *req, void *arg)
         gw_http_error(req, 400, "bad_kind", "\"kind\" is \"accident\" or \"critical_illness\"");
     } else if (on == NULL || gw_date_parse(on, &occurred.y, &occurred.m, &occurred.d) != 0) {
         gw_http_error(req, 400, "bad_date", "\"occurred_on\" must be a real date, YYYY-MM-DD");
-    } else if (json_object_get(root, "reported_on") != NULL &&
-               (rep == NULL || gw_date_parse(rep, &reported.y, &reported.m, &reported.d) != 0)) {
-        gw_http_error(req, 400, "bad_date", "\"reported_on\" must be a real date, YYYY-MM-DD");
-    } else if (rep != NULL && gw_date_cmp(reported, gw_incident_today()) > 0) {
-        gw_http_error(req, 422, "future_date", "\"reported_on\" is after today");
+    } else if (!reported_on_of(req, root, &reported)) {
+        /* answered */
     } else if (a->incidents == NULL) {
         gw_http_error(req, 503, "unavailable", "incidents are not set up in this daemon");
     } else if ((in = calloc(1, sizeof *in)) == NULL) {
@@ -222,7 +242,7 @@ static void handle_incidents(gw_http_req *req, void *arg)
         in->occurred = occurred;
         in->reported_on = reported;
         if (gw_incident_register(a->incidents, in->pid, kind, occurred,
-                                 rep != NULL ? &reported : NULL, on_registered, in) != 0) {
+                                 reported.y != 0 ? &reported : NULL, on_registered, in) != 0) {
             free(in);
             gw_http_error(req, 503, "redis_unavailable", "the incident was not stored");
         }
@@ -326,8 +346,7 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
         gw_http_error(m->req, 404, "not_found", "no incident has this reference");
         break;
     case GW_INCIDENT_BEFORE_INCIDENT:
-        gw_http_error(m->req, 422, "before_incident",
-                      "\"reported_on\" is before the incident occurred");
+        before_incident(m->req);
         break;
     case GW_INCIDENT_WINDOW_CLOSED:
         snprintf(msg, sizeof msg, "the report window closed on %s: a report made after it "
@@ -354,21 +373,15 @@ static int report_date(gw_http_req *req, gw_date *on, int *has_on)
         return 1;
     json_t *root = json_loadb(body, len, 0, NULL);
     static const char *const known[] = {"reported_on"};
-    const char *ymd = json_string_value(json_object_get(root, "reported_on"));
     int ok = 0;
     if (!json_is_object(root))
         gw_http_error(req, 400, "bad_request", "send no body, or {\"reported_on\": "
                       "\"YYYY-MM-DD\"}: the day the member reported the claim");
     else if (!gw_admin_fields_known(req, root, known, 1)) {
         /* answered: a misspelt field is not ignored */
-    } else if (json_object_get(root, "reported_on") != NULL &&
-             (ymd == NULL || gw_date_parse(ymd, &on->y, &on->m, &on->d) != 0))
-        gw_http_error(req, 400, "bad_date", "\"reported_on\" must be a real date, YYYY-MM-DD");
-    else if (ymd != NULL && gw_date_cmp(*on, gw_incident_today()) > 0)
-        gw_http_error(req, 422, "future_date", "\"reported_on\" is after today");
-    else
-        ok = 1;
-    *has_on = ok && ymd != NULL;
+    } else
+        ok = reported_on_of(req, root, on);
+    *has_on = ok && on->y != 0;
     json_decref(root);
     return ok;
 }

@@ -116,19 +116,16 @@ def test_repeated_carrier_id_is_processed_once(env):
 def test_status_query_answers_the_contribution(env):
     setup(env)
     phone = "+86" + PHONE["unpaid"]
-    with env.local_time(2026, 12, 1):
-        at_inbound(env, phone, "ＣＸ", "at-cx")
-        [m] = CARRIER.wait_messages(1)
-    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，"
-                         "应缴200元，请最迟于2026年12月31日缴费。"), m["text"]
-    # after the due date: it has passed, whom to ask
-    CARRIER.reset()
-    with env.local_time(2027, 1, 5):
-        at_inbound(env, phone, "CX", "at-cx-late")
-        [m] = CARRIER.wait_messages(1)
-    assert m["text"] == (SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，应缴200元，"
-                         "缴费截止日2026年12月31日已过，请联系村协理员咨询。"), m["text"]
-    CARRIER.reset()
+    owed = SIGNATURE + "您2026年度的居民养老保险还没有缴费，缴费档次200元，应缴200元，"
+    # before the due date, and after it (it has passed: whom to ask)
+    for day, keyword, session, tail in (
+            ((2026, 12, 1), "ＣＸ", "at-cx", "请最迟于2026年12月31日缴费。"),
+            ((2027, 1, 5), "CX", "at-cx-late", "缴费截止日2026年12月31日已过，请联系村协理员咨询。")):
+        with env.local_time(*day):
+            at_inbound(env, phone, keyword, session)
+            [m] = CARRIER.wait_messages(1)
+        assert m["text"] == owed + tail, m["text"]
+        CARRIER.reset()
     # an English speaker gets English
     at_inbound(env, "+86" + PHONE["english"], "bal", "at-bal")
     m = CARRIER.wait_messages(1, to="+86" + PHONE["english"])[0]
