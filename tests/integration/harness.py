@@ -361,17 +361,28 @@ class Env:
             return ""
 
     def log_size(self):
+        """The log's length in bytes: a mark for log_since."""
         try:
             return os.path.getsize(self.log_path)
         except FileNotFoundError:
             return 0
+
+    def log_since(self, mark):
+        """The log written after byte MARK (from log_size). Not log_text()[MARK:]:
+        a Chinese SMS the console provider logs takes more bytes than characters."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(mark)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
 
     def log_tail(self, lines=30):
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def sanitizer_report(self, since=0):
         """The first sanitizer report line in the log after byte SINCE, or None."""
-        text = self.log_text().encode()[since:].decode("utf-8", "replace")
+        text = self.log_since(since)
         for line in text.splitlines():
             if any(m in line for m in SANITIZER_MARKS):
                 return line.strip()

@@ -107,10 +107,6 @@ def role(r):
         return None
 
 
-def log_since(env, mark):
-    return env.log_text().encode()[mark:].decode("utf-8", "replace")
-
-
 def ready(env):
     return env.get_admin("/readyz", timeout=3)[0] == 200
 
@@ -133,7 +129,7 @@ def test_failover_moves_gatewayd_to_the_new_master(env):
         assert wait_until(lambda: ready(env), 15), "not ready:\n" + env.log_tail()
         # "master gwmaster is at / is still at / moved from .. to" the master
         found = "127.0.0.1:%d (sentinel 127.0.0.1:%d)" % (MASTER_PORT, SENTINEL_PORT)
-        assert found in log_since(env, mark), "no master found logged:\n" + env.log_tail()
+        assert found in env.log_since(mark), "no master found logged:\n" + env.log_tail()
         # gatewayd asks the sentinels in the listed order when it starts
         dead = "sentinel 127.0.0.1:%d: Connection refused" % DEAD_SENTINEL_PORT
         assert dead in env.log_text(), "the dead first sentinel was not tried:\n" + env.log_tail()
@@ -156,7 +152,7 @@ def test_failover_moves_gatewayd_to_the_new_master(env):
             "the sentinel did not fail over"
         moved = "master %s moved from 127.0.0.1:%d to 127.0.0.1:%d" % (
             MASTER_NAME, MASTER_PORT, REPLICA_PORT)
-        assert wait_until(lambda: moved in log_since(env, mark) and ready(env),
+        assert wait_until(lambda: moved in env.log_since(mark) and ready(env),
                           started + FAILOVER_WITHIN_S - time.monotonic()), \
             "gatewayd did not follow the failover within %d s:\n%s" % (
                 FAILOVER_WITHIN_S, env.log_tail())
