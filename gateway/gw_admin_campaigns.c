@@ -15,8 +15,10 @@
  *
  * Each message of a campaign is in exactly one count: queued (waiting or
  * being retried), sent (accepted by the carrier, no report yet), delivered,
- * failed, skipped (not sent: checked at send time, or cancelled). A state
- * "running" with nothing queued reads "done". The walk over the roster and
+ * failed, skipped (not sent: checked at send time, or cancelled). Held
+ * messages (counted duplicates, queued in case the campaign they duplicate
+ * is cancelled; see camp_push.lua) are in none until they go. A state
+ * "running" with nothing queued or held reads "done". The walk over the roster and
  * the checks are gw_campaign's. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -331,7 +333,7 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
     }
     const char *state = field_str(reply, "state");
     json_int_t queued = field_int(reply, "queued");
-    if (strcmp(state, "running") == 0 && queued <= 0)
+    if (strcmp(state, "running") == 0 && queued <= 0 && field_int(reply, "held") <= 0)
         state = "done";
     const char *kind = field_str(reply, "kind");
     char at[40];
@@ -359,7 +361,8 @@ static const char cancel_lua[] =
     "local st = redis.call('HGET', KEYS[1], 'state') "
     "if not st then return 0 end "
     "local q = tonumber(redis.call('HGET', KEYS[1], 'queued') or '0') "
-    "if st == 'fanning_out' or (st == 'running' and q > 0) then "
+    "local h = tonumber(redis.call('HGET', KEYS[1], 'held') or '0') "
+    "if st == 'fanning_out' or (st == 'running' and (q > 0 or h > 0)) then "
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'queued', 0, 'cancelled_ms', ARGV[1]) "
     "  redis.call('HINCRBY', KEYS[1], 'skipped', q) "
     "end "

@@ -6,8 +6,11 @@
 -- pending (field DKEY of the hash gw:{q}:pend = "CAMPAIGN:PID:UNTIL_S"; a
 -- mark past UNTIL_S counts as none) so that neither this campaign (HSCAN
 -- may return a participant twice; a resumed chunk is walked again) nor
--- another sends it again; one pending from elsewhere counts as a duplicate,
--- unless that campaign was cancelled. One hash, not a key per mark: a
+-- another sends it again. One pending for another campaign still going
+-- counts as a duplicate, and is queued all the same, held (gw:{q}:held, id
+-- -> campaign; counted in the record's "held"): q_claim.lua sends it only if
+-- no copy has gone when it falls due (the other campaign cancelled since,
+-- or due later), and then counts it a recipient. One hash, not a key per mark: a
 -- county's campaign marks 100,000s at once. Nothing is queued once the
 -- campaign is cancelled, or by a daemon that no longer owns its fan-out
 -- (gw:{q}:camp:ID:owner, renewed here for OWNER_MS).
@@ -56,6 +59,9 @@ for k, dkey in ipairs(dkeys) do
       take_it = true
     else
       dup = dup + 1
+      -- another campaign's (not this one's: a household, a chunk walked
+      -- again): held, in case that campaign is cancelled
+      if other ~= camp then take[#take + 1] = {pid, phone, seg, tag, dkey, true} end
     end
   end
   if take_it then
@@ -69,24 +75,39 @@ end
 if #take > 0 then
   local kv = {}
   for _, t in ipairs(take) do
-    kv[#kv + 1] = t[5]
-    kv[#kv + 1] = set[t[5]]
+    if not t[6] then
+      kv[#kv + 1] = t[5]
+      kv[#kv + 1] = set[t[5]]
+    end
   end
-  redis.call('HSET', 'gw:{q}:pend', unpack(kv))
+  if #kv > 0 then redis.call('HSET', 'gw:{q}:pend', unpack(kv)) end
 end
-local n = #take
+local all = #take
+local held = {}
 local first = 0
-if n > 0 then
-  local last = redis.call('INCRBY', 'gw:{q}:seq', n)
-  first = last - n + 1
+if all > 0 then
+  local last = redis.call('INCRBY', 'gw:{q}:seq', all)
+  first = last - all + 1
   local batch = {}
   for i, t in ipairs(take) do
-    batch[i] = string.format('%d', first + i - 1) .. ':0:' .. t[3] .. ':' .. t[2] .. ':' .. bid ..
+    local id = string.format('%d', first + i - 1)
+    batch[i] = id .. ':0:' .. t[3] .. ':' .. t[2] .. ':' .. bid ..
                ':' .. kind .. ',' .. camp .. ',' .. t[1] .. ',' .. t[4]
+    if t[6] then
+      held[#held + 1] = id
+      held[#held + 1] = camp
+    end
   end
   redis.call('RPUSH', 'gw:{q}:b:bulk:' .. due, unpack(batch))
   redis.call('ZADD', 'gw:{q}:sched:bulk', due, due)
-  redis.call('HINCRBY', 'gw:{q}:n', 'bulk', n)
+  redis.call('HINCRBY', 'gw:{q}:n', 'bulk', all)
+end
+local n = all - #held / 2
+if #held > 0 then
+  redis.call('HSET', 'gw:{q}:held', unpack(held))
+  redis.call('HINCRBY', ck, 'held', #held / 2)
+end
+if n > 0 then
   redis.call('HINCRBY', ck, 'queued', n)
   redis.call('HINCRBY', ck, 'recipients', n)
   redis.call('HINCRBY', ck, 'segments_total', segs)

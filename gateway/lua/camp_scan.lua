@@ -7,17 +7,20 @@
 -- "ids"), and sorts each participant into a recipient or a skip, as the
 -- send-time checks of q_claim.lua would:
 --   kind u (unpaid contribution): paid (contribution_paid > 0), past_due
---          (contribution_due before today), no_phone, opted_out, duplicate;
---          participants with no contribution_year
---          (pensioners) are not counted at all (the same reminder sent within the minimum
---          interval, or already pending from another campaign); walking the
---          paid class only counts them;
+--          (contribution_due before today), no_phone, opted_out, duplicate
+--          (the same reminder sent within the minimum interval, or pending
+--          for another campaign); participants with no contribution_year
+--          (pensioners) are not counted at all; walking the paid class only
+--          counts them;
 --   kind n (policy notice): no_phone, opted_out, duplicate (this text went
 --          to this phone within the interval, is pending, or reaches the
 --          phone through an earlier participant of this run: household);
 --   kind c (claim report): one recipient per open incident of a mutual-aid
 --          member whose deadline is today or later, or a skip (no_phone,
 --          opted_out, duplicate); members without one are not counted.
+-- Pending for another campaign still going: a dry run counts it a
+-- duplicate; a started campaign passes it on, and camp_push.lua counts it
+-- so and queues it held (sent only if no copy has gone by its time).
 -- A place walk reads up to COUNT participants of the place, and passes over
 -- at most 20 times as many of other places per call.
 -- ARGV: kind, source, key, cursor, count, campaign id ("" in a dry run),
@@ -105,7 +108,8 @@ for i, pid in ipairs(ids) do
           elseif redis.call('HEXISTS', 'gw:{q}:optout', f[1]) == 1 then
             optout = optout + 1
           elseif redis.call('EXISTS', 'gw:{q}:last:' .. dkey) == 1 or
-                 pending_elsewhere(redis.call('HGET', 'gw:{q}:pend', dkey), pid) then
+                 (camp == '' and
+                  pending_elsewhere(redis.call('HGET', 'gw:{q}:pend', dkey), pid)) then
             dup = dup + 1
           else
             out[#out + 1] = pid
@@ -133,12 +137,12 @@ end
 if #cand > 0 then
   local opted = redis.call('HMGET', 'gw:{q}:optout', unpack(phones))
   local sent = redis.call('MGET', unpack(lasts))
-  local pending = redis.call('HMGET', 'gw:{q}:pend', unpack(pends))
+  local pending = camp == '' and redis.call('HMGET', 'gw:{q}:pend', unpack(pends)) or {}
   for k, i in ipairs(cand) do
     local pid, f = ids[i], fields[i]
     if opted[k] then
       optout = optout + 1
-    elseif sent[k] or pending_elsewhere(pending[k], pid) or
+    elseif sent[k] or (camp == '' and pending_elsewhere(pending[k], pid)) or
            (kind == 'n' and seen ~= '' and redis.call('SADD', seen, f[1]) == 0) then
       dup = dup + 1
     else

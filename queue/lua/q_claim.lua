@@ -32,7 +32,10 @@
 --     seconds (ten minutes at least): skipped "duplicate".
 -- A skipped message gets status "skipped|...|REASON", is counted in
 -- gw:{q}:stats (skipped_REASON) and moves its campaign's count from queued
--- to skipped. A reminder handed out comes with what its text needs (the
+-- to skipped. A held one (camp_push.lua: pending for another campaign when
+-- it was queued, counted a duplicate; in gw:{q}:held) moves no count when
+-- skipped, and when sent (no copy went: that campaign was cancelled, or is
+-- due later and its copy will be the duplicate) becomes a recipient. A reminder handed out comes with what its text needs (the
 -- participant's fields, joined by \31), rendered by the daemon.
 -- Each handed-out message is recorded in the consumer's in-flight hash
 -- (id -> "lane|member") and the consumer's lease is extended.
@@ -189,6 +192,30 @@ local function camp_move(d, from, to)
   end
 end
 
+-- Takes message D out of the held (true when it was held), and moves its
+-- campaign's "held" count, unless the campaign is gone.
+local any_held = redis.call('EXISTS', 'gw:{q}:held') == 1
+local function unhold(d)
+  if not any_held or not d.camp or d.camp == '0' or
+     redis.call('HDEL', 'gw:{q}:held', d.id) == 0 then
+    return false
+  end
+  if d.cstate ~= 'gone' then
+    redis.call('HINCRBY', 'gw:{q}:camp:' .. d.camp, 'held', -1)
+  end
+  return true
+end
+
+-- A held message about to go: a recipient of its campaign after all.
+local function release(d)
+  if d.cstate == 'gone' then return end
+  local ck = 'gw:{q}:camp:' .. d.camp
+  redis.call('HINCRBY', ck, 'skipped_duplicate', -1)
+  redis.call('HINCRBY', ck, 'recipients', 1)
+  redis.call('HINCRBY', ck, 'segments_total', d.seg)
+  redis.call('HINCRBY', ck, 'queued', 1)
+end
+
 local flk = 'gw:{q}:fl:' .. consumer
 local items, bodies, datas, seen = {}, {}, {}, {}
 local wait, count, dropped = 0, 0, 0
@@ -219,7 +246,7 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         redis.call('SET', 'gw:{q}:m:' .. d.id, 'skipped||||' .. nowstr .. '|' .. d.reason,
                    'EX', 604800)
         redis.call('HINCRBY', 'gw:{q}:stats', 'skipped_' .. d.reason, 1)
-        camp_move(d, 'queued', 'skipped')
+        if not unhold(d) then camp_move(d, 'queued', 'skipped') end
         drop_pend(d)
         -- Handed out before and back without going (the carrier throttled
         -- it, a clean stop): its own mark goes with it. After an attempt
@@ -232,6 +259,7 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
         redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1)
       else
+        if unhold(d) then release(d) end
         if d.dkey then
           -- remembered for the interval, and ten minutes at least: with an
           -- interval of 0, a reminder queued twice (a roster corrected back

@@ -271,6 +271,74 @@ def test_cancel_before_it_goes(env):
     CARRIER.wait_messages(5, timeout=10)
 
 
+def overlapping(env, first_at, second_at):
+    """Two unpaid campaigns to the village, the second started while the
+    first is pending (as a corrected one is): the second counts its people
+    duplicates and holds them. Returns both answers."""
+    setup(env)
+    body = {"kind": "unpaid_contribution", "filter": VILLAGE}
+    first = campaign(env, dict(body, send_at="2026-12-02T10:00:%02d+08:00" % first_at), 202)
+    assert first["recipients"] == 5, first
+    dry = campaign(env, dict(body, dry_run=True), 200)
+    second = campaign(env, dict(body, send_at="2026-12-02T10:00:%02d+08:00" % second_at), 202)
+    assert dry["recipients"] == 0 and dry["skipped"]["duplicate"] == 5, dry
+    assert second["recipients"] == 0 and second["skipped"]["duplicate"] == 5, second
+    assert counts(env, second["id"])["state"] == "running", counts(env, second["id"])
+    return first, second
+
+
+def sent_once(wait_s):
+    """After WAIT_S seconds: the village's five reminders went, each once."""
+    time.sleep(wait_s)
+    got = sorted((m["to"], m["text"]) for m in CARRIER.messages())
+    assert got == sorted((UNPAID_IN_VILLAGE[p], EXPECTED_TEXT[p]) for p in UNPAID_IN_VILLAGE), got
+
+
+def test_a_corrected_campaign_goes_when_the_first_is_cancelled(env):
+    """Started before the first is cancelled: its held reminders go at its
+    time, and count as its recipients."""
+    first, second = overlapping(env, 6, 6)
+    status, got = env.admin("POST", "/v1/campaigns/%s/cancel" % first["id"])
+    assert status == 200 and got["state"] == "cancelled", got
+    CARRIER.wait_messages(5, timeout=12)
+    sent_once(1.5)
+    assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
+    got = counts(env, second["id"])
+    assert got["recipients"] == 5 and got["skipped_at_start"]["duplicate"] == 0, got
+    assert got["counts"] == {"queued": 0, "sent": 5, "delivered": 0, "failed": 0,
+                             "skipped": 0}, got
+    assert counts(env, first["id"])["counts"]["skipped"] == 5
+
+
+def test_of_two_campaigns_pending_for_the_same_people_the_first_due_goes(env):
+    """Neither cancelled: the first campaign's reminders go, and the held
+    copies of the second are dropped when they fall due."""
+    first, second = overlapping(env, 5, 7)
+    CARRIER.wait_messages(5, timeout=12)
+    sent_once(3.5)
+    assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
+    got = counts(env, second["id"])
+    assert got["recipients"] == 0 and got["skipped_at_start"]["duplicate"] == 5, got
+    assert got["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "failed": 0,
+                             "skipped": 0}, got
+    assert counts(env, first["id"])["counts"]["sent"] == 5
+
+
+def test_a_campaign_due_before_the_one_it_duplicates_goes_first(env):
+    """Started second but due first: its held reminders go, and the first
+    campaign's copies are the duplicates."""
+    first, second = overlapping(env, 8, 5)
+    CARRIER.wait_messages(5, timeout=12)
+    sent_once(4.5)
+    got = counts(env, second["id"])
+    assert got["recipients"] == 5 and got["skipped_at_start"]["duplicate"] == 0, got
+    assert got["counts"]["sent"] == 5, got
+    assert wait_until(lambda: counts(env, first["id"])["state"] == "done", 5)
+    got = counts(env, first["id"])
+    assert got["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "failed": 0,
+                             "skipped": 5}, got
+
+
 def test_policy_notice_once_per_phone(env):
     setup(env)
     body = {"kind": "policy_notice", "filter": {"township": "青山镇"},
