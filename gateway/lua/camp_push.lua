@@ -8,9 +8,9 @@
 -- may return a participant twice; a resumed chunk is walked again) nor
 -- another sends it again. One pending for another campaign still going
 -- counts as a duplicate, and is queued all the same, held (gw:{q}:held, id
--- -> campaign; counted in the record's "held"): q_claim.lua sends it only if
--- no copy has gone when it falls due (the other campaign cancelled since,
--- or due later), and then counts it a recipient. One hash, not a key per mark: a
+-- -> that campaign; counted in the record's "held"): q_claim.lua sends it
+-- only if that campaign was cancelled by then, and then counts it a
+-- recipient. One hash, not a key per mark: a
 -- county's campaign marks 100,000s at once. Nothing is queued once the
 -- campaign is cancelled, or by a daemon that no longer owns its fan-out
 -- (gw:{q}:camp:ID:owner, renewed here for OWNER_MS).
@@ -61,7 +61,7 @@ for k, dkey in ipairs(dkeys) do
       dup = dup + 1
       -- another campaign's (not this one's: a household, a chunk walked
       -- again): held, in case that campaign is cancelled
-      if other ~= camp then take[#take + 1] = {pid, phone, seg, tag, dkey, true} end
+      if other ~= camp then take[#take + 1] = {pid, phone, seg, tag, dkey, other} end
     end
   end
   if take_it then
@@ -95,7 +95,7 @@ if all > 0 then
                ':' .. kind .. ',' .. camp .. ',' .. t[1] .. ',' .. t[4]
     if t[6] then
       held[#held + 1] = id
-      held[#held + 1] = camp
+      held[#held + 1] = t[6]
     end
   end
   redis.call('RPUSH', 'gw:{q}:b:bulk:' .. due, unpack(batch))

@@ -20,7 +20,7 @@
 --          opted_out, duplicate); members without one are not counted.
 -- Pending for another campaign still going: a dry run counts it a
 -- duplicate; a started campaign passes it on, and camp_push.lua counts it
--- so and queues it held (sent only if no copy has gone by its time).
+-- so and queues it held (sent only if that campaign is cancelled by then).
 -- A place walk reads up to COUNT participants of the place, and passes over
 -- at most 20 times as many of other places per call.
 -- ARGV: kind, source, key, cursor, count, campaign id ("" in a dry run),

@@ -33,9 +33,9 @@
 -- A skipped message gets status "skipped|...|REASON", is counted in
 -- gw:{q}:stats (skipped_REASON) and moves its campaign's count from queued
 -- to skipped. A held one (camp_push.lua: pending for another campaign when
--- it was queued, counted a duplicate; in gw:{q}:held) moves no count when
--- skipped, and when sent (no copy went: that campaign was cancelled, or is
--- due later and its copy will be the duplicate) becomes a recipient. A reminder handed out comes with what its text needs (the
+-- it was queued, counted a duplicate; gw:{q}:held, id -> that campaign) is
+-- sent only if that campaign was cancelled since (and no copy went), and
+-- then becomes a recipient; skipped, it moves no count. A reminder handed out comes with what its text needs (the
 -- participant's fields, joined by \31), rendered by the daemon.
 -- Each handed-out message is recorded in the consumer's in-flight hash
 -- (id -> "lane|member") and the consumer's lease is extended.
@@ -71,6 +71,8 @@ if rate > 0 then
     tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
   end
 end
+
+local any_held = redis.call('EXISTS', 'gw:{q}:held') == 1
 
 local function camp_state(camp)
   if camp == '0' then return 'auto' end
@@ -164,6 +166,13 @@ local function judge(lane, m)
     d.what, d.reason = 'skip', 'duplicate'
     return d
   end
+  -- held for campaign OF: goes only if OF was cancelled (or is gone);
+  -- otherwise OF's copy is the one that goes
+  local of = any_held and camp ~= '0' and redis.call('HGET', 'gw:{q}:held', id)
+  if of and camp_state(of) ~= 'cancelled' and camp_state(of) ~= 'gone' then
+    d.what, d.reason = 'skip', 'duplicate'
+    return d
+  end
   d.what = 'send'
   return d
 end
@@ -194,7 +203,6 @@ end
 
 -- Takes message D out of the held (true when it was held), and moves its
 -- campaign's "held" count, unless the campaign is gone.
-local any_held = redis.call('EXISTS', 'gw:{q}:held') == 1
 local function unhold(d)
   if not any_held or not d.camp or d.camp == '0' or
      redis.call('HDEL', 'gw:{q}:held', d.id) == 0 then
