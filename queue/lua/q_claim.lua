@@ -35,8 +35,9 @@
 -- to skipped. A held one (camp_push.lua: pending for another campaign when
 -- it was queued, counted a duplicate; gw:{q}:held, id -> that campaign) is
 -- sent only if that campaign was cancelled since (and no copy went), and
--- then becomes a recipient; skipped, it moves no count. A reminder handed out comes with what its text needs (the
--- participant's fields, joined by \31), rendered by the daemon.
+-- then becomes a recipient; skipped, it moves no count. A reminder handed
+-- out comes with what its text needs (the participant's fields, joined by
+-- \31), rendered by the daemon.
 -- Each handed-out message is recorded in the consumer's in-flight hash
 -- (id -> "lane|member") and the consumer's lease is extended.
 -- ARGV: now_ms, consumer, lease_ms, max, provider, rate, burst

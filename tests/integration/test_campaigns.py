@@ -287,11 +287,15 @@ def overlapping(env, first_at, second_at):
     return first, second
 
 
-def sent_once(wait_s):
-    """After WAIT_S seconds: the village's five reminders went, each once."""
+def sent_once(env, second, wait_s):
+    """The village's five reminders went, each once (none more WAIT_S seconds
+    later); returns the counts of campaign SECOND, done by then."""
+    CARRIER.wait_messages(5, timeout=12)
     time.sleep(wait_s)
     got = sorted((m["to"], m["text"]) for m in CARRIER.messages())
     assert got == sorted((UNPAID_IN_VILLAGE[p], EXPECTED_TEXT[p]) for p in UNPAID_IN_VILLAGE), got
+    assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
+    return counts(env, second["id"])
 
 
 def test_a_corrected_campaign_goes_when_the_first_is_cancelled(env):
@@ -300,10 +304,7 @@ def test_a_corrected_campaign_goes_when_the_first_is_cancelled(env):
     first, second = overlapping(env, 6, 6)
     status, got = env.admin("POST", "/v1/campaigns/%s/cancel" % first["id"])
     assert status == 200 and got["state"] == "cancelled", got
-    CARRIER.wait_messages(5, timeout=12)
-    sent_once(1.5)
-    assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
-    got = counts(env, second["id"])
+    got = sent_once(env, second, 1.5)
     assert got["recipients"] == 5 and got["skipped_at_start"]["duplicate"] == 0, got
     assert got["counts"] == {"queued": 0, "sent": 5, "delivered": 0, "failed": 0,
                              "skipped": 0}, got
@@ -320,10 +321,7 @@ def test_held_reminders_are_dropped_while_the_other_campaign_goes_on(env):
         "send_at": "2026-12-05T09:00:00+08:00"})
     assert status == 202 and answer["skipped"]["duplicate"] == 5, answer
     later = answer["id"]
-    CARRIER.wait_messages(5, timeout=12)
-    sent_once(3.5)
-    assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
-    got = counts(env, second["id"])
+    got = sent_once(env, second, 3.5)
     assert got["recipients"] == 0 and got["skipped_at_start"]["duplicate"] == 5, got
     assert got["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "failed": 0,
                              "skipped": 0}, got
@@ -342,10 +340,7 @@ def test_a_campaign_due_before_the_one_it_duplicates_holds_its_reminders(env):
     """Started second but due first: its held reminders are dropped, and the
     first campaign's go at their time."""
     first, second = overlapping(env, 8, 5)
-    CARRIER.wait_messages(5, timeout=12)
-    sent_once(1.5)
-    assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
-    got = counts(env, second["id"])
+    got = sent_once(env, second, 1.5)
     assert got["recipients"] == 0 and got["skipped_at_start"]["duplicate"] == 5, got
     got = counts(env, first["id"])
     assert got["counts"]["sent"] == 5, got
