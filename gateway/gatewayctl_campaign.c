@@ -50,6 +50,15 @@ static int add_ids(json_t *list, const char *arg)
     return 0;
 }
 
+/* The duplicates queued held (pending in another campaign), if any. */
+static void print_held(const json_t *ans)
+{
+    json_int_t held = json_integer_value(json_object_get(ans, "held"));
+    if (held > 0)
+        printf("  %lld of the duplicates are pending in another campaign: held, they go at "
+               "this one's time only if that one is cancelled first\n", (long long)held);
+}
+
 static void print_counts(const json_t *ans, int dry)
 {
     const json_t *sk = json_object_get(ans, "skipped");
@@ -74,6 +83,7 @@ static void print_counts(const json_t *ans, int dry)
     json_int_t unknown = json_integer_value(json_object_get(ans, "unknown_ids"));
     if (unknown > 0)
         printf("  %lld participant ids are not in the roster\n", (long long)unknown);
+    print_held(ans);
 }
 
 static int create(const ctl *c, int argc, char **argv, int dry)
@@ -146,7 +156,7 @@ static int create(const ctl *c, int argc, char **argv, int dry)
 }
 
 /* One line: a bar of what is done (sent, delivered, failed, skipped) out of
- * the recipients, then the counts. */
+ * all the campaign's messages (held ones too), then the counts. */
 static void draw(const json_t *ans, int tty)
 {
     const json_t *n = json_object_get(ans, "counts");
@@ -155,8 +165,9 @@ static void draw(const json_t *ans, int tty)
     long long d = json_integer_value(json_object_get(n, "delivered"));
     long long f = json_integer_value(json_object_get(n, "failed"));
     long long k = json_integer_value(json_object_get(n, "skipped"));
-    long long all = q + s + d + f + k;
-    int width = 30, fill = all > 0 ? (int)((all - q) * width / all) : width;
+    long long h = json_integer_value(json_object_get(ans, "held"));
+    long long all = q + h + s + d + f + k, left = q + h;
+    int width = 30, fill = all > 0 ? (int)((all - left) * width / all) : width;
     char bar[64];
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
@@ -164,7 +175,7 @@ static void draw(const json_t *ans, int tty)
     printf("%s%s %-9s [%s] %3lld%%  queued %lld  sent %lld  delivered %lld  failed %lld  "
            "skipped %lld%s", tty ? "\r" : "", json_string_value(json_object_get(ans, "id")),
            json_string_value(json_object_get(ans, "state")), bar,
-           all > 0 ? (all - q) * 100 / all : 100, q, s, d, f, k, tty ? "\033[K" : "\n");
+           all > 0 ? (all - left) * 100 / all : 100, q, s, d, f, k, tty ? "\033[K" : "\n");
     fflush(stdout);
 }
 
@@ -198,6 +209,7 @@ static int status(const ctl *c, const char *id, int watch)
             if (json_integer_value(json_object_get(sk, "past_due")) > 0)
                 printf("  and %lld past their last day to pay\n",
                        (long long)json_integer_value(json_object_get(sk, "past_due")));
+            print_held(ans);
             json_decref(ans);
             return 0;
         }

@@ -7,19 +7,20 @@
  *                        "duplicate", "past_due" (unpaid: its due date has passed)},
  *                        "segments_per_message", "segments_total",
  *                        "send_at", "unknown_ids"}
- *        start   -> 202 {"id", "state", the same counts}
+ *        start   -> 202 {"id", "state", the same counts, "held"}
  *   GET  /v1/campaigns/{id} -> {"id", "kind", "state", "send_at", "recipients",
  *                               "counts": {"queued", "sent", "delivered", "failed",
- *                               "skipped"}, "skipped_at_start": {...}, "segments_total"}
+ *                               "skipped"}, "skipped_at_start": {...}, "segments_total",
+ *                               "held"}
  *   POST /v1/campaigns/{id}/cancel -> the same, state "cancelled"
  *
  * Each message of a campaign is in exactly one count: queued (waiting or
  * being retried), sent (accepted by the carrier, no report yet), delivered,
- * failed, skipped (not sent: checked at send time, or cancelled). Held
- * messages (counted duplicates, queued in case the campaign they duplicate
- * is cancelled; see camp_push.lua) are in none until they go. A state
- * "running" with nothing queued or held reads "done". The walk over the roster and
- * the checks are gw_campaign's. */
+ * failed, skipped (not sent: checked at send time, or cancelled). "held":
+ * duplicates queued in case the campaign they duplicate is cancelled
+ * (camp_push.lua), in no count until one goes. A state "running" with
+ * nothing queued or held reads "done". The walk over the roster and the
+ * checks are gw_campaign's. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,7 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
     if (o != NULL && !c->dry) {
         json_object_set_new(o, "id", json_string(r->id));
         json_object_set_new(o, "state", json_string(r->cancelled ? "cancelled" : "running"));
+        json_object_set_new(o, "held", json_integer((json_int_t)r->held));
         if (r->error != NULL)
             json_object_set_new(o, "warning", json_string(r->error));
         gw_info("campaign", "campaign %s (%s) started: %" PRId64 " recipients, %" PRId64
@@ -350,6 +352,8 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
         "no_phone", field_int(reply, "skipped_no_phone"), "duplicate",
         field_int(reply, "skipped_duplicate"), "past_due", field_int(reply, "skipped_past_due"),
         "segments_total", field_int(reply, "segments_total"));
+    if (o != NULL)
+        json_object_set_new(o, "held", json_integer(field_int(reply, "held")));
     gw_http_reply_json(req, 200, o);
 }
 

@@ -175,6 +175,8 @@ static void on_push(gw_redis *r, redisReply *reply, void *arg)
         j->res.duplicate += reply->element[1]->integer;
     if (reply->elements > 3 && reply->element[3]->type == REDIS_REPLY_INTEGER)
         j->res.segments_total += reply->element[3]->integer;
+    if (reply->elements > 4 && reply->element[4]->type == REDIS_REPLY_INTEGER)
+        j->res.held += reply->element[4]->integer;
     camp_next_chunk(j);
 }
 

@@ -103,6 +103,7 @@ typedef struct gw_campaign_result {
     int64_t recipients;
     int64_t paid, opted_out, no_phone, duplicate, unknown;
     int64_t past_due;             /* unpaid, its due date before today (kind u) */
+    int64_t held;                 /* of the duplicates, queued held (camp_push.lua) */
     int segments_per_message;     /* the most any recipient's message takes */
     int64_t segments_total;
     int64_t send_at_ms;           /* when it goes (moved into the send window) */

@@ -283,7 +283,11 @@ def overlapping(env, first_at, second_at):
     second = campaign(env, dict(body, send_at="2026-12-02T10:00:%02d+08:00" % second_at), 202)
     assert dry["recipients"] == 0 and dry["skipped"]["duplicate"] == 5, dry
     assert second["recipients"] == 0 and second["skipped"]["duplicate"] == 5, second
-    assert counts(env, second["id"])["state"] == "running", counts(env, second["id"])
+    assert second["held"] == 5 and first["held"] == 0, (first, second)
+    got = counts(env, second["id"])
+    assert got["state"] == "running" and got["held"] == 5, got
+    rc, out, err = env.gatewayctl("campaign", "status", str(second["id"]))
+    assert rc == 0 and "5 of the duplicates are pending in another campaign" in out, (out, err)
     return first, second
 
 
@@ -295,7 +299,9 @@ def sent_once(env, second, wait_s):
     got = sorted((m["to"], m["text"]) for m in CARRIER.messages())
     assert got == sorted((UNPAID_IN_VILLAGE[p], EXPECTED_TEXT[p]) for p in UNPAID_IN_VILLAGE), got
     assert wait_until(lambda: counts(env, second["id"])["state"] == "done", 5)
-    return counts(env, second["id"])
+    got = counts(env, second["id"])
+    assert got["held"] == 0, got
+    return got
 
 
 def test_a_corrected_campaign_goes_when_the_first_is_cancelled(env):
