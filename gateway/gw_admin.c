@@ -555,12 +555,22 @@ void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
     a->tpl = tpl;
 }
 
-void gw_admin_utc_time(long long ms, char *out, size_t cap)
+void gw_admin_time(long long ms, char *out, size_t cap)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    localtime_r(&t, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &tm);  /* ...+0800 */
+    if (n < 5 || n + 2 > cap) {
+        if (cap > 0)
+            out[0] = '\0';
+        return;
+    }
+    memcpy(out, buf, n - 2);                  /* RFC 3339 wants +08:00 */
+    out[n - 2] = ':';
+    memcpy(out + n - 1, buf + n - 2, 2);
+    out[n + 1] = '\0';
 }
 
 int gw_admin_fields_known(gw_http_req *req, json_t *root, const char *const *known, size_t n)

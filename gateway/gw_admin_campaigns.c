@@ -46,24 +46,6 @@ static const char *kind_name(char k)
     return k == 'u' ? "unpaid_contribution" : k == 'c' ? "claim_report" : "policy_notice";
 }
 
-static void fmt_time(int64_t ms, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S%z", &tm);  /* ...+0800 */
-    if (n < 5 || n + 2 > cap) {
-        if (cap > 0)
-            out[0] = '\0';
-        return;
-    }
-    memcpy(out, buf, n - 2);                  /* RFC 3339 wants +08:00 */
-    out[n - 2] = ':';
-    memcpy(out + n - 1, buf + n - 2, 2);
-    out[n + 1] = '\0';
-}
-
 typedef struct camp_req {
     gw_http_req *req;
     char kind;
@@ -80,7 +62,7 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
         return;
     }
     char at[40];
-    fmt_time(r->send_at_ms, at, sizeof at);
+    gw_admin_time(r->send_at_ms, at, sizeof at);
     json_t *o = json_pack("{s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:i, s:I, s:s, s:I, s:s}",
                           "recipients", (json_int_t)r->recipients, "skipped", "paid",
                           (json_int_t)r->paid, "opted_out", (json_int_t)r->opted_out, "no_phone",
@@ -339,7 +321,7 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
         state = "done";
     const char *kind = field_str(reply, "kind");
     char at[40];
-    fmt_time((int64_t)field_int(reply, "send_at_ms"), at, sizeof at);
+    gw_admin_time((int64_t)field_int(reply, "send_at_ms"), at, sizeof at);
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
         "s:I}",

@@ -37,7 +37,7 @@ static void on_optout_list(gw_redis *r, redisReply *reply, void *arg)
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
         char when[32] = "";
-        gw_admin_utc_time(strtoll(v->str, NULL, 10), when, sizeof when);
+        gw_admin_time(strtoll(v->str, NULL, 10), when, sizeof when);
         const char *bar = strchr(v->str, '|');
         json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "phone", k->str, "since", when,
                                               "channel", bar != NULL ? bar + 1 : ""));

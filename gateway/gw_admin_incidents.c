@@ -258,7 +258,7 @@ static json_t *info_json(const gw_incident_info *info)
     char occurred[40], due[40], registered[40], reported[40];
     fmt_date(info->occurred, occurred, sizeof occurred);
     fmt_date(info->deadline, due, sizeof due);
-    gw_admin_utc_time(info->registered_ms, registered, sizeof registered);
+    gw_admin_time(info->registered_ms, registered, sizeof registered);
     json_t *ans = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s}", "reference",
                             info->reference, "participant_id", info->pid, "kind",
                             gw_incident_kind_name(info->kind), "occurred_on", occurred,
@@ -267,7 +267,7 @@ static json_t *info_json(const gw_incident_info *info)
                             "state", info->state, "channel", info->channel,
                             "registered_at", registered);
     if (ans != NULL && info->reported_ms > 0) {
-        gw_admin_utc_time(info->reported_ms, reported, sizeof reported);
+        gw_admin_time(info->reported_ms, reported, sizeof reported);
         json_object_set_new(ans, "reported_at", json_string(reported));
         json_object_set_new(ans, "reported_channel", json_string(info->reported_channel));
     }

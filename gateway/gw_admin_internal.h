@@ -27,8 +27,10 @@ struct json_t;
 int gw_admin_fields_known(gw_http_req *req, struct json_t *root, const char *const *known,
                           size_t n);
 
-/* Unix time MS as UTC RFC 3339, "2026-12-01T08:00:00Z", into OUT (CAP >= 21). */
-void gw_admin_utc_time(long long ms, char *out, size_t cap);
+/* Unix time MS as RFC 3339 in the daemon's local time, which is [reminders]
+ * timezone (gw_main.c sets TZ): "2026-12-01T16:00:00+08:00", into OUT (CAP
+ * >= 26; "" when it does not fit). Staff read times as the residents live them. */
+void gw_admin_time(long long ms, char *out, size_t cap);
 
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
 int gw_admin_require_auth(gw_admin *a, gw_http_req *req);

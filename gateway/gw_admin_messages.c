@@ -370,7 +370,7 @@ static void on_status(q *q, int64_t id, const char *record, int64_t last_id, int
     long long ms = strtoll(f[4], NULL, 10);
     if (ms > 0) {
         char when[40];
-        gw_admin_utc_time(ms, when, sizeof when);
+        gw_admin_time(ms, when, sizeof when);
         json_object_set_new(o, "updated_at", json_string(when));
     }
     if (f[5][0] != '\0')

@@ -112,11 +112,14 @@ def test_staff_record_a_report_made_another_way(env):
                     "open", MEMBER, "accident", "2026-11-30", "2026-12-03", "admin", False), got
         rc, out, err = env.gatewayctl("incident", "show", ref)
         assert rc == 0 and "open: not recorded as reported yet" in out, (out, err)
+        # staff read the time where the member lives ([reminders] timezone)
         assert got["registered_at"].startswith("2026-12-01T") and "reported_at" not in got, got
+        assert got["registered_at"].endswith("+08:00"), got
         # a reference typed in lower case is the same one
         status, got = env.admin("POST", "/v1/incidents/%s/report" % ref.lower())
         assert status == 200 and got["changed"] is True and got["state"] == "reported", got
         assert got["reported_channel"] == "admin" and got["reported_at"].startswith("2026-12-01")
+        assert got["reported_at"].endswith("+08:00"), got
         assert env.redis("HGET", "gw:inc:" + ref, "state") == "reported"
         rc, out, err = env.gatewayctl("incident", "reported", ref)
         assert rc == 0 and "already reported; nothing changed" in out, (out, err)
