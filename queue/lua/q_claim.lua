@@ -242,8 +242,12 @@ for _, lane in ipairs({'reply', 'bulk'}) do
       local m = got[i]
       local d = judge(lane, m)
       if d.what == 'send' and rate > 0 then
-        if d.seg > tokens then
-          wait = math.ceil((d.seg - tokens) * 1000 / rate)
+        -- a message of more parts than the bucket holds goes when it is
+        -- full, and leaves it owing the rest (the rate holds on average):
+        -- waiting for more than BURST would hold the lane for good
+        local need = math.min(d.seg, burst)
+        if need > tokens then
+          wait = math.ceil((need - tokens) * 1000 / rate)
           break
         end
         tokens = tokens - d.seg

@@ -83,6 +83,20 @@ def test_token_bucket_counts_segments_and_refills(env):
     assert len(got) == 5 and wait == 0, (got, wait)
 
 
+def test_a_message_longer_than_the_bucket_goes_when_it_is_full(env):
+    """A 6-part text (a long name in a template) with a bucket of 4: it goes
+    once the bucket is full and leaves it 2 in debt; it does not hold the
+    lane behind it for ever."""
+    stop_dispatch(env)
+    enqueue(env, "bulk", T0, ["+8640"], seg=6)
+    enqueue(env, "bulk", T0, ["+8641"], seg=1)
+    _, wait, _, got = claim(env, T0, rate=10, burst=4)
+    assert phones_of(got) == ["+8640"], got       # a fresh bucket is full
+    assert wait == 300, wait                       # 2 owed and 1 needed, at 10/s
+    _, _, _, got = claim(env, T0 + 300, rate=10, burst=4)
+    assert phones_of(got) == ["+8641"], got
+
+
 def test_reply_before_bulk_fifo_and_due_times(env):
     stop_dispatch(env)
     enqueue(env, "bulk", T0, ["+8610", "+8611", "+8612"])
