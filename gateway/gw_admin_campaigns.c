@@ -50,6 +50,7 @@ typedef struct camp_req {
     gw_http_req *req;
     char kind;
     int dry;
+    int max_segments;             /* [sms] max_segments */
 } camp_req;
 
 static void on_campaign(const gw_campaign_result *r, void *arg)
@@ -71,6 +72,14 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
                           "segments_per_message", r->segments_per_message, "segments_total",
                           (json_int_t)r->segments_total, "send_at", at, "unknown_ids",
                           (json_int_t)r->unknown, "kind", kind_name(c->kind));
+    if (o != NULL && r->segments_per_message > c->max_segments) {
+        /* A template's text grows with each person's name; it goes whole. */
+        char w[200];
+        snprintf(w, sizeof w, "some texts take %d SMS parts, more than [sms] max_segments (%d), "
+                 "for long names: they are sent whole, and cost what segments_total says",
+                 r->segments_per_message, c->max_segments);
+        json_object_set_new(o, "warning", json_string(w));
+    }
     if (o != NULL && !c->dry) {
         json_object_set_new(o, "id", json_string(r->id));
         json_object_set_new(o, "state", json_string(r->cancelled ? "cancelled" : "running"));
@@ -269,6 +278,7 @@ static void handle_create(gw_admin *a, gw_http_req *req)
     c->req = req;
     c->kind = spec.kind;
     c->dry = spec.dry_run;
+    c->max_segments = a->cfg->sms_max_segments;
     int rc = gw_campaign_run(a->campaigns, &spec, on_campaign, c);
     if (rc != 0) {
         free(c);

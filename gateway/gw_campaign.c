@@ -177,6 +177,10 @@ static void on_push(gw_redis *r, redisReply *reply, void *arg)
         j->res.segments_total += reply->element[3]->integer;
     if (reply->elements > 4 && reply->element[4]->type == REDIS_REPLY_INTEGER)
         j->res.held += reply->element[4]->integer;
+    /* the queued ones' parts: those found duplicates here do not count */
+    if (reply->elements > 5 && reply->element[5]->type == REDIS_REPLY_INTEGER &&
+        reply->element[5]->integer > j->res.segments_per_message)
+        j->res.segments_per_message = (int)reply->element[5]->integer;
     camp_next_chunk(j);
 }
 
@@ -267,9 +271,9 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         if (seg == 0)
             seg = e[3]->type == REDIS_REPLY_STRING
                       ? camp_person_segments(j, e[3]->str, e[3]->len) : 1;
-        if (seg > j->res.segments_per_message)
-            j->res.segments_per_message = seg;
         if (j->dry) {
+            if (seg > j->res.segments_per_message)
+                j->res.segments_per_message = seg;
             j->res.recipients++;
             j->res.segments_total += seg;
             continue;

@@ -18,8 +18,9 @@
 --       walked ("1": this was the last chunk), paid, opted_out, no_phone,
 --       unknown, duplicate (the walk's skips), now_s, past_due (a skip too),
 --       then groups of 4: pid, phone, segments, tag
--- Returns {queued, duplicate, first_id, segments, held (of the duplicates)}
--- or {-1} (cancelled) or {-2} (not the owner).
+-- Returns {queued, duplicate, first_id, segments, held (of the duplicates),
+-- the most segments a queued one takes} or {-1} (cancelled) or {-2} (not the
+-- owner).
 local camp, kind, due, bid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, cursor, owner, owner_ms = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local now = tonumber(ARGV[15])
@@ -135,4 +136,4 @@ redis.call('HSET', ck, 'cursor', cursor)
 if ARGV[9] == '1' then
   redis.call('HSET', ck, 'walked', '1')    -- the last chunk: nothing left to walk
 end
-return {n, dup, first, segs, #held / 2}
+return {n, dup, first, segs, #held / 2, segmax}

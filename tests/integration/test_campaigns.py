@@ -122,6 +122,15 @@ def test_parts_follow_each_persons_text(env):
     assert answer["recipients"] == 5, answer
     assert answer["segments_total"] == sum(segs), (answer, segs)
     assert answer["segments_per_message"] == max(segs), answer
+    assert "warning" not in answer, answer
+    # allowed fewer parts than a long name takes: said beforehand, sent whole
+    at_local(env, 2026, 12, 2, 10, overrides={"sms": {"max_segments": str(max(segs) - 1)}})
+    answer = campaign(env, {"kind": "unpaid_contribution",
+                            "filter": {"township": "白水乡", "village": "前湾村"}}, 202)
+    assert answer["segments_total"] == sum(segs), answer
+    assert "more than [sms] max_segments (%d)" % (max(segs) - 1) in answer["warning"], answer
+    got = sorted(m["text"] for m in CARRIER.wait_messages(5))
+    assert got == sorted(reminder_en(n, 100) for n in names), got
 
 
 def test_dry_run_matches_the_roster_and_queues_nothing(env):
@@ -284,6 +293,7 @@ def overlapping(env, first_at, second_at):
     assert dry["recipients"] == 0 and dry["skipped"]["duplicate"] == 5, dry
     assert second["recipients"] == 0 and second["skipped"]["duplicate"] == 5, second
     assert second["held"] == 5 and first["held"] == 0, (first, second)
+    assert second["segments_per_message"] == 0 and second["segments_total"] == 0, second
     got = counts(env, second["id"])
     assert got["state"] == "running" and got["held"] == 5, got
     rc, out, err = env.gatewayctl("campaign", "status", str(second["id"]))
