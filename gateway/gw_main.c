@@ -64,6 +64,8 @@ typedef struct daemon_state {
     gw_http *admin_http;
     struct event *drain_ev;
     int64_t drain_started_ms;
+    int cal_missing;            /* this year and the next without a calendar file */
+    int cal_warned_yday;        /* the local day of the year it was last said (-1 none) */
 } daemon_state;
 
 static void usage(FILE *out)
@@ -72,9 +74,27 @@ static void usage(FILE *out)
                  "       gatewayd --version\n");
 }
 
+/* How many of this year and the next CAL has no file for, warning of each
+ * (claim deadlines there skip weekends only) when WARN. */
+static int calendar_missing(const gw_calendar *cal, int warn)
+{
+    time_t now = (time_t)(gw_clock_now_ms() / 1000);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int missing = 0;
+    for (int y = tm.tm_year + 1900; y <= tm.tm_year + 1901; y++) {
+        if (gw_calendar_has_year(cal, y))
+            continue;
+        missing++;
+        if (warn)
+            gw_warn("main", "no holiday calendar for %d: claim deadlines in %d skip weekends "
+                    "only (add ops/calendars/CN-%d.tsv from the State Council's notice)", y, y, y);
+    }
+    return missing;
+}
+
 /* Loads the business calendar: [calendar] files, or every .tsv file in ops/calendars/
- * when none are named. Says which years it covers and warns when this year
- * or the next has no file (claim deadlines then skip weekends only). */
+ * when none are named, and warns when this year or the next has no file. */
 static int load_calendar(const gw_config *cfg, gw_calendar **out, char *err, size_t errlen)
 {
     glob_t g;
@@ -93,19 +113,41 @@ static int load_calendar(const gw_config *cfg, gw_calendar **out, char *err, siz
         globfree(&g);
     if (rc != 0)
         return -1;
+    gw_metrics_calendar_missing(calendar_missing(*out, 1));
+    return 0;
+}
+
+/* Today's day of the year, local. */
+static int local_yday(void)
+{
     time_t now = (time_t)(gw_clock_now_ms() / 1000);
     struct tm tm;
     localtime_r(&now, &tm);
-    int missing = 0;
-    for (int y = tm.tm_year + 1900; y <= tm.tm_year + 1901; y++) {
-        if (!gw_calendar_has_year(*out, y)) {
-            gw_warn("main", "no holiday calendar for %d: claim deadlines in %d skip weekends "
-                    "only (add ops/calendars/CN-%d.tsv from the State Council's notice)", y, y, y);
-            missing++;
-        }
+    return tm.tm_yday;
+}
+
+/* Remembers what load_calendar has just said of CAL. */
+static void calendar_said(daemon_state *d)
+{
+    d->cal_missing = calendar_missing(d->calendar, 0);
+    d->cal_warned_yday = d->cal_missing > 0 ? local_yday() : -1;
+}
+
+/* Hourly: a daemon running over New Year looks at the new next year, and
+ * while a year has no file the log says so again once a day (from December
+ * on, claim windows reach into the next year). */
+static void on_calendar_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    daemon_state *d = arg;
+    int missing = calendar_missing(d->calendar, 0);
+    if (missing > 0 && (missing != d->cal_missing || local_yday() != d->cal_warned_yday)) {
+        calendar_missing(d->calendar, 1);
+        d->cal_warned_yday = local_yday();
     }
+    d->cal_missing = missing;
     gw_metrics_calendar_missing(missing);
-    return 0;
 }
 
 static void on_hup(evutil_socket_t fd, short what, void *arg)
@@ -126,6 +168,7 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     } else {
         gw_calendar_free(d->calendar);
         d->calendar = cal;
+        calendar_said(d);
     }
     tpl_free(d->tpl);
     d->tpl = fresh;
@@ -377,6 +420,11 @@ int main(int argc, char **argv)
     event_add(sig_term, NULL);
     event_add(sig_int, NULL);
     event_add(sig_hup, NULL);
+    calendar_said(&d);
+    struct event *cal_tick = event_new(d.base, -1, EV_PERSIST, on_calendar_tick, &d);
+    struct timeval hourly = {3600, 0};
+    if (cal_tick != NULL)
+        event_add(cal_tick, &hourly);
 
     if (d.cfg->redis_sentinels != NULL)
         gw_info("main", "gatewayd %s started (config %s, records %s, redis master %s from "
@@ -391,6 +439,8 @@ int main(int argc, char **argv)
     event_free(sig_term);
     event_free(sig_int);
     event_free(sig_hup);
+    if (cal_tick != NULL)
+        event_free(cal_tick);
     rc = d.refused ? 1 : 0;
     goto out;
 
