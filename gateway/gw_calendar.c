@@ -145,6 +145,19 @@ int gw_calendar_has_year(const gw_calendar *cal, int year)
     return lo < cal->nyears && cal->years[lo] == year;
 }
 
+unsigned long long gw_calendar_fingerprint(const gw_calendar *cal)
+{
+    uint64_t h = 1469598103934665603ULL;        /* FNV-1a, 64 bits */
+    for (size_t i = 0; cal != NULL && i < cal->n; i++) {
+        uint64_t v = (uint64_t)cal->entries[i].day * 2 + (cal->entries[i].kind == CAL_OFF);
+        for (int b = 0; b < 8; b++) {
+            h ^= (v >> (8 * b)) & 0xff;
+            h *= 1099511628211ULL;
+        }
+    }
+    return h;
+}
+
 size_t gw_calendar_years(const gw_calendar *cal, int *years, size_t max)
 {
     if (cal == NULL)

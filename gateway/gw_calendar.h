@@ -31,6 +31,10 @@ void gw_calendar_free(gw_calendar *cal);
 /* 1 when some file listed a date of YEAR. */
 int gw_calendar_has_year(const gw_calendar *cal, int year);
 
+/* A fingerprint of what CAL says (every listed day and its kind; NULL is
+ * weekends only): two calendars with the same one judge every day alike. */
+unsigned long long gw_calendar_fingerprint(const gw_calendar *cal);
+
 /* The years that have a file, ascending, into YEARS (at most MAX); returns how many. */
 size_t gw_calendar_years(const gw_calendar *cal, int *years, size_t max);
 

@@ -118,6 +118,12 @@ typedef int gw_incident_segments_cb(char kind, const gw_participant *p, const ch
                                     gw_date deadline, void *arg);
 void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, void *arg);
 
+/* Judges every open incident's deadline again when the calendar (or
+ * [claims] days) is not the one they were last judged by (gw:inc:calfp):
+ * one moved is stored and logged. Runs in the background, chunk by chunk;
+ * call after loading a calendar (start, SIGHUP). */
+void gw_incidents_recheck(gw_incidents *inc);
+
 /* Today's local date, the one incidents are judged against. */
 gw_date gw_incident_today(void);
 

@@ -169,6 +169,7 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
         gw_calendar_free(d->calendar);
         d->calendar = cal;
         calendar_said(d);
+        gw_incidents_recheck(d->incidents);
     }
     tpl_free(d->tpl);
     d->tpl = fresh;
@@ -176,14 +177,22 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     gw_info("main", "SIGHUP: templates and menus reloaded from %s", d->cfg->templates_dir);
 }
 
-/* The queue and sessions must never be evicted: an evicting Redis would
- * lose accepted messages silently. Refuse it, loudly. */
+/* On each connection to Redis. The queue and sessions must never be
+ * evicted: an evicting Redis would lose accepted messages silently. Refuse
+ * it, loudly. Otherwise incidents judged by another calendar than the one
+ * loaded are judged again. */
 static void on_redis_check(gw_redis *r, const char *policy, int appendonly, void *arg)
 {
     (void)r;
     (void)appendonly;
     daemon_state *d = arg;
-    if (strcmp(policy, "noeviction") == 0 || d->refused)
+    if (strcmp(policy, "noeviction") == 0 && !d->refused) {
+        /* connected: incidents judged by another calendar are judged again */
+        if (d->incidents != NULL)
+            gw_incidents_recheck(d->incidents);
+        return;
+    }
+    if (d->refused)
         return;
     gw_error("main", "Redis has maxmemory-policy %s: it may evict queued messages and "
              "reminders. gatewayd refuses to run on it; set maxmemory-policy noeviction "

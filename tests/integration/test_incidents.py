@@ -4,6 +4,7 @@ date + days, moved past rest days. The clock is moved back to 2026-09-29 for
 the National Day case, as a test may (GW_CLOCK_OFFSET_S)."""
 import calendar
 import os
+import signal
 import time
 
 from harness import wait_until
@@ -47,6 +48,47 @@ def test_deadline_moves_past_national_day(env):
         status, answer = incident(env, MEMBER, "accident", "2026-09-30")
         assert status == 422 and answer["error"] == "future_date", answer
     finally:
+        env.restart_gatewayd()
+
+
+def test_deadlines_are_judged_again_when_the_calendar_changes(env):
+    """An incident registered while the calendar lacked National Day got
+    2026-10-01; with the real calendar loaded (SIGHUP) its deadline is
+    2026-10-08, stored (the reminders' texts read it) and logged. A restart
+    with the same calendar changes nothing more."""
+    cal = os.path.join(env.dir, "CN-2026.tsv")
+    real = open(os.path.join(os.path.dirname(__file__), "..", "..", "ops", "calendars",
+                             "CN-2026.tsv"), encoding="utf-8").read()
+    with open(cal, "w", encoding="utf-8") as f:      # the year listed, but not its October
+        f.write("\n".join(l for l in real.splitlines() if "2026-10-" not in l) + "\n")
+    target = calendar.timegm((2026, 9, 29, 12 - 8, 0, 0))
+    os.environ["GW_CLOCK_OFFSET_S"] = str(int(target - time.time()))
+    try:
+        env.restart_gatewayd({"calendar": {"files": cal}})
+        load_roster(env)
+        status, answer = incident(env, MEMBER, "accident", "2026-09-28")
+        assert status == 201 and answer["deadline"] == "2026-10-01", answer
+        ref = answer["reference"]
+        status, other = incident(env, MEMBER, "critical_illness", "2026-09-20")
+        assert status == 201 and other["deadline"] == "2026-09-30", other
+        with open(cal, "w", encoding="utf-8") as f:
+            f.write(real)
+        mark = env.log_size()
+        env.signal_gatewayd(signal.SIGHUP)
+        assert wait_until(lambda: "1 moved" in env.log_since(mark), 10), env.log_since(mark)
+        log = env.log_since(mark)
+        assert "%s of %s: the claim must be reported by 2026-10-08" % (ref, MEMBER) in log, log
+        assert "not 2026-10-01" in log and "2 open, 1 moved" in log, log
+        assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2026-10-08"
+        assert env.redis("HGET", "gw:inc:" + other["reference"], "deadline") == "2026-09-30"
+        status, got = env.admin("GET", "/v1/incidents/" + ref)
+        assert status == 200 and got["deadline"] == "2026-10-08", got
+        mark = env.log_size()
+        env.restart_gatewayd({"calendar": {"files": cal}})
+        time.sleep(1.0)
+        assert "judged by the calendar" not in env.log_since(mark), env.log_since(mark)
+    finally:
+        del os.environ["GW_CLOCK_OFFSET_S"]
         env.restart_gatewayd()
 
 
