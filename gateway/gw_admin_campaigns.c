@@ -72,24 +72,28 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
                           "segments_per_message", r->segments_per_message, "segments_total",
                           (json_int_t)r->segments_total, "send_at", at, "unknown_ids",
                           (json_int_t)r->unknown, "kind", kind_name(c->kind));
-    if (o != NULL && r->segments_per_message > c->max_segments) {
-        /* A template's text grows with each person's name; it goes whole. */
-        char w[200];
+    /* A template's text grows with each person's name; a long one goes whole. */
+    char w[512] = "";
+    if (r->segments_per_message > c->max_segments)
         snprintf(w, sizeof w, "some texts take %d SMS parts, more than [sms] max_segments (%d), "
                  "for long names: they are sent whole, and cost what segments_total says",
                  r->segments_per_message, c->max_segments);
-        json_object_set_new(o, "warning", json_string(w));
-    }
     if (o != NULL && !c->dry) {
         json_object_set_new(o, "id", json_string(r->id));
         json_object_set_new(o, "state", json_string(r->cancelled ? "cancelled" : "running"));
         json_object_set_new(o, "held", json_integer((json_int_t)r->held));
-        if (r->error != NULL)
-            json_object_set_new(o, "warning", json_string(r->error));
+        if (r->error != NULL) {       /* the fan-out stopped short: said first */
+            size_t used = strlen(w);
+            char seg[sizeof w];
+            memcpy(seg, w, used + 1);
+            snprintf(w, sizeof w, "%s%s%s", r->error, used > 0 ? "; " : "", seg);
+        }
         gw_info("campaign", "campaign %s (%s) started: %" PRId64 " recipients, %" PRId64
                 " segments, at %s", r->id, kind_name(c->kind), r->recipients,
                 r->segments_total, at);
     }
+    if (o != NULL && w[0] != '\0')
+        json_object_set_new(o, "warning", json_string(w));
     gw_http_reply_json(c->req, c->dry ? 200 : 202, o);
     free(c);
 }

@@ -5,11 +5,13 @@
  * then goes on as the member's report.
  * A call goes through at most two asynchronous steps: the roster look-up
  * (register only: gw_store_get) and the Lua script (gateway/lua/incident.lua),
- * which does every read and write of incidents. Answers known without Redis
+ * which does every read and write of a register or report (deadlines judged
+ * again after a calendar change: gw_incident_recheck.c). Answers known without Redis
  * (a future date, not a member) wait one loop turn on a zero timer, so the
  * callback never runs inside the starting call; those calls are listed in
  * `deferred` until then, so gw_incidents_free can answer them. */
 #include "gw_incident.h"
+#include "gw_incident_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,19 +31,8 @@
 #include "gw_window.h"
 
 extern const char gw_lua_incident[];
+extern const char gw_lua_inc_recheck[];
 
-struct gw_incidents {
-    struct event_base *base;
-    const gw_config *cfg;
-    gw_redis *redis;
-    gw_calendar *const *calendar;
-    gw_redis_script *script;
-    struct inc_call *deferred;    /* calls whose answer waits on a zero timer */
-    gw_incident_segments_cb *segments;
-    void *segments_arg;
-    struct recheck *recheck;      /* deadlines being judged again, or NULL */
-    int recheck_again;            /* the calendar changed again meanwhile */
-};
 
 typedef struct inc_call {
     gw_incidents *inc;
@@ -92,11 +83,20 @@ gw_date gw_incident_today(void)
     return (gw_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
 }
 
-/* D as YYYY-MM-DD into OUT (room for YMD_CAP: any int fits, so no truncation). */
-#define YMD_CAP 40
-static void fmt_ymd(gw_date d, char *out, size_t cap)
+void inc_fmt_ymd(gw_date d, char *out, size_t cap)
 {
     snprintf(out, cap, "%04d-%02d-%02d", d.y, d.m, d.d);
+}
+
+const gw_calendar *inc_calendar(const gw_incidents *inc)
+{
+    return inc->calendar != NULL ? *inc->calendar : NULL;
+}
+
+int inc_days(const gw_incidents *inc, gw_incident_kind kind)
+{
+    return kind == GW_INCIDENT_CRITICAL_ILLNESS ? inc->cfg->claims_critical_illness_days
+                                                : inc->cfg->claims_accident_days;
 }
 
 /* ---- answering ---- */
@@ -156,7 +156,7 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
     inc_call *c = arg;
     gw_date none = {0, 0, 0}, deadline = none;
     char on[YMD_CAP];
-    fmt_ymd(c->occurred, on, sizeof on);
+    inc_fmt_ymd(c->occurred, on, sizeof on);
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
         reply->element[0]->type != REDIS_REPLY_INTEGER ||
         reply->element[1]->type != REDIS_REPLY_STRING ||
@@ -233,11 +233,11 @@ static int run_script(inc_call *c)
 {
     char list[GW_PID_MAX + 32], on[YMD_CAP], deadline[YMD_CAP], today[YMD_CAP], now[24];
     snprintf(list, sizeof list, "gw:{p:%s}:incidents", c->pid);
-    fmt_ymd(c->occurred, on, sizeof on);
-    fmt_ymd(c->deadline, deadline, sizeof deadline);
+    inc_fmt_ymd(c->occurred, on, sizeof on);
+    inc_fmt_ymd(c->deadline, deadline, sizeof deadline);
     /* a report is judged on the day it was made: today, or the day staff
      * say the member reported it */
-    fmt_ymd(c->reported_on.y != 0 ? c->reported_on : gw_incident_today(), today, sizeof today);
+    inc_fmt_ymd(c->reported_on.y != 0 ? c->reported_on : gw_incident_today(), today, sizeof today);
     snprintf(now, sizeof now, "%" PRId64, gw_clock_now_ms());
     const char *argv[] = {list,  "gw:inc:seq", c->report ? "report" : "register",
                           c->pid, gw_incident_kind_name(c->kind), on, deadline, today, now,
@@ -332,9 +332,8 @@ static inc_call *call_new(gw_incidents *inc, gw_incident_kind kind, gw_date occu
     c->arg = arg;
     c->kind = kind;
     c->occurred = occurred;
-    int days = kind == GW_INCIDENT_CRITICAL_ILLNESS ? inc->cfg->claims_critical_illness_days
-                                                    : inc->cfg->claims_accident_days;
-    c->deadline = gw_claim_deadline(inc->calendar != NULL ? *inc->calendar : NULL, occurred,
+    int days = inc_days(inc, kind);
+    c->deadline = gw_claim_deadline(inc_calendar(inc), occurred,
                                     days);
     return c;
 }
@@ -530,266 +529,6 @@ int gw_incident_mark_reported(gw_incidents *inc, const char *reference,
     return 0;
 }
 
-/* ---- deadlines judged again when the calendar changes ---- */
-
-/* A deadline is the law's, not the calendar file's: one given while a year
- * had no file (weekends only) or an older file may be wrong either way (a
- * holiday counted as a working day; an adjusted working day as rest). When
- * the calendar or [claims] days differ from those the incidents were last
- * judged by (gw:inc:calfp), every open incident's deadline is worked out
- * again, stored when it moved, and the log names each. Reminders read the
- * stored deadline when they go (their texts name it); their times stay. */
-typedef struct recheck {
-    gw_incidents *inc;
-    char cursor[32];              /* SCAN's; "" before the first call */
-    char fp[64];                  /* what the deadlines are judged by now */
-    char **keys;                  /* this chunk's incident keys */
-    size_t nkeys;
-    long long open, moved;
-} recheck;
-
-static const char recheck_read_lua[] =
-    "local out = {} "
-    "for i, k in ipairs(KEYS) do "
-    "  out[i] = redis.call('HMGET', k, 'state', 'kind', 'occurred_on', 'deadline', "
-    "                      'participant') "
-    "end "
-    "return out";
-
-/* ARGV: key, the deadline judged, the new one, ...: set only if still so and open. */
-static const char recheck_write_lua[] =
-    "local n = 0 "
-    "for i = 1, #ARGV, 3 do "
-    "  local v = redis.call('HMGET', ARGV[i], 'state', 'deadline') "
-    "  if v[1] == 'open' and v[2] == ARGV[i + 1] then "
-    "    redis.call('HSET', ARGV[i], 'deadline', ARGV[i + 2]) n = n + 1 end "
-    "end "
-    "return n";
-
-static void recheck_keys_free(recheck *rc)
-{
-    for (size_t i = 0; i < rc->nkeys; i++)
-        free(rc->keys[i]);
-    free(rc->keys);
-    rc->keys = NULL;
-    rc->nkeys = 0;
-}
-
-static void recheck_end(recheck *rc, const char *error)
-{
-    gw_incidents *inc = rc->inc;
-    if (error != NULL)
-        gw_error("incidents", "judging open incidents' deadlines by the calendar stopped: %s "
-                 "(it runs again at the next start or SIGHUP)", error);
-    else
-        gw_info("incidents", "open incidents' deadlines judged by the calendar now loaded: "
-                "%lld open, %lld moved", rc->open, rc->moved);
-    inc->recheck = NULL;
-    recheck_keys_free(rc);
-    free(rc);
-    if (inc->recheck_again) {
-        inc->recheck_again = 0;
-        gw_incidents_recheck(inc);
-    }
-}
-
-static void recheck_next(recheck *rc);
-
-static void on_recheck_done(gw_redis *r, redisReply *reply, void *arg)
-{
-    (void)r;
-    recheck_end(arg, reply == NULL || reply->type == REDIS_REPLY_ERROR
-                         ? "Redis did not record the calendar's fingerprint" : NULL);
-}
-
-static void on_recheck_written(gw_redis *r, redisReply *reply, void *arg)
-{
-    (void)r;
-    recheck *rc = arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        recheck_end(rc, "Redis did not store the moved deadlines");
-        return;
-    }
-    rc->moved += reply->integer;
-    recheck_next(rc);
-}
-
-/* From E (state, kind, occurred_on, deadline, participant): the deadline it
- * has and the one it has now. 0, or -1 when it is not open or is damaged. */
-static int recheck_one(const recheck *rc, const redisReply *e, gw_date *was, gw_date *now)
-{
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 5)
-        return -1;
-    for (size_t i = 0; i < 4; i++)
-        if (e->element[i]->type != REDIS_REPLY_STRING)
-            return -1;
-    gw_incident_kind kind;
-    gw_date occurred;
-    if (strcmp(e->element[0]->str, "open") != 0 ||
-        gw_incident_kind_parse(e->element[1]->str, &kind) != 0 ||
-        gw_date_parse(e->element[2]->str, &occurred.y, &occurred.m, &occurred.d) != 0 ||
-        gw_date_parse(e->element[3]->str, &was->y, &was->m, &was->d) != 0)
-        return -1;
-    int days = kind == GW_INCIDENT_CRITICAL_ILLNESS ? rc->inc->cfg->claims_critical_illness_days
-                                                    : rc->inc->cfg->claims_accident_days;
-    *now = gw_claim_deadline(*rc->inc->calendar, occurred, days);
-    return 0;
-}
-
-static void on_recheck_read(gw_redis *r, redisReply *reply, void *arg)
-{
-    (void)r;
-    recheck *rc = arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != rc->nkeys) {
-        recheck_end(rc, "Redis did not answer while reading incidents");
-        return;
-    }
-    size_t n = rc->nkeys;
-    const char **argv = calloc(3 + 3 * n, sizeof *argv);
-    char (*dates)[2][12] = calloc(n, sizeof *dates);
-    if (argv == NULL || dates == NULL) {
-        free(argv);
-        free(dates);
-        recheck_end(rc, "out of memory");
-        return;
-    }
-    argv[0] = "EVAL";
-    argv[1] = recheck_write_lua;
-    argv[2] = "0";
-    int argc = 3;
-    for (size_t i = 0; i < n; i++) {
-        gw_date was, now;
-        if (recheck_one(rc, reply->element[i], &was, &now) != 0)
-            continue;
-        rc->open++;
-        if (gw_date_cmp(was, now) == 0)
-            continue;
-        fmt_ymd(was, dates[i][0], sizeof dates[i][0]);
-        fmt_ymd(now, dates[i][1], sizeof dates[i][1]);
-        const redisReply *who = reply->element[i]->element[4];
-        gw_warn("incidents", "%s of %s: the claim must be reported by %s under the calendar "
-                "now loaded, not %s; its reminders keep their times and name the new date",
-                rc->keys[i] + strlen("gw:inc:"),
-                who->type == REDIS_REPLY_STRING ? who->str : "?", dates[i][1], dates[i][0]);
-        argv[argc++] = rc->keys[i];
-        argv[argc++] = dates[i][0];
-        argv[argc++] = dates[i][1];
-    }
-    int failed = argc > 3 &&
-                 gw_redis_argv(rc->inc->redis, on_recheck_written, rc, argc, argv, NULL) != 0;
-    free(argv);
-    free(dates);
-    if (failed)
-        recheck_end(rc, "Redis went away");
-    else if (argc == 3)
-        recheck_next(rc);
-}
-
-static void on_recheck_scan(gw_redis *r, redisReply *reply, void *arg)
-{
-    (void)r;
-    recheck *rc = arg;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY) {
-        recheck_end(rc, "Redis did not answer SCAN");
-        return;
-    }
-    snprintf(rc->cursor, sizeof rc->cursor, "%s", reply->element[0]->str);
-    const redisReply *list = reply->element[1];
-    rc->keys = calloc(list->elements + 1, sizeof *rc->keys);
-    if (rc->keys == NULL) {
-        recheck_end(rc, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < list->elements; i++) {
-        const redisReply *k = list->element[i];
-        /* gw:inc:seq and gw:inc:calfp match the pattern too */
-        if (k->type != REDIS_REPLY_STRING || strncmp(k->str, "gw:inc:BA", 9) != 0)
-            continue;
-        if ((rc->keys[rc->nkeys] = strdup(k->str)) == NULL) {
-            recheck_end(rc, "out of memory");
-            return;
-        }
-        rc->nkeys++;
-    }
-    if (rc->nkeys == 0) {
-        recheck_next(rc);
-        return;
-    }
-    char nk[24];
-    snprintf(nk, sizeof nk, "%zu", rc->nkeys);
-    const char **argv = calloc(3 + rc->nkeys, sizeof *argv);
-    if (argv == NULL) {
-        recheck_end(rc, "out of memory");
-        return;
-    }
-    argv[0] = "EVAL";
-    argv[1] = recheck_read_lua;
-    argv[2] = nk;
-    memcpy(argv + 3, rc->keys, rc->nkeys * sizeof *argv);
-    int failed = gw_redis_argv(rc->inc->redis, on_recheck_read, rc, (int)(3 + rc->nkeys), argv,
-                               NULL) != 0;
-    free(argv);
-    if (failed)
-        recheck_end(rc, "Redis went away");
-}
-
-/* The next SCAN chunk; after the last, the fingerprint is recorded. */
-static void recheck_next(recheck *rc)
-{
-    recheck_keys_free(rc);
-    int failed;
-    if (strcmp(rc->cursor, "0") == 0)
-        failed = gw_redis_command(rc->inc->redis, on_recheck_done, rc, "SET gw:inc:calfp %s",
-                                  rc->fp) != 0;
-    else
-        failed = gw_redis_command(rc->inc->redis, on_recheck_scan, rc,
-                                  "SCAN %s MATCH gw:inc:* COUNT 1000",
-                                  rc->cursor[0] != '\0' ? rc->cursor : "0") != 0;
-    if (failed)
-        recheck_end(rc, "Redis went away");
-}
-
-static void on_recheck_fp(gw_redis *r, redisReply *reply, void *arg)
-{
-    (void)r;
-    recheck *rc = arg;
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        recheck_end(rc, "Redis did not answer");
-        return;
-    }
-    if (reply->type == REDIS_REPLY_STRING && strcmp(reply->str, rc->fp) == 0) {
-        rc->inc->recheck = NULL;        /* judged by this calendar already */
-        free(rc);
-        return;
-    }
-    recheck_next(rc);
-}
-
-void gw_incidents_recheck(gw_incidents *inc)
-{
-    if (inc->recheck != NULL) {
-        inc->recheck_again = 1;
-        return;
-    }
-    recheck *rc = calloc(1, sizeof *rc);
-    if (rc == NULL) {
-        gw_error("incidents", "out of memory: open incidents' deadlines not judged again");
-        return;
-    }
-    rc->inc = inc;
-    snprintf(rc->fp, sizeof rc->fp, "%016llx:%d:%d", gw_calendar_fingerprint(*inc->calendar),
-             inc->cfg->claims_accident_days, inc->cfg->claims_critical_illness_days);
-    inc->recheck = rc;
-    if (gw_redis_command(inc->redis, on_recheck_fp, rc, "GET gw:inc:calfp") != 0) {
-        inc->recheck = NULL;
-        free(rc);
-        gw_error("incidents", "Redis is not reachable: open incidents' deadlines are judged "
-                 "again at the next start or SIGHUP");
-    }
-}
-
 /* ---- set-up ---- */
 
 gw_incidents *gw_incidents_new(struct event_base *base, const gw_config *cfg, gw_redis *redis,
@@ -803,7 +542,8 @@ gw_incidents *gw_incidents_new(struct event_base *base, const gw_config *cfg, gw
     inc->redis = redis;
     inc->calendar = calendar;
     inc->script = gw_redis_script_add(redis, "incident", gw_lua_incident);
-    if (inc->script == NULL) {
+    inc->s_recheck = gw_redis_script_add(redis, "inc_recheck", gw_lua_inc_recheck);
+    if (inc->script == NULL || inc->s_recheck == NULL) {
         free(inc);
         return NULL;
     }

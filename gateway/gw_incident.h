@@ -120,8 +120,10 @@ void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, vo
 
 /* Judges every open incident's deadline again when the calendar (or
  * [claims] days) is not the one they were last judged by (gw:inc:calfp):
- * one moved is stored and logged. Runs in the background, chunk by chunk;
- * call after loading a calendar (start, SIGHUP). */
+ * one that is later now is stored, one that would be earlier kept (the
+ * member was told it), each logged. Runs in the background, chunk by chunk
+ * (gw_incident_recheck.c); call after loading a calendar and on connecting
+ * to Redis. */
 void gw_incidents_recheck(gw_incidents *inc);
 
 /* Today's local date, the one incidents are judged against. */

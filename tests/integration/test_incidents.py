@@ -55,7 +55,8 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
     """An incident registered while the calendar lacked National Day got
     2026-10-01; with the real calendar loaded (SIGHUP) its deadline is
     2026-10-08, stored (the reminders' texts read it) and logged. A restart
-    with the same calendar changes nothing more."""
+    with the same calendar changes nothing more; a calendar that would end
+    the window sooner again leaves the date the member was given, and says so."""
     cal = os.path.join(env.dir, "CN-2026.tsv")
     real = open(os.path.join(os.path.dirname(__file__), "..", "..", "ops", "calendars",
                              "CN-2026.tsv"), encoding="utf-8").read()
@@ -75,10 +76,11 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
             f.write(real)
         mark = env.log_size()
         env.signal_gatewayd(signal.SIGHUP)
-        assert wait_until(lambda: "1 moved" in env.log_since(mark), 10), env.log_since(mark)
+        assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
+            env.log_since(mark)
         log = env.log_since(mark)
-        assert "%s of %s: the claim must be reported by 2026-10-08" % (ref, MEMBER) in log, log
-        assert "not 2026-10-01" in log and "2 open, 1 moved" in log, log
+        assert "%s of %s: the claim may be reported until 2026-10-08" % (ref, MEMBER) in log, log
+        assert "not 2026-10-01" in log and "2 open, 1 deadlines moved later" in log, log
         assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2026-10-08"
         assert env.redis("HGET", "gw:inc:" + other["reference"], "deadline") == "2026-09-30"
         status, got = env.admin("GET", "/v1/incidents/" + ref)
@@ -87,6 +89,16 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
         env.restart_gatewayd({"calendar": {"files": cal}})
         time.sleep(1.0)
         assert "judged by the calendar" not in env.log_since(mark), env.log_since(mark)
+        with open(cal, "w", encoding="utf-8") as f:
+            f.write("\n".join(l for l in real.splitlines() if "2026-10-" not in l) + "\n")
+        mark = env.log_size()
+        env.signal_gatewayd(signal.SIGHUP)
+        assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
+            env.log_since(mark)
+        log = env.log_since(mark)
+        assert "ends on 2026-10-01, but the member was given 2026-10-08, which stays" in log, log
+        assert "0 deadlines moved later, 1 would end sooner and were kept" in log, log
+        assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2026-10-08"
     finally:
         del os.environ["GW_CLOCK_OFFSET_S"]
         env.restart_gatewayd()

@@ -1,0 +1,270 @@
+/* gw_incident_recheck.c - open incidents' deadlines judged again when the
+ * business calendar or [claims] days change (gw_incidents_recheck, see
+ * gw_incident.h).
+ *
+ * A deadline is the law's, not the calendar file's: one given while a year
+ * had no file (weekends only) or by an older file may be off. When the
+ * calendar and days differ from those the incidents were last judged by
+ * (their fingerprint in gw:inc:calfp), a job walks gw:inc:* with SCAN, 1,000
+ * keys a call, reads the incidents (inc_recheck.lua "read"), works each
+ * open one's deadline out again and stores it when it is later
+ * (inc_recheck.lua "write", only if still open with the deadline read), and
+ * logs each. A deadline is never made earlier, as incident.lua never
+ * shortens one: the member was told it; one the calendar now ends sooner is
+ * logged for staff and kept. So daemons with different calendars (one not
+ * reloaded yet) cannot undo each other. Reminders read the stored deadline
+ * when they go (their texts name it); their times stay.
+ * One job at a time, on the daemon's loop, one Redis call out at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_calendar.h"
+#include "gw_format.h"
+#include "gw_incident_internal.h"
+#include "gw_log.h"
+
+#define RECHECK_PREFIX "gw:inc:BA"     /* references; gw:inc:seq and :calfp are not */
+
+typedef struct inc_recheck {
+    gw_incidents *inc;
+    char cursor[32];              /* SCAN's; "" before the first call */
+    char fp[64];                  /* the calendar and days judged by */
+    char **keys;                  /* this chunk's incident keys */
+    size_t nkeys;
+    long long open, moved, kept;
+} inc_recheck;
+
+static void keys_free(inc_recheck *rc)
+{
+    for (size_t i = 0; i < rc->nkeys; i++)
+        free(rc->keys[i]);
+    free(rc->keys);
+    rc->keys = NULL;
+    rc->nkeys = 0;
+}
+
+/* The job is over (ERROR says why when it stopped short); one asked for
+ * meanwhile starts now. */
+static void job_end(inc_recheck *rc, const char *error, int quiet)
+{
+    gw_incidents *inc = rc->inc;
+    if (error != NULL)
+        gw_error("incidents", "judging open incidents' deadlines by the calendar stopped: %s "
+                 "(it runs again on SIGHUP or when gatewayd connects to Redis again)", error);
+    else if (!quiet)
+        gw_info("incidents", "open incidents judged by the calendar now loaded: %lld open, "
+                "%lld deadlines moved later, %lld would end sooner and were kept", rc->open,
+                rc->moved, rc->kept);
+    inc->recheck = NULL;
+    keys_free(rc);
+    free(rc);
+    if (inc->recheck_again) {
+        inc->recheck_again = 0;
+        gw_incidents_recheck(inc);
+    }
+}
+
+static void next_chunk(inc_recheck *rc);
+
+static void on_done(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    job_end(arg, reply == NULL || reply->type == REDIS_REPLY_ERROR
+                     ? "Redis did not record the calendar's fingerprint" : NULL, 0);
+}
+
+static void on_written(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    inc_recheck *rc = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        job_end(rc, "Redis did not store the moved deadlines", 0);
+        return;
+    }
+    rc->moved += reply->integer;
+    next_chunk(rc);
+}
+
+/* From E (state, kind, occurred_on, deadline, participant): the deadline it
+ * has and the one it has now. 0, or -1 when it is not open or is damaged. */
+static int judge(const inc_recheck *rc, const redisReply *e, gw_date *was, gw_date *now)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 5)
+        return -1;
+    for (size_t i = 0; i < 4; i++)
+        if (e->element[i]->type != REDIS_REPLY_STRING)
+            return -1;
+    gw_incident_kind kind;
+    gw_date occurred;
+    if (strcmp(e->element[0]->str, "open") != 0 ||
+        gw_incident_kind_parse(e->element[1]->str, &kind) != 0 ||
+        gw_date_parse(e->element[2]->str, &occurred.y, &occurred.m, &occurred.d) != 0 ||
+        gw_date_parse(e->element[3]->str, &was->y, &was->m, &was->d) != 0)
+        return -1;
+    *now = gw_claim_deadline(inc_calendar(rc->inc), occurred, inc_days(rc->inc, kind));
+    return 0;
+}
+
+static void on_read(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    inc_recheck *rc = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != rc->nkeys) {
+        job_end(rc, "Redis did not answer while reading incidents", 0);
+        return;
+    }
+    size_t n = rc->nkeys;
+    /* KEYS first, then "write" and two dates a key: laid out for gw_redis_eval */
+    const char **keys = calloc(n, sizeof *keys);
+    const char **dargs = calloc(1 + 2 * n, sizeof *dargs);
+    char (*dates)[2][YMD_CAP] = calloc(n, sizeof *dates);
+    if (keys == NULL || dargs == NULL || dates == NULL) {
+        free(keys);
+        free(dargs);
+        free(dates);
+        job_end(rc, "out of memory", 0);
+        return;
+    }
+    size_t moved = 0;
+    dargs[0] = "write";
+    for (size_t i = 0; i < n; i++) {
+        gw_date was, now;
+        if (judge(rc, reply->element[i], &was, &now) != 0)
+            continue;
+        rc->open++;
+        int cmp = gw_date_cmp(now, was);
+        if (cmp == 0)
+            continue;
+        inc_fmt_ymd(was, dates[i][0], sizeof dates[i][0]);
+        inc_fmt_ymd(now, dates[i][1], sizeof dates[i][1]);
+        const redisReply *who = reply->element[i]->element[4];
+        const char *ref = rc->keys[i] + strlen("gw:inc:");
+        const char *pid = who->type == REDIS_REPLY_STRING ? who->str : "?";
+        if (cmp < 0) {
+            rc->kept++;
+            gw_warn("incidents", "%s of %s: under the calendar now loaded the report window "
+                    "ends on %s, but the member was given %s, which stays: check with the "
+                    "insurer before that day", ref, pid, dates[i][1], dates[i][0]);
+            continue;
+        }
+        gw_warn("incidents", "%s of %s: the claim may be reported until %s under the calendar "
+                "now loaded, not %s only; its reminders keep their times and name the new date",
+                ref, pid, dates[i][1], dates[i][0]);
+        keys[moved] = rc->keys[i];
+        dargs[1 + 2 * moved] = dates[i][0];
+        dargs[2 + 2 * moved] = dates[i][1];
+        moved++;
+    }
+    int failed = 0;
+    if (moved > 0) {
+        const char **argv = calloc(moved + 1 + 2 * moved, sizeof *argv);
+        failed = argv == NULL;
+        if (argv != NULL) {
+            memcpy(argv, keys, moved * sizeof *argv);
+            memcpy(argv + moved, dargs, (1 + 2 * moved) * sizeof *argv);
+            failed = gw_redis_eval(rc->inc->redis, rc->inc->s_recheck, on_written, rc,
+                                   (int)moved, (int)(moved + 1 + 2 * moved), argv, NULL) != 0;
+            free(argv);
+        }
+    }
+    free(keys);
+    free(dargs);
+    free(dates);
+    if (failed)
+        job_end(rc, "Redis went away", 0);
+    else if (moved == 0)
+        next_chunk(rc);
+}
+
+static void on_scan(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    inc_recheck *rc = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        job_end(rc, "Redis did not answer SCAN", 0);
+        return;
+    }
+    snprintf(rc->cursor, sizeof rc->cursor, "%s", reply->element[0]->str);
+    const redisReply *list = reply->element[1];
+    rc->keys = calloc(list->elements + 1, sizeof *rc->keys);
+    if (rc->keys == NULL) {
+        job_end(rc, "out of memory", 0);
+        return;
+    }
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *k = list->element[i];
+        if (k->type != REDIS_REPLY_STRING ||
+            strncmp(k->str, RECHECK_PREFIX, strlen(RECHECK_PREFIX)) != 0)
+            continue;
+        if ((rc->keys[rc->nkeys] = strdup(k->str)) == NULL) {
+            job_end(rc, "out of memory", 0);
+            return;
+        }
+        rc->nkeys++;
+    }
+    if (rc->nkeys == 0) {
+        next_chunk(rc);
+        return;
+    }
+    const char **argv = calloc(rc->nkeys + 1, sizeof *argv);
+    if (argv == NULL) {
+        job_end(rc, "out of memory", 0);
+        return;
+    }
+    memcpy(argv, rc->keys, rc->nkeys * sizeof *argv);
+    argv[rc->nkeys] = "read";
+    int failed = gw_redis_eval(rc->inc->redis, rc->inc->s_recheck, on_read, rc, (int)rc->nkeys,
+                               (int)rc->nkeys + 1, argv, NULL) != 0;
+    free(argv);
+    if (failed)
+        job_end(rc, "Redis went away", 0);
+}
+
+/* The next SCAN call; after the last, the fingerprint is recorded. */
+static void next_chunk(inc_recheck *rc)
+{
+    keys_free(rc);
+    int failed;
+    if (strcmp(rc->cursor, "0") == 0)
+        failed = gw_redis_command(rc->inc->redis, on_done, rc, "SET gw:inc:calfp %s",
+                                  rc->fp) != 0;
+    else
+        failed = gw_redis_command(rc->inc->redis, on_scan, rc, "SCAN %s MATCH gw:inc:* "
+                                  "COUNT 1000", rc->cursor[0] != '\0' ? rc->cursor : "0") != 0;
+    if (failed)
+        job_end(rc, "Redis went away", 0);
+}
+
+static void on_fingerprint(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    inc_recheck *rc = arg;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        job_end(rc, "Redis did not answer", 0);
+    else if (reply->type == REDIS_REPLY_STRING && strcmp(reply->str, rc->fp) == 0)
+        job_end(rc, NULL, 1);         /* judged by this calendar already */
+    else
+        next_chunk(rc);
+}
+
+void gw_incidents_recheck(gw_incidents *inc)
+{
+    if (inc->recheck != NULL) {
+        inc->recheck_again = 1;
+        return;
+    }
+    inc_recheck *rc = calloc(1, sizeof *rc);
+    if (rc == NULL) {
+        gw_error("incidents", "out of memory: open incidents' deadlines not judged again");
+        return;
+    }
+    rc->inc = inc;
+    snprintf(rc->fp, sizeof rc->fp, "%016llx:%d:%d", gw_calendar_fingerprint(inc_calendar(inc)),
+             inc_days(inc, GW_INCIDENT_ACCIDENT), inc_days(inc, GW_INCIDENT_CRITICAL_ILLNESS));
+    inc->recheck = rc;
+    if (gw_redis_command(inc->redis, on_fingerprint, rc, "GET gw:inc:calfp") != 0)
+        job_end(rc, "Redis is not reachable", 0);
+}
