@@ -179,14 +179,15 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 
 /* On each connection to Redis. The queue and sessions must never be
  * evicted: an evicting Redis would lose accepted messages silently. Refuse
- * it, loudly. Otherwise incidents judged by another calendar than the one
- * loaded are judged again. */
+ * it, loudly (a policy that cannot be read, POLICY NULL, was warned of).
+ * Otherwise incidents judged by another calendar than the one loaded are
+ * judged again. */
 static void on_redis_check(gw_redis *r, const char *policy, int appendonly, void *arg)
 {
     (void)r;
     (void)appendonly;
     daemon_state *d = arg;
-    if (strcmp(policy, "noeviction") == 0 && !d->refused) {
+    if ((policy == NULL || strcmp(policy, "noeviction") == 0) && !d->refused) {
         /* connected: incidents judged by another calendar are judged again */
         if (d->incidents != NULL)
             gw_incidents_recheck(d->incidents);

@@ -333,7 +333,7 @@ static void on_policy(gw_redis *r, redisReply *reply, void *arg)
     else if (appendonly == 0)
         gw_warn("redis", "appendonly is off: queued messages and reminders are lost if Redis "
                 "restarts; set appendonly yes (see ops/redis.conf)");
-    if (r->check_cb != NULL && policy != NULL)
+    if (r->check_cb != NULL)
         r->check_cb(r, policy, appendonly, r->check_arg);
     else if (policy != NULL && strcmp(policy, "noeviction") != 0)
         gw_warn("redis", "maxmemory-policy is %s: Redis may evict queued work and "

@@ -57,9 +57,10 @@ void gw_redis_on_state(gw_redis *r, gw_redis_state_cb *cb, void *arg);
 /* 1 when connected, selected and answering. */
 int gw_redis_up(const gw_redis *r);
 
-/* Called after each (re)connect with the server's maxmemory-policy and
- * appendonly (1 yes, 0 no, -1 unknown), so the daemon can refuse an
- * evicting Redis. Without a callback an evicting policy is only logged. */
+/* Called after each (re)connect with the server's maxmemory-policy (NULL
+ * when it cannot be read, e.g. CONFIG refused) and appendonly (1 yes, 0 no,
+ * -1 unknown), so the daemon can refuse an evicting Redis. Without a
+ * callback an evicting policy is only logged. */
 typedef void gw_redis_check_cb(gw_redis *r, const char *policy, int appendonly, void *arg);
 void gw_redis_on_check(gw_redis *r, gw_redis_check_cb *cb, void *arg);
 
