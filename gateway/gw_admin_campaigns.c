@@ -53,6 +53,23 @@ typedef struct camp_req {
     int max_segments;             /* [sms] max_segments */
 } camp_req;
 
+/* A and B ("" for none) as one warning, "A; B". */
+static json_t *warning_of(const char *a, const char *b)
+{
+    if (b[0] == '\0')
+        return json_string(a);
+    size_t n = strlen(a) + strlen(b) + 3;
+    char *s = malloc(n);
+    if (s == NULL)
+        return json_string(a);
+    memcpy(s, a, strlen(a));
+    memcpy(s + strlen(a), "; ", 2);
+    memcpy(s + strlen(a) + 2, b, strlen(b) + 1);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
 static void on_campaign(const gw_campaign_result *r, void *arg)
 {
     camp_req *c = arg;
@@ -82,17 +99,13 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
         json_object_set_new(o, "id", json_string(r->id));
         json_object_set_new(o, "state", json_string(r->cancelled ? "cancelled" : "running"));
         json_object_set_new(o, "held", json_integer((json_int_t)r->held));
-        if (r->error != NULL) {       /* the fan-out stopped short: said first */
-            size_t used = strlen(w);
-            char seg[sizeof w];
-            memcpy(seg, w, used + 1);
-            snprintf(w, sizeof w, "%s%s%s", r->error, used > 0 ? "; " : "", seg);
-        }
+        if (r->error != NULL)         /* the fan-out stopped short: said first */
+            json_object_set_new(o, "warning", warning_of(r->error, w));
         gw_info("campaign", "campaign %s (%s) started: %" PRId64 " recipients, %" PRId64
                 " segments, at %s", r->id, kind_name(c->kind), r->recipients,
                 r->segments_total, at);
     }
-    if (o != NULL && w[0] != '\0')
+    if (o != NULL && w[0] != '\0' && json_object_get(o, "warning") == NULL)
         json_object_set_new(o, "warning", json_string(w));
     gw_http_reply_json(c->req, c->dry ? 200 : 202, o);
     free(c);
