@@ -172,10 +172,14 @@ static void draw(const json_t *ans, int tty)
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
+    char held[40] = "";
+    if (h > 0)
+        snprintf(held, sizeof held, "  held %lld", h);
     printf("%s%s %-9s [%s] %3lld%%  queued %lld  sent %lld  delivered %lld  failed %lld  "
-           "skipped %lld%s", tty ? "\r" : "", json_string_value(json_object_get(ans, "id")),
+           "skipped %lld%s%s", tty ? "\r" : "", json_string_value(json_object_get(ans, "id")),
            json_string_value(json_object_get(ans, "state")), bar,
-           all > 0 ? (all - left) * 100 / all : 100, q, s, d, f, k, tty ? "\033[K" : "\n");
+           all > 0 ? (all - left) * 100 / all : 100, q, s, d, f, k, held,
+           tty ? "\033[K" : "\n");
     fflush(stdout);
 }
 

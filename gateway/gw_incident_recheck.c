@@ -52,7 +52,7 @@ static void job_end(inc_recheck *rc, const char *error, int quiet)
     if (error != NULL)
         gw_error("incidents", "judging open incidents' deadlines by the calendar stopped: %s "
                  "(it runs again on SIGHUP or when gatewayd connects to Redis again)", error);
-    else if (!quiet)
+    else if (!quiet && rc->open > 0)
         gw_info("incidents", "open incidents judged by the calendar now loaded: %lld open, "
                 "%lld deadlines moved later, %lld would end sooner and were kept", rc->open,
                 rc->moved, rc->kept);
