@@ -82,7 +82,7 @@ int gw_campaigns_claim_segments(char kind, const struct gw_participant *p,
                                 const char *incident_kind, gw_date deadline, void *arg);
 
 /* gw_sender's render callback (ARG = the gw_campaigns). */
-char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, void *arg);
+char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, int *segments, void *arg);
 
 typedef struct gw_campaign_spec {
     char kind;                    /* 'u', 'c' or 'n' */

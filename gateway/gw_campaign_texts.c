@@ -143,7 +143,7 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
 
 /* ---- the callbacks of the sender, the roster store and the incidents ---- */
 
-char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, void *arg)
+char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, int *segments, void *arg)
 {
     gw_campaigns *cs = arg;
     const char *ex = c->item.extra;
@@ -155,7 +155,7 @@ char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, void *arg)
     memcpy(key, c->text, c->text_len);
     key[c->text_len] = '\0';
     return gw_reminder_text(*cs->tpl, cs->cfg, ex[0], key, c->data, c->data_len, len, ucs2,
-                            NULL);
+                            segments);
 }
 
 size_t gw_campaigns_auto_times(const gw_participant *p, int64_t *times, int *segments,

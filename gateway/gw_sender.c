@@ -278,8 +278,11 @@ static void start_sends(gw_sender *s, size_t account, const q_claimed *items, si
         if (c->text != NULL && c->templated) {
             written = *c;
             written.templated = 0;
+            int segments = 0;
             if (s->render != NULL)
-                text = s->render(c, &written.text_len, &written.ucs2, s->render_arg);
+                text = s->render(c, &written.text_len, &written.ucs2, &segments, s->render_arg);
+            if (text != NULL && segments > 0)
+                written.item.segments = segments;
             written.text = text;
             c = &written;
             if (text == NULL)

@@ -41,9 +41,12 @@ void gw_sender_on_blocked(gw_sender *s, gw_sender_blocked_cb *cb, void *arg);
 
 /* Writes a reminder queued as a template (q_claimed.templated) for its
  * recipient, just before it is sent: returns the malloc'd text as it goes on
- * the air (signature included) with its length and encoding, or NULL when
- * it cannot be written (the message then fails with a reason). */
-typedef char *gw_sender_render_cb(const q_claimed *c, size_t *len, int *ucs2, void *arg);
+ * the air (signature included) with its length, encoding and SMS parts (the
+ * roster may have changed the text since it was queued: the parts sent are
+ * counted, not those planned), or NULL when it cannot be written (the
+ * message then fails with a reason). */
+typedef char *gw_sender_render_cb(const q_claimed *c, size_t *len, int *ucs2, int *segments,
+                                  void *arg);
 void gw_sender_on_render(gw_sender *s, gw_sender_render_cb *cb, void *arg);
 
 /* Queues TEXT to E164 as one reply (the reply lane, a status record),

@@ -133,6 +133,29 @@ def test_parts_follow_each_persons_text(env):
     assert got == sorted(reminder_en(n, 100) for n in names), got
 
 
+def test_parts_sent_are_counted_as_written_when_they_go(env):
+    """A reminder is written when it goes: renamed since it was queued, it
+    takes the parts of the text sent, and the parts sent are counted so."""
+    row = "L-01,13800000001,%s,1001,白水乡,前湾村,en,2026,100,,2026-12-31,10,,,no"
+    at_local(env, 2026, 12, 2, 10, fresh=True)
+    status, answer = env.import_csv("\n".join([HEADER, row % "Al"]) + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    long_name = "Alexandra Montgomery-Fitzwilliam"
+    short = ucs2_segments(reminder_en("Al", 100))
+    longer = ucs2_segments(reminder_en(long_name, 100))
+    assert longer > short, (short, longer)             # the test means something
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": {"township": "白水乡"},
+                            "send_at": "2026-12-02T10:00:04+08:00"}, 202)
+    assert answer["segments_total"] == short, answer
+    status, answer = env.import_csv("\n".join([HEADER, row % long_name]) + "\n")
+    assert status == 200 and answer["updated"] == 1, answer
+    before = env.metric("gateway_sms_segments_total") or 0
+    msgs = CARRIER.wait_messages(1, timeout=12)
+    assert msgs[0]["text"] == reminder_en(long_name, 100), msgs
+    assert wait_until(lambda: (env.metric("gateway_sms_segments_total") or 0) - before == longer,
+                      5), (env.metric("gateway_sms_segments_total"), before, longer)
+
+
 def test_dry_run_matches_the_roster_and_queues_nothing(env):
     setup(env)
     answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
