@@ -123,27 +123,39 @@ static void on_done(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
     camp_job *j = arg;
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+        j->moved_end = 0;       /* an import moved more people meanwhile: read them too */
+        camp_next_chunk(j);
+        return;
+    }
     camp_job_finish(j, reply == NULL || reply->type == REDIS_REPLY_ERROR
                            ? "Redis did not record the end of the fan-out" : NULL);
 }
 
+/* The end of a fan-out, unless (ARGV[3], the moved participants read, not
+ * "-") an import moved more while it was not cancelled: then 0. */
 static const char done_lua[] =
-    "if redis.call('HGET', KEYS[1], 'state') == 'fanning_out' then "
-    "  redis.call('HSET', KEYS[1], 'state', 'running') end "
+    "local st = redis.call('HGET', KEYS[1], 'state') "
+    "if st == 'fanning_out' and ARGV[3] ~= '-' and "
+    "   redis.call('LLEN', KEYS[4]) > tonumber(ARGV[3]) then return 0 end "
+    "if st == 'fanning_out' then redis.call('HSET', KEYS[1], 'state', 'running') end "
     "redis.call('HSET', KEYS[1], 'walked', '1') "
     "redis.call('SREM', 'gw:{q}:camp:fanning', ARGV[1]) "
     "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end "
-    "redis.call('DEL', KEYS[3]) "
+    "redis.call('DEL', KEYS[3], KEYS[4]) "
     "return 1";
 
 static void finish_start(camp_job *j)
 {
-    char ck[64], ok[72], lk[72];
+    char ck[64], ok[72], lk[72], mk[72];
     snprintf(ck, sizeof ck, "gw:{q}:camp:%s", j->res.id);
     snprintf(ok, sizeof ok, "gw:{q}:camp:%s:owner", j->res.id);
     snprintf(lk, sizeof lk, "gw:{q}:camp:%s:ids", j->res.id);
-    if (gw_redis_command(j->cs->redis, on_done, j, "EVAL %s 3 %s %s %s %s %s", done_lua, ck, ok,
-                         lk, j->res.id, j->owner) != 0)
+    snprintf(mk, sizeof mk, "gw:{q}:camp:%s:moved", j->res.id);
+    /* a place walk has read the moved list up to its cursor */
+    const char *read = j->source[0] == 'p' && j->moved_end ? j->cursor : "-";
+    if (gw_redis_command(j->cs->redis, on_done, j, "EVAL %s 4 %s %s %s %s %s %s %s", done_lua,
+                         ck, ok, lk, mk, j->res.id, j->owner, read) != 0)
         camp_job_finish(j, "Redis went away during the fan-out");
 }
 
@@ -209,7 +221,7 @@ static int walk_done(const camp_job *j)
     case 'i':
         return j->next_id >= j->nids;
     case 'p':
-        return j->classes[j->kidx] == '\0';
+        return j->classes[j->kidx] == '\0' && (j->dry || j->moved_end);
     default:
         return j->started && strcmp(j->cursor, "0") == 0;
     }
@@ -231,8 +243,11 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
         return;
     }
     snprintf(j->cursor, sizeof j->cursor, "%s", reply->element[0]->str);
-    if (j->source[0] == 'p' && strcmp(j->cursor, "0") == 0)
-        j->kidx++;              /* this class is walked: the next one */
+    if (j->source[0] == 'p' && j->classes[j->kidx] == '\0')
+        j->moved_end = reply->elements > 8 && reply->element[8]->type == REDIS_REPLY_INTEGER &&
+                       reply->element[8]->integer == 1;
+    else if (j->source[0] == 'p' && strcmp(j->cursor, "0") == 0)
+        j->kidx++;              /* this class is walked: the next one (or those moved) */
     /* A dry run asks for its next chunk before counting this one, so that
      * Redis walks while the daemon writes texts to count their parts. */
     int more = 0, lost = 0;
@@ -338,13 +353,18 @@ static int send_scan(camp_job *j)
     snprintf(now_s, sizeof now_s, "%" PRId64, gw_clock_now_ms() / 1000);
     snprintf(count, sizeof count, "%d", chunk);
     snprintf(ttl, sizeof ttl, "%d", 3600);
-    char key[300];
-    if (j->source[0] == 'p')
+    char key[340];
+    const char *source = j->source;
+    if (j->source[0] == 'p' && j->classes[j->kidx] == '\0') {
+        source = "moved";
+        snprintf(key, sizeof key, "gw:{q}:camp:%s:moved\x1e%s", j->res.id, j->key);
+    } else if (j->source[0] == 'p') {
         snprintf(key, sizeof key, "%c\x1e%s", j->classes[j->kidx], j->key);
-    else
+    } else {
         snprintf(key, sizeof key, "%s", j->key);
+    }
     argv[0] = kind;
-    argv[1] = j->source;
+    argv[1] = source;
     argv[2] = key;
     argv[3] = j->cursor;
     argv[4] = count;

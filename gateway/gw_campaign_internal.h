@@ -52,8 +52,11 @@ typedef struct camp_job {
     char key[256];                /* place: "TOWNSHIP\x1eVILLAGE" (either may be
                                      empty: all of it); list: the list */
     char classes[4];              /* place: the classes walked in turn ("u", "up", "upo") */
-    int kidx;                     /* place: which of them now */
-    char cursor[32];
+    int kidx;                     /* place: which of them now; all done (classes[kidx]
+                                     == '\0'), a start reads the participants an import
+                                     moved meanwhile (gw:{q}:camp:ID:moved) */
+    int moved_end;                /* place, started: that list is read to its end */
+    char cursor[32];              /* HSCAN's; moved: an index into the list */
     int started;                  /* list: walked from the start */
     int64_t carry_paid;           /* the paid, counted at the start, for the first chunk */
     char today[32];               /* the local date the messages go (YYYY-MM-DD) */

@@ -22,13 +22,19 @@
 -- duplicate; a started campaign passes it on, and camp_push.lua counts it
 -- so and queues it held (sent only if that campaign is cancelled by then).
 -- A place walk reads up to COUNT participants of the place, and passes over
--- at most 20 times as many of other places per call.
+-- at most 20 times as many of other places per call. SOURCE "moved" (KEY
+-- "LIST\30TOWNSHIP\30VILLAGE", the cursor an index into LIST) reads the
+-- participants an import moved while a started place walk went on (see
+-- participant_upsert.lua): those of the place; one already queued by this
+-- campaign (its pending mark) is passed over uncounted.
 -- ARGV: kind, source, key, cursor, count, campaign id ("" in a dry run),
 --       today "YYYY-MM-DD", tag (kind n: the text's hash), seen key (kind n:
 --       a set of phones of this run), seen_ttl_s, now_s (pending marks past
 --       their time count as none; see camp_push.lua), ids...
 -- Returns {next_cursor ("0" when done), {pid, phone, tag, data, ...},
---          paid, opted_out, no_phone, duplicate, unknown, past_due}
+--          paid, opted_out, no_phone, duplicate, unknown, past_due}; for
+--          "moved" the cursor after the ids read, and a ninth element, 1
+--          when the list had no more.
 -- DATA is what the text needs, fields joined by \31 (as q_claim.lua gives):
 -- u, n: name, language, year, tier, paid, due; c: name, language, incident
 -- kind, deadline, reference.
@@ -37,6 +43,7 @@ local count, camp, today, tag = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local seen, seen_ttl, now = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11])
 local ids, fields = {}, {}        -- the participants to sort, and their fields
 local nextc = '0'
+local mtw, mvl, exhausted         -- source "moved": the place, and the end of the list
 local paid = 0
 if source == 'place' then
   local class, tw, vl = string.match(key, '^(%a)\30([^\30]*)\30(.*)$')
@@ -64,6 +71,13 @@ elseif source == 'list' then
   local from = tonumber(cursor)
   ids = redis.call('LRANGE', key, from, from + count - 1)
   if #ids == count then nextc = string.format('%d', from + count) end
+elseif source == 'moved' then
+  local list
+  list, mtw, mvl = string.match(key, '^([^\30]*)\30([^\30]*)\30(.*)$')
+  local from = tonumber(cursor)
+  ids = redis.call('LRANGE', list, from, from + count - 1)
+  nextc = string.format('%d', from + #ids)
+  exhausted = #ids < count and 1 or 0
 else
   for i = 12, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
@@ -73,6 +87,22 @@ if source ~= 'place' then
     local rec = recs[i] or participant_old(pid)
     fields[i] = rec and participant_fields(rec) or false
   end
+end
+if source == 'moved' then             -- of the place, and not queued by this campaign yet
+  local keep, kf = {}, {}
+  for i, pid in ipairs(ids) do
+    local f = fields[i]
+    if f and f[2] and (mtw == '' or f[4] == mtw) and (mvl == '' or f[5] == mvl) then
+      keep[#keep + 1], kf[#keep + 1] = pid, f
+    end
+  end
+  ids, fields = keep, kf
+end
+
+-- One this campaign queued already (walked before it moved): source "moved".
+local function mine(v, pid)
+  return source == 'moved' and v ~= nil and v ~= false and
+         string.sub(v, 1, #camp + #pid + 2) == camp .. ':' .. pid .. ':'
 end
 local out = {}
 local optout, nophone, dup, unknown, pastdue = 0, 0, 0, 0, 0
@@ -103,7 +133,9 @@ for i, pid in ipairs(ids) do
         local inc = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'deadline', 'state')
         local dkey = reminder_key('c', pid, f[1], ref)
         if inc[3] == 'open' and inc[2] and inc[2] >= today then
-          if f[1] == '' then
+          if source == 'moved' and mine(redis.call('HGET', 'gw:{q}:pend', dkey), pid) then
+            -- queued by this campaign already
+          elseif f[1] == '' then
             nophone = nophone + 1    -- staff must reach them another way
           elseif redis.call('HEXISTS', 'gw:{q}:optout', f[1]) == 1 then
             optout = optout + 1
@@ -137,10 +169,13 @@ end
 if #cand > 0 then
   local opted = redis.call('HMGET', 'gw:{q}:optout', unpack(phones))
   local sent = redis.call('MGET', unpack(lasts))
-  local pending = camp == '' and redis.call('HMGET', 'gw:{q}:pend', unpack(pends)) or {}
+  local pending = (camp == '' or source == 'moved') and
+                  redis.call('HMGET', 'gw:{q}:pend', unpack(pends)) or {}
   for k, i in ipairs(cand) do
     local pid, f = ids[i], fields[i]
-    if opted[k] then
+    if mine(pending[k], pid) then
+      -- queued by this campaign already
+    elseif opted[k] then
       optout = optout + 1
     elseif sent[k] or (camp == '' and pending_elsewhere(pending[k], pid)) or
            (kind == 'n' and seen ~= '' and redis.call('SADD', seen, f[1]) == 0) then
@@ -156,4 +191,4 @@ end
 if seen ~= '' then
   redis.call('EXPIRE', seen, seen_ttl)
 end
-return {nextc, out, paid, optout, nophone, dup, unknown, pastdue}
+return {nextc, out, paid, optout, nophone, dup, unknown, pastdue, exhausted}

@@ -17,6 +17,11 @@
 -- The batch is read with a few calls (the rows' records, marks and phones),
 -- decided row by row in order (a participant given twice ends as its last
 -- row says), and written with a few calls: what a participant ends as, once.
+-- While a campaign walks the class hashes (gw:{q}:camp:fanning), a
+-- participant this batch adds, or moves into a class the walk has done or
+-- is doing from one it has not begun, could be passed over: their ids are
+-- appended to gw:{q}:camp:ID:moved, which the walk reads last (see
+-- gateway/gw_campaign.c).
 -- Returns, per row, 1 when the participant is new, 2 when a field changed,
 -- 0 when nothing changed, -1 when it failed.
 
@@ -129,10 +134,34 @@ local function call_list(cmd, key, l)
   end
 end
 
+-- Appends to each fanning campaign's list of moved participants those its
+-- walk could pass over (see the header): a class walk has done the classes
+-- before KIDX (0-based, from its cursor "KIDX:CURSOR") and is doing KIDX.
+local function note_moves()
+  local fan = redis.call('SMEMBERS', 'gw:{q}:camp:fanning')
+  for _, camp in ipairs(fan) do
+    local v = redis.call('HMGET', 'gw:{q}:camp:' .. camp, 'state', 'source', 'classes', 'cursor')
+    if v[1] == 'fanning_out' and v[2] == 'place' and v[3] and v[3] ~= '-' then
+      local doing = (tonumber(string.match(v[4] or '', '^(%d+):')) or 0) + 1   -- 1-based
+      local list = {}
+      for _, id in ipairs(order) do
+        local ic, c = init_c[id], cur_c[id]
+        if c and c ~= ic then
+          local to = string.find(v[3], c, 1, true)
+          local from = ic and string.find(v[3], ic, 1, true)
+          if to and to <= doing and (not from or from >= doing) then list[#list + 1] = id end
+        end
+      end
+      call_list('RPUSH', 'gw:{q}:camp:' .. camp .. ':moved', list)
+    end
+  end
+end
+
 -- Writes what the participants end as: the phones they left and joined,
 -- the reminders (one range of the queue's ids), their marks, and last the
 -- records by class.
 local function finish()
+  note_moves()
   local sets, dels = {u = {}, p = {}, o = {}}, {u = {}, p = {}, o = {}}
   -- phone -> {id -> record|false}, the phones in the order touched
   local phones, touched = {}, {}

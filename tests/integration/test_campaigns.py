@@ -4,6 +4,8 @@ GET /v1/campaigns/{id}; checks at send time (paid since, opted out since,
 duplicates, cancel) and the send window, with the daemon's one clock moved
 (GW_CLOCK_OFFSET_S) to a chosen local time in Asia/Shanghai."""
 import calendar
+import csv
+import io
 import os
 import subprocess
 import threading
@@ -736,6 +738,42 @@ def resumed_queues_each_once(env, dry):
     assert env.redis("SMEMBERS", "gw:{q}:camp:fanning") == []
     assert "resuming a fan-out cut short" in env.log_text()
     return got
+
+
+def test_people_an_import_moves_while_a_notice_fans_out_are_reached(env):
+    """A new year's roster makes the paid unpaid again while a policy notice to
+    everyone walks the paid: those the walk had not reached move into the
+    unpaid, which it has walked. It reads them after the classes, and every
+    phone gets the notice once, as the dry run said."""
+    at_local(env, 2026, 12, 2, 10, fresh=True)
+    roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
+                             "--seed", "7"], check=True, capture_output=True, text=True).stdout
+    status, answer = env.import_csv(roster, timeout=300)
+    assert status == 200, answer
+    dry = campaign(env, dict(NOTICE_AT_NINE, dry_run=True), 200)
+    rows = list(csv.reader(io.StringIO(roster)))
+    paid = rows[0].index("contribution_paid_yuan")
+    unpaid = [r[:paid] + ["0"] + r[paid + 1:] for r in rows[1:] if r[paid] not in ("", "0")]
+    assert len(unpaid) > 10000, len(unpaid)
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([rows[0]] + unpaid)
+    t = threading.Thread(target=env.admin, args=("POST", "/v1/campaigns", NOTICE_AT_NINE),
+                         kwargs={"timeout": 300}, daemon=True)
+    t.start()
+    # the walk has done the unpaid and begun the paid
+    assert wait_until(lambda: (env.redis("HGET", "gw:{q}:camp:1", "cursor") or "")
+                      .startswith("1:"), 60), env.redis("HGETALL", "gw:{q}:camp:1")
+    status, answer = env.import_csv(text.getvalue(), timeout=300)
+    assert status == 200 and answer["updated"] == len(unpaid), answer
+    t.join(300)
+    assert env.redis("HGET", "gw:{q}:camp:1", "state") == "running"
+    due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
+    pids = [m.split(":", 5)[5].split(",")[2]
+            for m in env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)]
+    assert len(set(pids)) == len(pids), (len(pids), len(set(pids)))
+    assert len(pids) == dry["recipients"], (len(pids), dry["recipients"])
+    assert counts(env, 1)["recipients"] == dry["recipients"], counts(env, 1)
+    assert env.redis("EXISTS", "gw:{q}:camp:1:moved") == 0
 
 
 def test_fan_out_killed_midway_resumes_without_duplicates(env):
