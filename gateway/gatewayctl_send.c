@@ -123,6 +123,10 @@ int cmd_send(const ctl *c, int argc, char **argv)
         printf(" (%d segment%s%s, %s, %s lane)\n", seg, seg == 1 ? "" : "s",
                n > 1 ? " each" : "", enc != NULL && strcmp(enc, "ucs2") == 0 ? "UCS-2" : "GSM-7",
                json_string_value(json_object_get(ans, "lane")));
+        const char *goes = json_string_value(json_object_get(ans, "goes_at"));
+        if (goes != NULL)
+            printf("outside the send window: %s at %s (--lane reply goes at once)\n",
+                   n > 1 ? "they go" : "it goes", goes);
         json_decref(ans);
     }
 out:

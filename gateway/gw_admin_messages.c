@@ -28,6 +28,7 @@
 #include "gw_log.h"
 #include "gw_phone.h"
 #include "gw_sender.h"
+#include "gw_window.h"
 #include "prov.h"
 #include "q.h"
 #include "tpl.h"
@@ -43,6 +44,7 @@ typedef struct send_req {
     q_lane lane;
     int segments;
     int ucs2;
+    int64_t goes_ms;              /* bulk due outside the send window: its next opening */
 } send_req;
 
 static void send_req_free(send_req *s)
@@ -69,6 +71,11 @@ static void on_enqueued(q *q, int64_t first_id, const char *body_id, const char 
     json_t *o = json_pack("{s:s, s:I, s:s, s:i, s:s, s:s}", "id", id, "count", (json_int_t)s->n,
                           "last_id", last, "segments", s->segments, "encoding",
                           s->ucs2 ? "ucs2" : "gsm7", "lane", q_lane_name(s->lane));
+    if (o != NULL && s->goes_ms > 0) {
+        char at[40];
+        gw_admin_time(s->goes_ms, at, sizeof at);
+        json_object_set_new(o, "goes_at", json_string(at));
+    }
     gw_http_reply_json(s->req, 202, o);
     if (s->a->sender != NULL)
         gw_sender_poke(s->a->sender);
@@ -287,6 +294,12 @@ static void handle_send(gw_admin *a, gw_http_req *req)
     s->lane = (q_lane)lane;
     s->segments = info.segments;
     s->ucs2 = info.ucs2;
+    /* Bulk waits for [reminders] send_window (q_claim.lua); the answer says when. */
+    int64_t at = due > 0 ? due : gw_clock_now_ms();
+    int64_t opening = gw_window_next(at, a->cfg->send_window_start_min,
+                                     a->cfg->send_window_end_min);
+    if (lane == Q_BULK && opening > at)
+        s->goes_ms = opening;
     q_batch b;
     memset(&b, 0, sizeof b);
     b.lane = (q_lane)lane;

@@ -10,11 +10,12 @@
 -- Just before sending, a bulk message is checked again (DOMAIN: "the status
 -- is checked again just before sending"):
 --   * its phone is on the opt-out list (gw:{q}:optout): skipped "opted_out";
+--   * outside the send window (ARGV[8], the window's next opening, is later
+--     than now): moved to that opening's bucket, not dropped (a one-off bulk
+--     SMS too; the reply lane, answering a resident, goes at any hour);
 -- and a reminder (a member whose EXTRA is "KIND,CAMPAIGN,PID,TAG", see
 -- gateway/gw_campaign.h) also:
 --   * its campaign was cancelled: skipped "cancelled";
---   * outside the send window (ARGV[8], the window's next opening, is later
---     than now): moved to that opening's bucket, not dropped;
 --   * KIND u (unpaid contribution): the participant has paid since, has
 --     gone from the roster, has another phone now, or (automatic reminders,
 --     TAG = the due date they were scheduled for) another due date: skipped
@@ -120,12 +121,12 @@ local function judge(lane, m)
     d.what, d.reason = 'skip', 'opted_out'
     return d
   end
-  if not kind then
-    d.what = 'send'
-    return d
-  end
   if wnext > now then
     d.what = 'defer'
+    return d
+  end
+  if not kind then
+    d.what = 'send'
     return d
   end
   if kind == 'u' or kind == 'n' then

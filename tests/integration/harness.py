@@ -204,6 +204,9 @@ class Env:
             "ussd": {"service_code": SERVICE_CODE, "hotline": HOTLINE,
                      "session_ttl_s": 180, "hop_deadline_ms": 500},
             "templates": {"dir": os.path.join(REPO, "templates", "data")},
+            # Bulk messages wait for the send window; tests run at any hour, so the
+            # whole day unless a test sets its own (test_campaigns, test_incidents).
+            "reminders": {"send_window": "00:00-24:00"},
         }
 
     def config_text(self, overrides=None):

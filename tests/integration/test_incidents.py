@@ -11,6 +11,7 @@ from harness import wait_until
 from ussd_util import HEADER, load_roster
 
 MEMBER = "U-HH1"          # a mutual-aid member in ussd_util's roster
+CONFIG = {"reminders": {"send_window": "08:00-20:00"}}     # the reminders' times
 NOT_MEMBER = "U-PAID"
 
 

@@ -3,7 +3,9 @@
 throttles, failover, the rate limit, lanes, bad input.
 
 The fake carrier starts with this module; every provider account points at it."""
+import calendar
 import json
+import os
 import time
 
 import fake_carrier
@@ -83,6 +85,34 @@ def test_send_through_africastalking(env):
     st = wait_status(env, answer["id"], "sent")
     assert st["provider"] == "at" and st["carrier_id"] == m["carrier_id"].lower(), st
     assert st["attempts"] == 0, st
+
+
+def test_bulk_waits_for_the_send_window_and_replies_do_not(env):
+    """At 22:00 a one-off bulk SMS waits for the window's opening (the answer
+    and gatewayctl say when); a reply to one resident goes at once."""
+    target = calendar.timegm((2026, 12, 1, 22 - 8, 0, 0, 0, 0, 0))
+    os.environ["GW_CLOCK_OFFSET_S"] = str(round(target - time.time()))
+    try:
+        env.restart_gatewayd({"reminders": {"send_window": "08:00-20:00"}})
+    finally:
+        del os.environ["GW_CLOCK_OFFSET_S"]
+    try:
+        CARRIER.reset()
+        answer = send(env, {"to": [phone(1)], "text": "今晚通知"})
+        assert answer["lane"] == "bulk", answer
+        assert answer["goes_at"] == "2026-12-02T08:00:00+08:00", answer
+        rc, out, err = env.gatewayctl("send", "--to", phone(2), "--text", "今晚通知", "--lane",
+                                      "bulk")
+        assert rc == 0 and "outside the send window: it goes at 2026-12-02T08:00:00+08:00" \
+            in out, (out, err)
+        reply = send(env, {"to": phone(3), "text": "您的问题已收到"})
+        assert reply["lane"] == "reply" and "goes_at" not in reply, reply
+        CARRIER.wait_messages(1)
+        time.sleep(1.5)
+        assert [m["to"] for m in CARRIER.messages()] == [phone(3)], CARRIER.messages()
+        assert int(env.redis("HGET", "gw:{q}:stats", "deferred_window")) >= 2
+    finally:
+        env.restart_gatewayd()
 
 
 def test_send_through_twilio_and_kannel(env):

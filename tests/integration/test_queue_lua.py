@@ -208,15 +208,18 @@ def test_reminders_checked_again_at_send_time(env):
 
     enqueue_reminder("P1", "+8613700000001")
     enqueue_reminder("P2", "+8613700000002")
+    enqueue(env, "bulk", T0, ["+8613700000003"])        # a one-off bulk SMS: the window too
+    enqueue(env, "reply", T0, ["+8613700000004"])       # a reply: at any hour
     opening = T0 + 3600 * 1000
     _, _, items, _, _, _ = claim_at(T0, opening)          # night: nothing goes, nothing is lost
-    assert items == []
-    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % (opening // 1000)) == 2
-    assert env.redis("HGET", "gw:{q}:stats", "deferred_window") == "2"
+    assert phones_of(items[1::2]) == ["+8613700000004"], items
+    assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % (opening // 1000)) == 3
+    assert env.redis("HGET", "gw:{q}:stats", "deferred_window") == "3"
     _, _, items, bodies, _, datas = claim_at(opening, opening)
-    assert len(items) == 2 and items[1].split(":")[3] == "+8613700000001", items
+    assert len(items) == 4 and items[1].split(":")[3] == "+8613700000001", items
+    assert items[3].split(":")[3] == "+8613700000003", items
     assert bodies[1] == "tunpaid_reminder"
-    assert datas == ["赵一\x1fzh\x1f2026\x1f10000\x1f0\x1f2026-12-31"], datas
+    assert datas == ["赵一\x1fzh\x1f2026\x1f10000\x1f0\x1f2026-12-31", ""], datas
     assert env.redis("HGET", "gw:{q}:stats", "skipped_paid") == "1"
     # the same reminder again within the interval: a duplicate
     mid = enqueue_reminder("P1", "+8613700000001")
