@@ -55,20 +55,28 @@ static void print_held(const json_t *ans)
 {
     json_int_t held = json_integer_value(json_object_get(ans, "held"));
     if (held > 0)
-        printf("  %lld of the duplicates are pending in another campaign: held, they go at "
-               "this one's time only if that one is cancelled first\n", (long long)held);
+        printf("  %lld of the duplicates %s pending in another campaign: held, %s at "
+               "this one's time only if that one is cancelled first\n", (long long)held,
+               held == 1 ? "is" : "are", held == 1 ? "it goes" : "they go");
 }
 
-static void print_counts(const json_t *ans, int dry)
+/* "s" unless N is 1. */
+static const char *plural(json_int_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+static void print_counts(const json_t *ans, int dry, const char *place)
 {
     const json_t *sk = json_object_get(ans, "skipped");
-    printf("%s%s%s: %lld recipients, %lld SMS parts in all (up to %lld per message), from %s\n",
-           dry ? "" : "campaign ",
+    json_int_t n = json_integer_value(json_object_get(ans, "recipients"));
+    json_int_t parts = json_integer_value(json_object_get(ans, "segments_total"));
+    printf("%s%s%s: %lld recipient%s, %lld SMS part%s in all (up to %lld per message), "
+           "from %s\n", dry ? "" : "campaign ",
            dry ? json_string_value(json_object_get(ans, "kind"))
                : json_string_value(json_object_get(ans, "id")),
-           dry ? " (preview, nothing sent)" : "",
-           (long long)json_integer_value(json_object_get(ans, "recipients")),
-           (long long)json_integer_value(json_object_get(ans, "segments_total")),
+           dry ? " (preview, nothing sent)" : "", (long long)n, plural(n), (long long)parts,
+           plural(parts),
            (long long)json_integer_value(json_object_get(ans, "segments_per_message")),
            json_string_value(json_object_get(ans, "send_at")));
     printf("  skipped: %lld paid, %lld opted out, %lld without a phone, %lld duplicate\n",
@@ -82,7 +90,16 @@ static void print_counts(const json_t *ans, int dry)
                "by it; reach them another way)\n", (long long)late);
     json_int_t unknown = json_integer_value(json_object_get(ans, "unknown_ids"));
     if (unknown > 0)
-        printf("  %lld participant ids are not in the roster\n", (long long)unknown);
+        printf("  %lld participant id%s not in the roster\n", (long long)unknown,
+               unknown == 1 ? " is" : "s are");
+    json_int_t counted = n;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)sk, k, v)
+        counted += json_integer_value(v);
+    if (counted == 0 && place != NULL)
+        printf("  nobody in the roster was counted in %s: is it spelled as in the roster?\n",
+               place);
     print_held(ans);
 }
 
@@ -140,7 +157,13 @@ static int create(const ctl *c, int argc, char **argv, int dry)
                       &ans);
     json_decref(body);
     if (rc == 0 && ans != NULL) {
-        print_counts(ans, dry);
+        /* a place nobody was counted in is most likely misspelt (claims: few
+         * members have an open incident, so nobody is no hint) */
+        char place[512];
+        snprintf(place, sizeof place, "%s%s%s", tw != NULL ? tw : "", vl != NULL ? " " : "",
+                 vl != NULL ? vl : "");
+        print_counts(ans, dry,
+                     tw != NULL && strcmp(kind_arg(kind), "claim_report") != 0 ? place : NULL);
         const char *state = json_string_value(json_object_get(ans, "state"));
         const char *warning = json_string_value(json_object_get(ans, "warning"));
         if (warning != NULL)    /* the fan-out stopped short: the counts are not all */

@@ -441,6 +441,15 @@ def test_gatewayctl_campaign(env):
                                   "青山镇", "--village", "上岭村")
     assert rc == 0, (out, err)
     assert "5 recipients" in out and "1 paid, 1 opted out, 1 without a phone" in out, out
+    assert "spelled" not in out, out
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--ids", "C-01,X-1")
+    assert rc == 0 and ": 1 recipient, 1 SMS part in all" in out, (out, err)
+    assert "1 participant id is not in the roster" in out, out
+    # a township nobody lives in: most likely misspelt
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "notice", "--text", "通知",
+                                  "--township", "青山乡")
+    assert rc == 0 and "nobody in the roster was counted in 青山乡: is it spelled as in the " \
+        "roster?" in out, (out, err)
     rc, out, err = env.gatewayctl("campaign", "start", "--kind", "unpaid", "--ids",
                                   "C-01,C-02,C-09", "--at", "2026-12-02T10:00:03+08:00")
     assert rc == 0 and "3 recipients" in out, (out, err)
