@@ -295,7 +295,7 @@ static void handle_send(gw_admin *a, gw_http_req *req)
     s->segments = info.segments;
     s->ucs2 = info.ucs2;
     /* Bulk waits for [reminders] send_window (q_claim.lua); the answer says when. */
-    int64_t at = due > 0 ? due : gw_clock_now_ms();
+    int64_t at = due > gw_clock_now_ms() ? due : gw_clock_now_ms();
     int64_t opening = gw_window_next(at, a->cfg->send_window_start_min,
                                      a->cfg->send_window_end_min);
     if (lane == Q_BULK && opening > at)

@@ -78,6 +78,12 @@ elseif source == 'moved' then
   ids = redis.call('LRANGE', list, from, from + count - 1)
   nextc = string.format('%d', from + #ids)
   exhausted = #ids < count and 1 or 0
+  for i, id in ipairs(ids) do
+    if string.sub(id, 1, 1) == '~' then   -- counted paid at the start: counted here now
+      ids[i] = string.sub(id, 2)
+      paid = paid - 1
+    end
+  end
 else
   for i = 12, #ARGV do ids[#ids + 1] = ARGV[i] end
 end

@@ -134,22 +134,37 @@ local function call_list(cmd, key, l)
   end
 end
 
+-- The fields that decide whether a walk reaches someone: phone, township, village.
+local function reach(rec)
+  local f = participant_fields(rec)
+  return f[1] .. '\31' .. (f[4] or '') .. '\31' .. (f[5] or '')
+end
+
 -- Appends to each fanning campaign's list of moved participants those its
 -- walk could pass over (see the header): a class walk has done the classes
 -- before KIDX (0-based, from its cursor "KIDX:CURSOR") and is doing KIDX.
+-- Also those who stay in a class done or being done but get a phone or
+-- another place. "~ID": counted paid at the start (an unpaid reminder to
+-- everyone counts the paid with HLEN), so the walk takes that back.
 local function note_moves()
   local fan = redis.call('SMEMBERS', 'gw:{q}:camp:fanning')
   for _, camp in ipairs(fan) do
-    local v = redis.call('HMGET', 'gw:{q}:camp:' .. camp, 'state', 'source', 'classes', 'cursor')
+    local v = redis.call('HMGET', 'gw:{q}:camp:' .. camp, 'state', 'source', 'classes', 'cursor',
+                         'kind')
     if v[1] == 'fanning_out' and v[2] == 'place' and v[3] and v[3] ~= '-' then
       local doing = (tonumber(string.match(v[4] or '', '^(%d+):')) or 0) + 1   -- 1-based
       local list = {}
       for _, id in ipairs(order) do
-        local ic, c = init_c[id], cur_c[id]
-        if c and c ~= ic then
-          local to = string.find(v[3], c, 1, true)
+        local ic, c, rec, irec = init_c[id], cur_c[id], cur_rec[id], init_rec[id]
+        local to = c and string.find(v[3], c, 1, true)
+        if to and to <= doing then
           local from = ic and string.find(v[3], ic, 1, true)
-          if to and to <= doing and (not from or from >= doing) then list[#list + 1] = id end
+          if c ~= ic and (not from or from >= doing) then
+            local paid_at_start = ic == 'p' and v[3] == 'u' and v[5] == 'u'
+            list[#list + 1] = (paid_at_start and '~' or '') .. id
+          elseif c == ic and irec and rec ~= irec and reach(rec) ~= reach(irec) then
+            list[#list + 1] = id
+          end
         end
       end
       call_list('RPUSH', 'gw:{q}:camp:' .. camp .. ':moved', list)
