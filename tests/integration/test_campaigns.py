@@ -701,9 +701,9 @@ NOTICE_AT_NINE = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T
                   "text": "12月20日起村卫生室可办理医保缴费。"}
 
 
-def start_and_kill_midway(env):
-    """Imports 40,000 participants, starts NOTICE_AT_NINE and kills gatewayd
-    (-9) while it fans out; returns the dry run's answer."""
+def county(env):
+    """Imports 40,000 participants (ops/gen_roster.py); returns the roster's
+    text and NOTICE_AT_NINE's dry run."""
     at_local(env, 2026, 12, 2, 10, fresh=True)
     roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
                              "--seed", "7"], check=True, capture_output=True, text=True).stdout
@@ -711,6 +711,20 @@ def start_and_kill_midway(env):
     assert status == 200, answer
     dry = campaign(env, dict(NOTICE_AT_NINE, dry_run=True), 200)
     assert dry["recipients"] > 20000, dry
+    return roster, dry
+
+
+def notice_pids(env):
+    """The participant ids NOTICE_AT_NINE queued (campaign 1), in order."""
+    due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
+    return [m.split(":", 5)[5].split(",")[2]
+            for m in env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)]
+
+
+def start_and_kill_midway(env):
+    """Imports 40,000 participants, starts NOTICE_AT_NINE and kills gatewayd
+    (-9) while it fans out; returns the dry run's answer."""
+    _, dry = county(env)
 
     def start():
         try:
@@ -739,9 +753,7 @@ def resumed_queues_each_once(env, dry):
     got = counts(env, 1)
     assert got["recipients"] == dry["recipients"], (got, dry)
     assert got["counts"]["queued"] == dry["recipients"], got
-    due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
-    members = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)
-    pids = [m.split(":", 5)[5].split(",")[2] for m in members]
+    pids = notice_pids(env)
     assert len(pids) == dry["recipients"], (len(pids), dry["recipients"])
     assert len(set(pids)) == len(pids), (len(pids), len(set(pids)))
     assert env.redis("SMEMBERS", "gw:{q}:camp:fanning") == []
@@ -754,12 +766,7 @@ def test_people_an_import_moves_while_a_notice_fans_out_are_reached(env):
     everyone walks the paid: those the walk had not reached move into the
     unpaid, which it has walked. It reads them after the classes, and every
     phone gets the notice once, as the dry run said."""
-    at_local(env, 2026, 12, 2, 10, fresh=True)
-    roster = subprocess.run(["python3", os.path.join(REPO, "ops", "gen_roster.py"), "-n", "40000",
-                             "--seed", "7"], check=True, capture_output=True, text=True).stdout
-    status, answer = env.import_csv(roster, timeout=300)
-    assert status == 200, answer
-    dry = campaign(env, dict(NOTICE_AT_NINE, dry_run=True), 200)
+    roster, dry = county(env)
     rows = list(csv.reader(io.StringIO(roster)))
     paid = rows[0].index("contribution_paid_yuan")
     unpaid = [r[:paid] + ["0"] + r[paid + 1:] for r in rows[1:] if r[paid] not in ("", "0")]
@@ -776,9 +783,7 @@ def test_people_an_import_moves_while_a_notice_fans_out_are_reached(env):
     assert status == 200 and answer["updated"] == len(unpaid), answer
     t.join(300)
     assert env.redis("HGET", "gw:{q}:camp:1", "state") == "running"
-    due = calendar.timegm((2026, 12, 3, 1, 0, 0, 0, 0, 0))
-    pids = [m.split(":", 5)[5].split(",")[2]
-            for m in env.redis("LRANGE", "gw:{q}:b:bulk:%d" % due, 0, -1)]
+    pids = notice_pids(env)
     assert len(set(pids)) == len(pids), (len(pids), len(set(pids)))
     assert len(pids) == dry["recipients"], (len(pids), dry["recipients"])
     assert counts(env, 1)["recipients"] == dry["recipients"], counts(env, 1)
