@@ -2,12 +2,15 @@
  *   campaign preview|start --kind KIND [filter] [--text T | --template NAME] [--at TIME]
  *   campaign status ID [--watch]
  *   campaign cancel ID */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gatewayctl.h"
+#include "gw_clock.h"
+#include "gw_format.h"
 
 static const char *kind_arg(const char *k)
 {
@@ -195,13 +198,21 @@ static void draw(const json_t *ans, int tty)
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
-    char held[40] = "";
+    char held[40] = "", waits[64] = "";
     if (h > 0)
         snprintf(held, sizeof held, "  held %lld", h);
+    /* nothing has gone and its time is ahead: say when it goes, not just "running" */
+    const char *state = json_string_value(json_object_get(ans, "state"));
+    const char *at = json_string_value(json_object_get(ans, "send_at"));
+    int64_t at_ms;
+    if (state != NULL && strcmp(state, "running") == 0 && s + d + f + k == 0 && at != NULL &&
+        gw_rfc3339_parse(at, &at_ms) == 0 && at_ms > gw_clock_now_ms()) {
+        state = "waiting";
+        snprintf(waits, sizeof waits, "  (goes at %s)", at);
+    }
     printf("%s%s %-9s [%s] %3lld%%  queued %lld  sent %lld  delivered %lld  failed %lld  "
-           "skipped %lld%s%s", tty ? "\r" : "", json_string_value(json_object_get(ans, "id")),
-           json_string_value(json_object_get(ans, "state")), bar,
-           all > 0 ? (all - left) * 100 / all : 100, q, s, d, f, k, held,
+           "skipped %lld%s%s%s", tty ? "\r" : "", json_string_value(json_object_get(ans, "id")),
+           state, bar, all > 0 ? (all - left) * 100 / all : 100, q, s, d, f, k, held, waits,
            tty ? "\033[K" : "\n");
     fflush(stdout);
 }

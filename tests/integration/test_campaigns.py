@@ -460,6 +460,17 @@ def test_gatewayctl_campaign(env):
     assert rc == 0 and "sent 3" in out, (out, err)
     rc, out, err = env.gatewayctl("campaign", "start", "--kind", "sometimes")
     assert rc == 2, (rc, out, err)
+    # not gone yet and due tomorrow: it waits, and says until when (gatewayctl on
+    # the daemon's clock, moved to 2026-12-02 10:00)
+    later = campaign(env, {"kind": "policy_notice", "filter": VILLAGE, "text": "通知",
+                           "send_at": "2026-12-03T09:00:00+08:00"}, 202)
+    os.environ["GW_CLOCK_OFFSET_S"] = str(round(calendar.timegm((2026, 12, 2, 2, 0, 0, 0, 0, 0))
+                                                - time.time()))
+    try:
+        rc, out, err = env.gatewayctl("campaign", "status", str(later["id"]))
+    finally:
+        del os.environ["GW_CLOCK_OFFSET_S"]
+    assert rc == 0 and "waiting" in out and "(goes at 2026-12-03T09:00:00+08:00)" in out, out
 
 
 def local_sec(y, m, d, hh, mm=0):
