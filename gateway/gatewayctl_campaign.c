@@ -248,6 +248,21 @@ static int status(const ctl *c, const char *id, int watch)
                 printf("  and %lld past their last day to pay\n",
                        (long long)json_integer_value(json_object_get(sk, "past_due")));
             print_held(ans);
+            const json_t *why = json_object_get(ans, "skipped_why");
+            if (json_object_size(why) > 0) {
+                const char *reason;
+                json_t *n;
+                const char *sep = "  skipped since: ";
+                json_object_foreach((json_t *)why, reason, n) {
+                    char words[64];         /* opted_out -> opted out */
+                    snprintf(words, sizeof words, "%s", reason);
+                    for (char *u = strchr(words, '_'); u != NULL; u = strchr(u, '_'))
+                        *u = ' ';
+                    printf("%s%lld %s", sep, (long long)json_integer_value(n), words);
+                    sep = ", ";
+                }
+                printf("\n");
+            }
             json_decref(ans);
             return 0;
         }

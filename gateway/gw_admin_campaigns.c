@@ -11,7 +11,8 @@
  *   GET  /v1/campaigns/{id} -> {"id", "kind", "state", "send_at", "recipients",
  *                               "counts": {"queued", "sent", "delivered", "failed",
  *                               "skipped"}, "skipped_at_start": {...}, "segments_total",
- *                               "held"}
+ *                               "held", "skipped_why": {REASON: n} (paid, opted_out,
+ *                               cancelled, duplicate, ... as q_claim.lua says)}
  *   POST /v1/campaigns/{id}/cancel -> the same, state "cancelled"
  *
  * Each message of a campaign is in exactly one count: queued (waiting or
@@ -363,6 +364,18 @@ static void on_campaign_record(gw_redis *r, redisReply *reply, void *arg)
         "segments_total", field_int(reply, "segments_total"));
     if (o != NULL)
         json_object_set_new(o, "held", json_integer(field_int(reply, "held")));
+    /* why the skipped were skipped when due (q_claim.lua) or by a cancel */
+    json_t *why = json_object();
+    for (size_t i = 0; why != NULL && i + 1 < reply->elements; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+            strncmp(k->str, "skip_", 5) == 0 && strtoll(v->str, NULL, 10) > 0)
+            json_object_set_new(why, k->str + 5, json_integer(strtoll(v->str, NULL, 10)));
+    }
+    if (o != NULL && why != NULL)
+        json_object_set_new(o, "skipped_why", why);
+    else
+        json_decref(why);
     gw_http_reply_json(req, 200, o);
 }
 
@@ -378,6 +391,7 @@ static const char cancel_lua[] =
     "if st == 'fanning_out' or (st == 'running' and (q > 0 or h > 0)) then "
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'queued', 0, 'cancelled_ms', ARGV[1]) "
     "  redis.call('HINCRBY', KEYS[1], 'skipped', q) "
+    "  redis.call('HINCRBY', KEYS[1], 'skip_cancelled', q) "
     "end "
     "return redis.call('HGETALL', KEYS[1])";
 

@@ -195,11 +195,14 @@ local function drop_pend(d)
   end
 end
 
+-- Moves D's campaign count FROM -> TO; a skip also counts its reason
+-- (field skip_REASON: a coordinator sees why, e.g. paid since).
 local function camp_move(d, from, to)
   if d.camp and d.camp ~= '0' and d.cstate ~= 'cancelled' and d.cstate ~= 'gone' then
     local ck = 'gw:{q}:camp:' .. d.camp
     redis.call('HINCRBY', ck, from, -1)
     redis.call('HINCRBY', ck, to, 1)
+    if to == 'skipped' then redis.call('HINCRBY', ck, 'skip_' .. d.reason, 1) end
   end
 end
 

@@ -265,6 +265,10 @@ def test_paid_or_opted_out_since_scheduling_is_skipped(env):
         "+8613700000002", "+8613700000006", "+8613700000006"]
     got = counts(env, cid)["counts"]
     assert got["skipped"] == 2 and got["sent"] == 3, got
+    # the coordinator sees why
+    assert counts(env, cid)["skipped_why"] == {"paid": 1, "opted_out": 1}, counts(env, cid)
+    rc, out, err = env.gatewayctl("campaign", "status", str(cid))
+    assert rc == 0 and "skipped since: " in out and "1 paid" in out and "1 opted out" in out, out
     assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
                                          {"reason": "paid"}) == 1, 5)
     assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
@@ -295,6 +299,7 @@ def test_cancel_before_it_goes(env):
     status, got = env.admin("POST", "/v1/campaigns/%s/cancel" % cid)
     assert status == 200 and got["state"] == "cancelled", got
     assert got["counts"]["queued"] == 0 and got["counts"]["skipped"] == 5, got
+    assert got["skipped_why"] == {"cancelled": 5}, got
     time.sleep(4.5)
     assert CARRIER.messages() == []
     assert counts(env, cid)["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "failed": 0,
