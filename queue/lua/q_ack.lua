@@ -61,21 +61,26 @@ local function campaign(member)
   return camp
 end
 
-local function camp_move_from(camp, from, to)
+-- Moves a campaign count FROM -> TO; out of "skipped", its reason WHY
+-- (skip_WHY, see q_claim.lua) goes down with it.
+local function camp_move_from(camp, from, to, why)
   local ck = 'gw:{q}:camp:' .. camp
   if redis.call('EXISTS', ck) == 0 then return end
   redis.call('HINCRBY', ck, from, -1)
   redis.call('HINCRBY', ck, to, 1)
+  if why then redis.call('HINCRBY', ck, 'skip_' .. why, -1) end
 end
 
+-- A message that went: out of queued, or out of skipped when its campaign
+-- was cancelled while it was out (the cancel counted it skipped).
 local function camp_move(camp, to)
-  local ck = 'gw:{q}:camp:' .. camp
-  local st = redis.call('HGET', ck, 'state')
+  local st = redis.call('HGET', 'gw:{q}:camp:' .. camp, 'state')
   if not st then return end
-  local from = 'queued'
-  if st == 'cancelled' then from = 'skipped' end
-  redis.call('HINCRBY', ck, from, -1)
-  redis.call('HINCRBY', ck, to, 1)
+  if st == 'cancelled' then
+    camp_move_from(camp, 'skipped', to, 'cancelled')
+  else
+    camp_move_from(camp, 'queued', to)
+  end
 end
 
 local any_early = redis.call('EXISTS', 'gw:{q}:early:any') == 1
@@ -112,7 +117,7 @@ for i = 5, #ARGV, 8 do
     if camp and not final then
       camp_move(camp, 'sent')
     elseif camp and skipped then
-      camp_move_from(camp, 'skipped', 'sent')
+      camp_move_from(camp, 'skipped', 'sent', string.match(prev, '|([^|]*)$'))
     end
     if not done or string.sub(prev, 1, 5) == 'sent|' then
       redis.call('SET', mk, 'sent|' .. prov .. '|' .. cid .. '|' .. attempt .. '|' .. nowstr,
