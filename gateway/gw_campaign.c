@@ -411,15 +411,28 @@ static void on_paid(gw_redis *r, redisReply *reply, void *arg)
     camp_next_chunk(j);
 }
 
+/* The paid counted, and the record marked so in the same step: from then
+ * on an import that moves one of them to the unpaid lists them "~ID"
+ * (participant_upsert.lua), and the walk takes them back from the paid. */
+static const char paid_lua[] =
+    "redis.call('HSET', KEYS[1], 'paid_counted', '1') "
+    "return redis.call('HLEN', 'gw:pt:p')";
+
 /* Walks the roster; an unpaid reminder to everyone first counts the paid
  * (HLEN of their hash) without reading them one by one; over a township or
  * village the walk counts them (classes "up"). */
 void camp_begin_walk(camp_job *j)
 {
-    if (j->source[0] == 'p' && j->kind == 'u' && strcmp(j->classes, "u") == 0 &&
-        gw_redis_command(j->cs->redis, on_paid, j, "HLEN gw:pt:p") == 0)
+    if (j->source[0] != 'p' || j->kind != 'u' || strcmp(j->classes, "u") != 0) {
+        camp_next_chunk(j);
         return;
-    camp_next_chunk(j);
+    }
+    char ck[64];
+    snprintf(ck, sizeof ck, "gw:{q}:camp:%s", j->res.id);
+    int rc = j->dry ? gw_redis_command(j->cs->redis, on_paid, j, "HLEN gw:pt:p")
+                    : gw_redis_command(j->cs->redis, on_paid, j, "EVAL %s 1 %s", paid_lua, ck);
+    if (rc != 0)
+        camp_next_chunk(j);
 }
 
 /* The record is written, the body and the id list stored, the fan-out is

@@ -145,12 +145,13 @@ end
 -- before KIDX (0-based, from its cursor "KIDX:CURSOR") and is doing KIDX.
 -- Also those who stay in a class done or being done but get a phone or
 -- another place. "~ID": counted paid at the start (an unpaid reminder to
--- everyone counts the paid with HLEN), so the walk takes that back.
+-- everyone counts the paid with HLEN, and marks its record paid_counted in
+-- the same step), so the walk takes that back.
 local function note_moves()
   local fan = redis.call('SMEMBERS', 'gw:{q}:camp:fanning')
   for _, camp in ipairs(fan) do
     local v = redis.call('HMGET', 'gw:{q}:camp:' .. camp, 'state', 'source', 'classes', 'cursor',
-                         'kind')
+                         'kind', 'paid_counted')
     if v[1] == 'fanning_out' and v[2] == 'place' and v[3] and v[3] ~= '-' then
       local doing = (tonumber(string.match(v[4] or '', '^(%d+):')) or 0) + 1   -- 1-based
       local list = {}
@@ -160,7 +161,7 @@ local function note_moves()
         if to and to <= doing then
           local from = ic and string.find(v[3], ic, 1, true)
           if c ~= ic and (not from or from >= doing) then
-            local paid_at_start = ic == 'p' and v[3] == 'u' and v[5] == 'u'
+            local paid_at_start = ic == 'p' and v[3] == 'u' and v[5] == 'u' and v[6] == '1'
             list[#list + 1] = (paid_at_start and '~' or '') .. id
           elseif c == ic and irec and rec ~= irec and reach(rec) ~= reach(irec) then
             list[#list + 1] = id
