@@ -33,7 +33,6 @@
 extern const char gw_lua_incident[];
 extern const char gw_lua_inc_recheck[];
 
-
 typedef struct inc_call {
     gw_incidents *inc;
     struct inc_call *prev, *next; /* in inc->deferred while deferred */

@@ -65,7 +65,7 @@ typedef struct daemon_state {
     struct event *drain_ev;
     int64_t drain_started_ms;
     int cal_missing;            /* this year and the next without a calendar file */
-    int cal_warned_yday;        /* the local day of the year it was last said (-1 none) */
+    gw_date cal_warned;         /* the local day it was last said ({0} none) */
 } daemon_state;
 
 static void usage(FILE *out)
@@ -78,11 +78,8 @@ static void usage(FILE *out)
  * (claim deadlines there skip weekends only) when WARN. */
 static int calendar_missing(const gw_calendar *cal, int warn)
 {
-    time_t now = (time_t)(gw_clock_now_ms() / 1000);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    int missing = 0;
-    for (int y = tm.tm_year + 1900; y <= tm.tm_year + 1901; y++) {
+    int year = gw_incident_today().y, missing = 0;
+    for (int y = year; y <= year + 1; y++) {
         if (gw_calendar_has_year(cal, y))
             continue;
         missing++;
@@ -117,20 +114,11 @@ static int load_calendar(const gw_config *cfg, gw_calendar **out, char *err, siz
     return 0;
 }
 
-/* Today's day of the year, local. */
-static int local_yday(void)
-{
-    time_t now = (time_t)(gw_clock_now_ms() / 1000);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    return tm.tm_yday;
-}
-
 /* Remembers what load_calendar has just said of CAL. */
 static void calendar_said(daemon_state *d)
 {
     d->cal_missing = calendar_missing(d->calendar, 0);
-    d->cal_warned_yday = d->cal_missing > 0 ? local_yday() : -1;
+    d->cal_warned = d->cal_missing > 0 ? gw_incident_today() : (gw_date){0, 0, 0};
 }
 
 /* Hourly: a daemon running over New Year looks at the new next year, and
@@ -142,9 +130,10 @@ static void on_calendar_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     daemon_state *d = arg;
     int missing = calendar_missing(d->calendar, 0);
-    if (missing > 0 && (missing != d->cal_missing || local_yday() != d->cal_warned_yday)) {
+    gw_date today = gw_incident_today();
+    if (missing > 0 && (missing != d->cal_missing || gw_date_cmp(today, d->cal_warned) != 0)) {
         calendar_missing(d->calendar, 1);
-        d->cal_warned_yday = local_yday();
+        d->cal_warned = today;
     }
     d->cal_missing = missing;
     gw_metrics_calendar_missing(missing);

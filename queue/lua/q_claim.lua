@@ -171,7 +171,8 @@ local function judge(lane, m)
   -- held for campaign OF: goes only if OF was cancelled (or is gone);
   -- otherwise OF's copy is the one that goes
   local of = any_held and camp ~= '0' and redis.call('HGET', 'gw:{q}:held', id)
-  if of and camp_state(of) ~= 'cancelled' and camp_state(of) ~= 'gone' then
+  local ostate = of and camp_state(of)
+  if of and ostate ~= 'cancelled' and ostate ~= 'gone' then
     d.what, d.reason = 'skip', 'duplicate'
     return d
   end
