@@ -264,10 +264,9 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
     if (p->phone[0] == '\0')
         return;
     int64_t first = gw_window_next(gw_clock_now_ms(), start, end);
-    gw_date after = gw_date_add_days(c->deadline, 1), eve = gw_date_add_days(c->deadline, -1);
+    gw_date after = gw_date_add_days(c->deadline, 1);
     if (first >= gw_window_opening(after.y, after.m, after.d, start))
         return;
-    int64_t last = gw_window_opening(eve.y, eve.m, eve.d, start);
     int64_t day = gw_window_opening(c->deadline.y, c->deadline.m, c->deadline.d, start);
     int sc = 1, sl = 1;
     if (c->inc->segments != NULL) {
@@ -287,9 +286,22 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
                   LATE_MS;
         return;
     }
+    inc_plan_last(c->inc, c->deadline, first, c->sec_l, c->sec_d, sizeof c->sec_l);
+}
+
+void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, char *sec_l,
+                   char *sec_d, size_t cap)
+{
+    int start = inc->cfg->send_window_start_min;
+    gw_date after = gw_date_add_days(deadline, 1), eve = gw_date_add_days(deadline, -1);
+    int64_t last = gw_window_opening(eve.y, eve.m, eve.d, start);
+    int64_t day = gw_window_opening(deadline.y, deadline.m, deadline.d, start);
+    sec_l[0] = sec_d[0] = '\0';
+    if (first >= gw_window_opening(after.y, after.m, after.d, start))
+        return;
     if (last > first)
-        snprintf(c->sec_l, sizeof c->sec_l, "%" PRId64, last / 1000);
-    snprintf(c->sec_d, sizeof c->sec_d, "%" PRId64, day / 1000);
+        snprintf(sec_l, cap, "%" PRId64, last / 1000);
+    snprintf(sec_d, cap, "%" PRId64, (day > first ? day : first) / 1000);
 }
 
 void gw_incidents_on_segments(gw_incidents *inc, gw_incident_segments_cb *cb, void *arg)

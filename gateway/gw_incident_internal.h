@@ -4,6 +4,7 @@
 #define GW_INCIDENT_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gw_config.h"
 #include "gw_incident.h"
@@ -31,6 +32,15 @@ void inc_fmt_ymd(gw_date d, char *out, size_t cap);
 
 /* The calendar deadlines are worked out by now (NULL: weekends only). */
 const gw_calendar *inc_calendar(const gw_incidents *inc);
+
+/* The due seconds (decimal, into SEC_L and SEC_D, CAP bytes each) of the
+ * reminders on DEADLINE's eve and on the last day itself, for an incident
+ * whose reminders are planned at FIRST (ms, the send window's next
+ * opening): the eve's opening when it is after FIRST, else ""; the last
+ * day's opening, or FIRST when that is later; both "" once the window
+ * has closed by FIRST. */
+void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, char *sec_l,
+                   char *sec_d, size_t cap);
 
 /* The days of KIND's window ([claims]). */
 int inc_days(const gw_incidents *inc, gw_incident_kind kind);

@@ -3,10 +3,16 @@
 -- KEYS: incidents (gw:inc:REFERENCE).
 -- ARGV[1] "read": returns, for each key, {state, kind, occurred_on,
 --                 deadline, participant} (nil for a field it lacks);
---         "write": ARGV[2 + 2i - 1], ARGV[2 + 2i] are key i's deadline as
---                 read and its new one: set only if the incident is still
---                 open with that deadline (a report or another daemon may
---                 have come between). Returns how many were set.
+--         "write" (one key): ARGV[2], ARGV[3] the deadline as read and the
+--                 new one, set only if the incident is still open with the
+--                 one read (a report or another daemon may have come
+--                 between); then the reminders of the new eve and last day
+--                 are queued (lib_incident.lua): ARGV[4] participant,
+--                 ARGV[5] reference, ARGV[6] phone, ARGV[7] the eve's due
+--                 second, ARGV[8] SMS parts, ARGV[9] the last day's due
+--                 second ("" for one that does not go). Those queued for
+--                 the old dates are skipped when due (q_claim.lua:
+--                 "rescheduled"). Returns {1 set or 0, reminders queued}.
 if ARGV[1] == 'read' then
   local out = {}
   for i, k in ipairs(KEYS) do
@@ -14,12 +20,15 @@ if ARGV[1] == 'read' then
   end
   return out
 end
-local n = 0
-for i, k in ipairs(KEYS) do
-  local v = redis.call('HMGET', k, 'state', 'deadline')
-  if v[1] == 'open' and v[2] == ARGV[2 * i] then
-    redis.call('HSET', k, 'deadline', ARGV[2 * i + 1])
-    n = n + 1
-  end
+local v = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'reminders')
+if v[1] ~= 'open' or v[2] ~= ARGV[2] then
+  return {0, 0}
 end
-return n
+redis.call('HSET', KEYS[1], 'deadline', ARGV[3])
+local pid, ref, phone = ARGV[4], ARGV[5], ARGV[6]
+local n = remind(pid, ref, phone, ARGV[7], ARGV[8], 'l', 'auto_l', 'tclaim_last_day') +
+          remind(pid, ref, phone, ARGV[9], ARGV[8], 'd', 'auto_d', 'tclaim_last_day')
+if n > 0 then
+  redis.call('HSET', KEYS[1], 'reminders', (tonumber(v[3]) or 0) + n)
+end
+return {1, n}

@@ -38,17 +38,7 @@ local deadline, today, now, channel = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- the eve's does not stop the last day's); q_claim.lua skips them once the
 -- incident is reported. ARGV[16] '1': the one at once goes on the last day
 -- itself, with the last day's text (body auto_cd), still keyed c:REF.
-local function remind(ref, phone, sec, seg, letter, bid, body)
-  if phone == nil or phone == '' or sec == nil or sec == '' then return 0 end
-  redis.call('SET', 'gw:{q}:body:' .. bid, body)
-  local id = redis.call('INCR', 'gw:{q}:seq')
-  redis.call('RPUSH', 'gw:{q}:b:bulk:' .. sec, string.format('%d', id) .. ':0:' .. seg .. ':' ..
-             phone .. ':' .. bid .. ':' .. letter .. ',0,' .. pid .. ',' .. ref)
-  redis.call('ZADD', 'gw:{q}:sched:bulk', sec, sec)
-  redis.call('HINCRBY', 'gw:{q}:n', 'bulk', 1)
-  return 1
-end
-
+-- (remind() is lib_incident.lua's.)
 local function create(state)
   local seq = redis.call('INCR', KEYS[2])
   local ref = string.format('BA%s-%06d', (string.gsub(on, '-', '')), seq)
@@ -96,9 +86,9 @@ end
 local function remind_all(ref)
   local first = ARGV[16] == '1' and {'auto_cd', 'tclaim_last_day'}
                 or {'auto_c', 'tclaim_reminder'}
-  local n = remind(ref, ARGV[9], ARGV[10], ARGV[11], 'c', first[1], first[2]) +
-            remind(ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'auto_l', 'tclaim_last_day') +
-            remind(ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'auto_d', 'tclaim_last_day')
+  local n = remind(pid, ref, ARGV[9], ARGV[10], ARGV[11], 'c', first[1], first[2]) +
+            remind(pid, ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'auto_l', 'tclaim_last_day') +
+            remind(pid, ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'auto_d', 'tclaim_last_day')
   redis.call('HSET', 'gw:inc:' .. ref, 'reminders', n)
   return n
 end

@@ -24,7 +24,9 @@
 --     "no_contribution";
 --   * KIND c / l / d (claim report: at once / the deadline's eve / the
 --     last day; TAG = the incident's reference): the incident is no longer
---     "open" (reported): "reported";
+--     "open" (reported): "reported"; l or d before the deadline's eve or
+--     last day (the calendar moved the deadline later, and inc_recheck.lua
+--     queued theirs for the new dates): "rescheduled";
 --   * its deadline (c, l, d) or due date (u) has passed: "expired";
 --   * KIND n (policy notice): the participant has another phone now or has
 --     gone: "phone_changed", "removed";
@@ -83,6 +85,19 @@ end
 
 -- What to do with one member, from reads only: returns a table
 -- {what = 'drop'|'skip'|'defer'|'send', ...}.
+-- Days from 1970-01-01 to the date YMD ("YYYY-MM-DD"; 0 when it is not
+-- one), in the proleptic Gregorian calendar.
+local function day_number(ymd)
+  local y, m, dd = string.match(ymd or '', '^(%d+)-(%d+)-(%d+)$')
+  if not y then return 0 end
+  y, m, dd = tonumber(y), tonumber(m), tonumber(dd)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + dd - 1
+  return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+end
+
 local function judge(lane, m)
   local id, att, seg, phone, bid, ex =
     string.match(m, '^(%d+):(%d+):(%d+):([^:]*):([^:]+):?(.*)$')
@@ -157,6 +172,11 @@ local function judge(lane, m)
       d.what, d.reason = 'skip', 'reported'
     elseif today ~= '' and inc[3] < today then
       d.what, d.reason = 'skip', 'expired'
+    elseif (kind == 'l' or kind == 'd') and today ~= '' and
+           day_number(inc[3]) - day_number(today) > (kind == 'l' and 1 or 0) then
+      -- before the eve or the last day: the deadline was moved later and
+      -- its own reminders queued (inc_recheck.lua)
+      d.what, d.reason = 'skip', 'rescheduled'
     elseif p[1] ~= phone then
       d.what, d.reason = 'skip', 'phone_changed'
     end

@@ -713,6 +713,50 @@ def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     assert env.redis("ZCARD", "gw:{q}:sched:bulk") == 0
 
 
+def test_claim_reminders_follow_a_deadline_the_calendar_moves_later(env):
+    """An accident of Tuesday 2026-12-29, registered while 2027 had no calendar
+    file, gets Friday 2027-01-01 (weekends only). Once 2027's file is loaded
+    (New Year's Day a holiday), the deadline is Monday 2027-01-04 and the
+    member is reminded on the new eve and last day, not on the old ones."""
+    cal26 = os.path.join(REPO, "ops", "calendars", "CN-2026.tsv")
+    cal27 = os.path.join(env.dir, "CN-2027.tsv")      # a test's file, not the notice
+    with open(cal27, "w", encoding="utf-8") as f:
+        f.write("2027-01-01\toff\t元旦\n2027-01-02\toff\t元旦\n2027-01-03\toff\t元旦\n")
+    before = {"calendar": {"files": cal26}}
+    after = {"calendar": {"files": cal26 + ", " + cal27}}
+    at_local(env, 2026, 12, 29, 10, overrides=before, fresh=True)
+    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-29"})
+    assert status == 201 and answer["deadline"] == "2027-01-01", answer
+    ref = answer["reference"]
+    CARRIER.wait_messages(1, timeout=10)
+    mark = env.log_size()
+    at_local(env, 2026, 12, 29, 11, overrides=after)
+    assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
+        env.log_since(mark)
+    assert "1 deadlines moved later (2 reminders queued" in env.log_since(mark)
+    assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2027-01-04"
+    for sec, letter in ((local_sec(2026, 12, 31, 8), "l"), (local_sec(2027, 1, 1, 8), "d"),
+                        (local_sec(2027, 1, 3, 8), "l"), (local_sec(2027, 1, 4, 8), "d")):
+        [m] = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % sec, 0, -1)
+        assert m.endswith(":%s,0,C-10,%s" % (letter, ref)), (sec, m)
+    # the old eve and last day pass by; the new ones name the new date
+    for n, (y, m, d) in enumerate(((2026, 12, 31), (2027, 1, 1))):
+        at_local(env, y, m, d, 8, overrides=after)
+        assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                             {"reason": "rescheduled"}) == n + 1, 10)
+    last_day = (SIGNATURE + "冯十您好，2027年1月4日是您意外伤害互助保障报案的最后一天，"
+                "逾期将不能理赔。登记号%s，请尽快找村协理员或拨打12333办理。" % ref)
+    for n, day in ((2, 3), (3, 4)):
+        at_local(env, 2027, 1, day, 8, overrides=after)
+        msgs = CARRIER.wait_messages(n, timeout=10)
+        assert msgs[-1]["text"] == last_day, msgs[-1]
+    assert len(CARRIER.messages()) == 3
+    env.restart_gatewayd()
+
+
 NOTICE_AT_NINE = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
                   "text": "12月20日起村卫生室可办理医保缴费。"}
 

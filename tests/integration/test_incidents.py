@@ -98,7 +98,8 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
             env.log_since(mark)
         log = env.log_since(mark)
         assert "ends on 2026-10-01, but the member was given 2026-10-08, which stays" in log, log
-        assert "0 deadlines moved later, 1 would end sooner and were kept" in log, log
+        assert "0 deadlines moved later (0 reminders queued for their new dates), 1 would " \
+            "end sooner and were kept" in log, log
         assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2026-10-08"
     finally:
         del os.environ["GW_CLOCK_OFFSET_S"]
