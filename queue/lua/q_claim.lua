@@ -17,19 +17,22 @@
 -- gateway/gw_campaign.h) also:
 --   * its campaign was cancelled: skipped "cancelled";
 --   * KIND u (unpaid contribution): the participant has paid since, has
---     gone from the roster, has another phone now, or (automatic reminders,
---     TAG = the due date they were scheduled for) another due date: skipped
---     "paid", "removed", "phone_changed", "rescheduled"; or owes no
---     contribution any more (no contribution year: a pensioner now):
---     "no_contribution";
+--     gone from the roster, or (automatic reminders, TAG = the due date
+--     they were scheduled for) has another due date: skipped "paid",
+--     "removed", "rescheduled"; or owes no contribution any more (no
+--     contribution year: a pensioner now): "no_contribution";
 --   * KIND c / l / d (claim report: at once / the deadline's eve / the
 --     last day; TAG = the incident's reference): the incident is no longer
 --     "open" (reported): "reported"; l or d before the deadline's eve or
 --     last day (the calendar moved the deadline later, and inc_recheck.lua
 --     queued theirs for the new dates): "rescheduled";
 --   * its deadline (c, l, d) or due date (u) has passed: "expired";
---   * KIND n (policy notice): the participant has another phone now or has
---     gone: "phone_changed", "removed";
+--   * KIND n (policy notice): the participant has gone: "removed";
+--   * the roster has another phone for the person now: the reminder goes
+--     to it, checked as one to it (opted out, duplicate), not to the old
+--     one; but an automatic unpaid one (CAMPAIGN 0: the import queued one
+--     for the new phone), and one whose person has no phone now, are
+--     skipped "phone_changed";
 --   * the same reminder (kind and participant; for claims the incident and
 --     stage; for notices the text and phone) went out within ARGV[9]
 --     seconds (ten minutes at least): skipped "duplicate".
@@ -144,12 +147,14 @@ local function judge(lane, m)
     d.what = 'send'
     return d
   end
+  local to      -- the phone the roster has for the person now
   if kind == 'u' or kind == 'n' then
     local f = participant(pid)
     local p = f and {f[1], f[2], f[6], f[7], f[8], f[9], f[10]} or {}
     if not p[1] then
       d.what, d.reason = 'skip', 'removed'
-    elseif p[1] ~= phone then
+    elseif p[1] ~= phone and (p[1] == '' or (kind == 'u' and camp == '0')) then
+      -- (an automatic one: the import queued one for the new phone)
       d.what, d.reason = 'skip', 'phone_changed'
     elseif kind == 'u' and (tonumber(p[6]) or 0) > 0 then
       d.what, d.reason = 'skip', 'paid'
@@ -161,6 +166,7 @@ local function judge(lane, m)
       d.what, d.reason = 'skip', 'expired'
     end
     if d.what then return d end
+    to = p[1]
     d.data = table.concat({p[2], p[3], p[4], p[5], p[6], p[7]}, '\31')
   else
     local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state')
@@ -177,11 +183,23 @@ local function judge(lane, m)
       -- before the eve or the last day: the deadline was moved later and
       -- its own reminders queued (inc_recheck.lua)
       d.what, d.reason = 'skip', 'rescheduled'
-    elseif p[1] ~= phone then
+    elseif p[1] == '' then
       d.what, d.reason = 'skip', 'phone_changed'
     end
     if d.what then return d end
+    to = p[1]
     d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
+  end
+  if to ~= phone then
+    -- The roster has another phone for the person now: the reminder goes
+    -- there (checked as one to that phone), not to the old one.
+    if redis.call('HEXISTS', 'gw:{q}:optout', to) == 1 then
+      d.what, d.reason = 'skip', 'opted_out'
+      return d
+    end
+    d.member = id .. ':' .. att .. ':' .. seg .. ':' .. to .. ':' .. bid .. ':' .. ex
+    d.pend_key = d.dkey
+    d.dkey = reminder_key(kind, pid, to, tag)
   end
   local last = redis.call('GET', 'gw:{q}:last:' .. d.dkey)
   if last and last ~= id then
@@ -203,14 +221,15 @@ end
 -- A reminder's pending mark goes once it is sent or skipped: a later
 -- campaign may reach the person again (after an opt-in, a new phone).
 local function drop_pend(d)
-  if d.dkey and d.pend then
-    local v = redis.call('HGET', 'gw:{q}:pend', d.dkey)
+  local key = d.pend_key or d.dkey
+  if key and d.pend then
+    local v = redis.call('HGET', 'gw:{q}:pend', key)
     if v and string.sub(v, 1, #d.pend + 1) == d.pend .. ':' then
-      redis.call('HDEL', 'gw:{q}:pend', d.dkey)
+      redis.call('HDEL', 'gw:{q}:pend', key)
     elseif not v then
       -- an older version kept the mark as a key (idx_migrate.lua moves
       -- those that are left; this one must not come back)
-      local pk = 'gw:{q}:pend:' .. d.dkey
+      local pk = 'gw:{q}:pend:' .. key
       if redis.call('GET', pk) == d.pend then redis.call('DEL', pk) end
     end
   end
@@ -305,9 +324,9 @@ for _, lane in ipairs({'reply', 'bulk'}) do
           redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', math.max(minint, 600))
           drop_pend(d)
         end
-        redis.call('HSET', flk, d.id, lane .. '|' .. m)
+        redis.call('HSET', flk, d.id, lane .. '|' .. (d.member or m))
         items[#items + 1] = lane
-        items[#items + 1] = m
+        items[#items + 1] = d.member or m
         datas[#datas + 1] = d.data
         if not seen[d.bid] then
           seen[d.bid] = true

@@ -274,6 +274,50 @@ def test_paid_or_opted_out_since_scheduling_is_skipped(env):
     assert env.metric("gateway_reminders_skipped_total", {"reason": "opted_out"}) == 1
 
 
+def test_reminders_go_to_the_phone_the_roster_has_when_they_go(env):
+    """Between the start and the send time a roster update gives C-01 a new
+    phone, C-02 an opted-out one and C-08 none: C-01's reminder goes to the
+    new phone; C-02's and C-08's are skipped (opted out, phone changed)."""
+    setup(env)
+    answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE,
+                            "send_at": "2026-12-02T10:00:04+08:00"}, 202)
+    cid = answer["id"]
+    assert answer["recipients"] == 5, answer
+    rows = [ROWS[0].replace("13700000001", "13700000011"),
+            ROWS[1].replace("13700000002", "13700000005"),
+            ROWS[7].replace("13700000008", "")]
+    status, got = env.import_csv(HEADER + "\n" + "\n".join(rows) + "\n")
+    assert status == 200 and got["updated"] == 3, got
+    CARRIER.wait_messages(3, timeout=15)
+    assert wait_until(lambda: counts(env, cid)["counts"]["queued"] == 0, 10), counts(env, cid)
+    time.sleep(0.5)
+    msgs = CARRIER.messages()
+    assert sorted(m["to"] for m in msgs) == [
+        "+8613700000006", "+8613700000006", "+8613700000011"], msgs
+    [new] = [m for m in msgs if m["to"] == "+8613700000011"]
+    assert "赵一" in new["text"], new
+    assert counts(env, cid)["skipped_why"] == {"opted_out": 1, "phone_changed": 1}, \
+        counts(env, cid)
+    # the last-sent mark is the new phone's message: it is not sent again
+    status, again = env.admin("POST", "/v1/campaigns", {
+        "kind": "unpaid_contribution", "filter": {"participant_ids": ["C-01"]},
+        "dry_run": True})
+    assert status == 200 and again["recipients"] == 0, again
+
+
+def test_claim_reminders_go_to_a_new_phone(env):
+    """A member's phone changes in the roster after staff registered the
+    accident: the eve's reminder goes to the new phone."""
+    ref = member_accident(env)
+    CARRIER.wait_messages(1, timeout=10)
+    status, got = env.import_csv(HEADER + "\n" +
+                                 MEMBER_ROW.replace("13700000010", "13700000020") + "\n")
+    assert status == 200 and got["updated"] == 1, got
+    at_local(env, 2026, 12, 3, 8)
+    msgs = CARRIER.wait_messages(2, timeout=10)
+    assert msgs[-1]["to"] == "+8613700000020" and ref in msgs[-1]["text"], msgs[-1]
+
+
 def test_started_at_night_goes_at_eight(env):
     setup(env, hour=22)
     answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
