@@ -58,9 +58,10 @@ static void print_held(const json_t *ans)
 {
     json_int_t held = json_integer_value(json_object_get(ans, "held"));
     if (held > 0)
-        printf("  %lld of the duplicates %s pending in another campaign: held, %s at "
-               "this one's time only if that one is cancelled first\n", (long long)held,
-               held == 1 ? "is" : "are", held == 1 ? "it goes" : "they go");
+        printf("  %lld of the duplicates %s pending in another campaign: held, %s "
+               "(at this one's time, or that one's when later) only if that one is "
+               "cancelled by then\n", (long long)held, held == 1 ? "is" : "are",
+               held == 1 ? "it goes" : "they go");
 }
 
 /* "s" unless N is 1. */

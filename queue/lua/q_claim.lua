@@ -41,7 +41,8 @@
 -- to skipped. A held one (camp_push.lua: pending for another campaign when
 -- it was queued, counted a duplicate; gw:{q}:held, id -> that campaign) is
 -- sent only if that campaign was cancelled since (and no copy went), and
--- then becomes a recipient; skipped, it moves no count. A reminder handed
+-- then becomes a recipient; skipped, it moves no count; due before that
+-- campaign's send time, it waits until just after it. A reminder handed
 -- out comes with what its text needs (the participant's fields, joined by
 -- \31), rendered by the daemon.
 -- Each handed-out message is recorded in the consumer's in-flight hash
@@ -86,8 +87,6 @@ local function camp_state(camp)
   return redis.call('HGET', 'gw:{q}:camp:' .. camp, 'state') or 'gone'
 end
 
--- What to do with one member, from reads only: returns a table
--- {what = 'drop'|'skip'|'defer'|'send', ...}.
 -- Days from 1970-01-01 to the date YMD ("YYYY-MM-DD"; 0 when it is not
 -- one), in the proleptic Gregorian calendar.
 local function day_number(ymd)
@@ -101,6 +100,9 @@ local function day_number(ymd)
   return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
 end
 
+-- What to do with one member, from reads only: returns a table
+-- {what = 'drop'|'skip'|'defer'|'wait'|'send', ...} ('wait': again at
+-- second until_s).
 local function judge(lane, m)
   local id, att, seg, phone, bid, ex =
     string.match(m, '^(%d+):(%d+):(%d+):([^:]*):([^:]+):?(.*)$')
@@ -207,10 +209,17 @@ local function judge(lane, m)
     return d
   end
   -- held for campaign OF: goes only if OF was cancelled (or is gone);
-  -- otherwise OF's copy is the one that goes
+  -- otherwise OF's copy is the one that goes. Due before OF, it waits for
+  -- OF's time (a second after it), so that OF cancelled meanwhile still
+  -- leaves the person this copy.
   local of = any_held and camp ~= '0' and redis.call('HGET', 'gw:{q}:held', id)
   local ostate = of and camp_state(of)
   if of and ostate ~= 'cancelled' and ostate ~= 'gone' then
+    local odue = tonumber(redis.call('HGET', 'gw:{q}:camp:' .. of, 'send_at_ms') or '') or 0
+    if odue > now then
+      d.what, d.until_s = 'wait', string.format('%d', math.floor(odue / 1000) + 1)
+      return d
+    end
     d.what, d.reason = 'skip', 'duplicate'
     return d
   end
@@ -315,6 +324,10 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         redis.call('ZADD', sk, ws, ws)
         redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
         redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1)
+      elseif d.what == 'wait' then
+        redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. d.until_s, m)
+        redis.call('ZADD', sk, d.until_s, d.until_s)
+        redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
       else
         if unhold(d) then release(d) end
         if d.dkey then

@@ -436,6 +436,20 @@ def test_a_campaign_due_before_the_one_it_duplicates_holds_its_reminders(env):
     assert got["counts"]["sent"] == 5, got
 
 
+def test_the_first_cancelled_after_the_second_fell_due(env):
+    """Due first, the second campaign's held reminders wait for the first's
+    time; the first cancelled meanwhile, they go then, as its recipients."""
+    first, second = overlapping(env, 9, 4)
+    early, later = local_sec(2026, 12, 2, 10, 0) + 4, local_sec(2026, 12, 2, 10, 0) + 10
+    assert wait_until(lambda: env.redis("LLEN", "gw:{q}:b:bulk:%d" % later) == 5, 10), \
+        env.redis("LLEN", "gw:{q}:b:bulk:%d" % early)
+    assert CARRIER.messages() == []
+    status, got = env.admin("POST", "/v1/campaigns/%s/cancel" % first["id"])
+    assert status == 200 and got["state"] == "cancelled", got
+    got = sent_once(env, second, 1.5)
+    assert got["recipients"] == 5 and got["counts"]["sent"] == 5, got
+
+
 def test_policy_notice_once_per_phone(env):
     setup(env)
     body = {"kind": "policy_notice", "filter": {"township": "青山镇"},
