@@ -230,6 +230,12 @@ void report_failure(const char *what, const http_call *call, const http_answer *
     if (ans->status == 401)
         fputs("gatewayctl: check GATEWAY_ADMIN_TOKEN against [admin] token in the daemon's "
               "config\n", stderr);
+    /* the API names its fields; here they are options */
+    if (msg != NULL && strstr(msg, "\"reported_on\"") != NULL &&
+        strncmp(what, "incident", 8) == 0)
+        fprintf(stderr, "gatewayctl: \"reported_on\" is %s here\n",
+                strcmp(what, "incident add") == 0 ? "--reported-on YYYY-MM-DD"
+                                                  : "--on YYYY-MM-DD");
     json_decref(root);
 }
 

@@ -145,6 +145,7 @@ def test_gatewayctl_incident_add(env):
         rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
                                       "accident", "--date", "2026-09-28")
         assert rc == 1 and "window_closed" in err, (rc, out, err)
+        assert '"reported_on" is --reported-on YYYY-MM-DD here' in err, err
         assert env.metric("gateway_calendar_missing_years") == 1    # 2027 has no file yet
     finally:
         env.restart_gatewayd()
@@ -215,6 +216,8 @@ def test_staff_record_a_report_made_another_way(env):
         assert status == 422 and got["error"] == "window_closed", got
         assert "2026-12-04" in got["message"], got
         assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
+        rc, out, err = env.gatewayctl("incident", "reported", late)
+        assert rc == 1 and '"reported_on" is --on YYYY-MM-DD here' in err, err
         rc, out, err = env.gatewayctl("incident", "show", late)
         assert rc == 0 and "not recorded as reported; the report window closed on " \
             "2026-12-04" in out, out
