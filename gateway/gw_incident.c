@@ -286,11 +286,11 @@ static void plan_reminders(inc_call *c, const gw_participant *p)
                   LATE_MS;
         return;
     }
-    inc_plan_last(c->inc, c->deadline, first, c->sec_l, c->sec_d, sizeof c->sec_l);
+    inc_plan_last(c->inc, c->deadline, first, 1, c->sec_l, c->sec_d, sizeof c->sec_l);
 }
 
-void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, char *sec_l,
-                   char *sec_d, size_t cap)
+void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, int at_first,
+                   char *sec_l, char *sec_d, size_t cap)
 {
     int start = inc->cfg->send_window_start_min;
     gw_date after = gw_date_add_days(deadline, 1), eve = gw_date_add_days(deadline, -1);
@@ -299,8 +299,8 @@ void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, cha
     sec_l[0] = sec_d[0] = '\0';
     if (first >= gw_window_opening(after.y, after.m, after.d, start))
         return;
-    if (last > first)
-        snprintf(sec_l, cap, "%" PRId64, last / 1000);
+    if (last > first || (!at_first && first < day))
+        snprintf(sec_l, cap, "%" PRId64, (last > first ? last : first) / 1000);
     snprintf(sec_d, cap, "%" PRId64, (day > first ? day : first) / 1000);
 }
 

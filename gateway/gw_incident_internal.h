@@ -36,11 +36,12 @@ const gw_calendar *inc_calendar(const gw_incidents *inc);
 /* The due seconds (decimal, into SEC_L and SEC_D, CAP bytes each) of the
  * reminders on DEADLINE's eve and on the last day itself, for an incident
  * whose reminders are planned at FIRST (ms, the send window's next
- * opening): the eve's opening when it is after FIRST, else ""; the last
- * day's opening, or FIRST when that is later; both "" once the window
- * has closed by FIRST. */
-void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, char *sec_l,
-                   char *sec_d, size_t cap);
+ * opening): the eve's opening when it is after FIRST; with AT_FIRST 0
+ * (no reminder at once goes at FIRST) FIRST itself when it is before the
+ * last day's opening; else ""; the last day's opening, or FIRST when that
+ * is later; both "" once the window has closed by FIRST. */
+void inc_plan_last(const gw_incidents *inc, gw_date deadline, int64_t first, int at_first,
+                   char *sec_l, char *sec_d, size_t cap);
 
 /* The days of KIND's window ([claims]). */
 int inc_days(const gw_incidents *inc, gw_incident_kind kind);

@@ -112,6 +112,20 @@ static void on_written(gw_redis *r, redisReply *reply, void *arg)
     move_next(rc);
 }
 
+/* Stores the move of the incident being moved, with the reminders of the
+ * new dates to PHONE ("": none) of SEG parts each. */
+static void write_move(inc_recheck *rc, const char *phone, const char *sec_l, const char *seg,
+                       const char *sec_d)
+{
+    const inc_move *m = &rc->moves[rc->next_move - 1];
+    const char *ref = m->key + strlen("gw:inc:");
+    const char *argv[] = {m->key, "write", m->was, m->now, m->pid, ref, phone,
+                          sec_l, seg, sec_d};
+    if (gw_redis_eval(rc->inc->redis, rc->inc->s_recheck, on_written, rc, 1, 10, argv,
+                      NULL) != 0)
+        job_end(rc, "Redis went away", 0);
+}
+
 /* The participant of the incident being moved (its phone, its text's
  * parts): the deadline is stored with the reminders of the new dates. */
 static void on_mover(int status, const gw_participant *list, size_t n, void *arg)
@@ -128,16 +142,13 @@ static void on_mover(int status, const gw_participant *list, size_t n, void *arg
     if (phone[0] != '\0') {
         int64_t first = gw_window_next(gw_clock_now_ms(), inc->cfg->send_window_start_min,
                                        inc->cfg->send_window_end_min);
-        inc_plan_last(inc, m->to, first, sec_l, sec_d, sizeof sec_l);
+        /* nothing goes at once here: the eve's may go at FIRST */
+        inc_plan_last(inc, m->to, first, 0, sec_l, sec_d, sizeof sec_l);
         if (inc->segments != NULL)
             snprintf(seg, sizeof seg, "%d", inc->segments('l', &list[0],
                      gw_incident_kind_name(m->kind), m->to, inc->segments_arg));
     }
-    const char *ref = m->key + strlen("gw:inc:");
-    const char *argv[] = {m->key, "write", m->was, m->now, m->pid, ref, phone,
-                          sec_l, seg, sec_d};
-    if (gw_redis_eval(inc->redis, inc->s_recheck, on_written, rc, 1, 10, argv, NULL) != 0)
-        job_end(rc, "Redis went away", 0);
+    write_move(rc, phone, sec_l, seg, sec_d);
 }
 
 /* Moves this chunk's next incident, or walks on when none is left. */
@@ -148,7 +159,9 @@ static void move_next(inc_recheck *rc)
         return;
     }
     const inc_move *m = &rc->moves[rc->next_move++];
-    if (gw_store_get(rc->inc->redis, m->pid, on_mover, rc) != 0)
+    if (m->pid[0] == '\0')
+        write_move(rc, "", "", "1", "");   /* no participant to remind */
+    else if (gw_store_get(rc->inc->redis, m->pid, on_mover, rc) != 0)
         job_end(rc, "Redis went away", 0);
 }
 
@@ -211,9 +224,8 @@ static void on_read(gw_redis *r, redisReply *reply, void *arg)
         gw_warn("incidents", "%s of %s: the claim may be reported until %s under the calendar "
                 "now loaded, not %s only; the reminders of the eve and the last day move to "
                 "the new dates", ref, pid, m->now, m->was);
-        if (who->type != REDIS_REPLY_STRING || who->len >= sizeof m->pid)
-            continue;             /* damaged: left as it is */
-        memcpy(m->pid, who->str, who->len + 1);
+        if (who->type == REDIS_REPLY_STRING && who->len < sizeof m->pid)
+            memcpy(m->pid, who->str, who->len + 1);      /* else "": nobody to remind */
         m->key = rc->keys[i];
         m->kind = kind;
         m->to = now;

@@ -12,7 +12,8 @@
 --                 second, ARGV[8] SMS parts, ARGV[9] the last day's due
 --                 second ("" for one that does not go). Those queued for
 --                 the old dates are skipped when due (q_claim.lua:
---                 "rescheduled"). Returns {1 set or 0, reminders queued}.
+--                 "rescheduled", by the field reminded_for). Returns {1
+--                 set or 0, reminders queued}.
 if ARGV[1] == 'read' then
   local out = {}
   for i, k in ipairs(KEYS) do
@@ -24,8 +25,13 @@ local v = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'reminders')
 if v[1] ~= 'open' or v[2] ~= ARGV[2] then
   return {0, 0}
 end
-redis.call('HSET', KEYS[1], 'deadline', ARGV[3])
+-- reminded_for: the deadline the eve's and last day's reminders are queued
+-- for (q_claim.lua skips those of another date only when it is the
+-- deadline); the last-sent marks of the old ones named a date no longer
+-- true, and must not make the new ones duplicates
+redis.call('HSET', KEYS[1], 'deadline', ARGV[3], 'reminded_for', ARGV[3])
 local pid, ref, phone = ARGV[4], ARGV[5], ARGV[6]
+redis.call('DEL', 'gw:{q}:last:l:' .. ref, 'gw:{q}:last:d:' .. ref)
 local n = remind(pid, ref, phone, ARGV[7], ARGV[8], 'l', 'auto_l', 'tclaim_last_day') +
           remind(pid, ref, phone, ARGV[9], ARGV[8], 'd', 'auto_d', 'tclaim_last_day')
 if n > 0 then

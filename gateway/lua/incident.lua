@@ -89,7 +89,9 @@ local function remind_all(ref)
   local n = remind(pid, ref, ARGV[9], ARGV[10], ARGV[11], 'c', first[1], first[2]) +
             remind(pid, ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'auto_l', 'tclaim_last_day') +
             remind(pid, ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'auto_d', 'tclaim_last_day')
-  redis.call('HSET', 'gw:inc:' .. ref, 'reminders', n)
+  -- reminded_for: the deadline the eve's and last day's are queued for
+  -- (q_claim.lua, inc_recheck.lua)
+  redis.call('HSET', 'gw:inc:' .. ref, 'reminders', n, 'reminded_for', deadline)
   return n
 end
 

@@ -9,7 +9,8 @@
 --
 -- Just before sending, a bulk message is checked again (DOMAIN: "the status
 -- is checked again just before sending"):
---   * its phone is on the opt-out list (gw:{q}:optout): skipped "opted_out";
+--   * its phone (a reminder's: the one the roster has now, see below) is on
+--     the opt-out list (gw:{q}:optout): skipped "opted_out";
 --   * outside the send window (ARGV[8], the window's next opening, is later
 --     than now): moved to that opening's bucket, not dropped (a one-off bulk
 --     SMS too; the reply lane, answering a resident, goes at any hour);
@@ -30,9 +31,10 @@
 --   * KIND n (policy notice): the participant has gone: "removed";
 --   * the roster has another phone for the person now: the reminder goes
 --     to it, checked as one to it (opted out, duplicate), not to the old
---     one; but an automatic unpaid one (CAMPAIGN 0: the import queued one
---     for the new phone), and one whose person has no phone now, are
---     skipped "phone_changed";
+--     one (a notice stays with the old one while someone still has it);
+--     but an automatic unpaid one (CAMPAIGN 0: the import queued one for
+--     the new phone), and one whose person has no phone now, are skipped
+--     "phone_changed";
 --   * the same reminder (kind and participant; for claims the incident and
 --     stage; for notices the text and phone) went out within ARGV[9]
 --     seconds (ten minutes at least): skipped "duplicate".
@@ -137,7 +139,8 @@ local function judge(lane, m)
       return d
     end
   end
-  if redis.call('HEXISTS', 'gw:{q}:optout', phone) == 1 then
+  -- (a reminder's phone is checked once the roster's is known)
+  if not kind and redis.call('HEXISTS', 'gw:{q}:optout', phone) == 1 then
     d.what, d.reason = 'skip', 'opted_out'
     return d
   end
@@ -171,7 +174,8 @@ local function judge(lane, m)
     to = p[1]
     d.data = table.concat({p[2], p[3], p[4], p[5], p[6], p[7]}, '\31')
   else
-    local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state')
+    local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state',
+                           'reminded_for')
     local f = participant(pid)
     local p = f and {f[1], f[2], f[6]} or {}
     if not inc[4] or not inc[3] or not p[1] or inc[1] ~= pid then
@@ -180,10 +184,11 @@ local function judge(lane, m)
       d.what, d.reason = 'skip', 'reported'
     elseif today ~= '' and inc[3] < today then
       d.what, d.reason = 'skip', 'expired'
-    elseif (kind == 'l' or kind == 'd') and today ~= '' and
+    elseif (kind == 'l' or kind == 'd') and today ~= '' and inc[5] == inc[3] and
            day_number(inc[3]) - day_number(today) > (kind == 'l' and 1 or 0) then
       -- before the eve or the last day: the deadline was moved later and
-      -- its own reminders queued (inc_recheck.lua)
+      -- its own reminders queued (inc_recheck.lua; without reminded_for, as
+      -- an older version moved it, this one goes, naming the new date)
       d.what, d.reason = 'skip', 'rescheduled'
     elseif p[1] == '' then
       d.what, d.reason = 'skip', 'phone_changed'
@@ -192,13 +197,18 @@ local function judge(lane, m)
     to = p[1]
     d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
   end
+  -- The roster has another phone for the person now: the reminder goes
+  -- there (checked as one to that phone), not to the old one; but a notice
+  -- (one per phone) stays with a phone someone else still has (a household
+  -- member moved to a phone of their own).
+  if kind == 'n' and to ~= phone and redis.call('HEXISTS', 'gw:pt:ph', phone) == 1 then
+    to = phone
+  end
+  if redis.call('HEXISTS', 'gw:{q}:optout', to) == 1 then
+    d.what, d.reason = 'skip', 'opted_out'
+    return d
+  end
   if to ~= phone then
-    -- The roster has another phone for the person now: the reminder goes
-    -- there (checked as one to that phone), not to the old one.
-    if redis.call('HEXISTS', 'gw:{q}:optout', to) == 1 then
-      d.what, d.reason = 'skip', 'opted_out'
-      return d
-    end
     d.member = id .. ':' .. att .. ':' .. seg .. ':' .. to .. ':' .. bid .. ':' .. ex
     d.pend_key = d.dkey
     d.dkey = reminder_key(kind, pid, to, tag)

@@ -318,6 +318,37 @@ def test_claim_reminders_go_to_a_new_phone(env):
     assert msgs[-1]["to"] == "+8613700000020" and ref in msgs[-1]["text"], msgs[-1]
 
 
+def test_an_opt_out_of_the_old_phone_does_not_stop_a_new_one(env):
+    """A member moved to a new phone; the old number (given to someone else)
+    opts out: the claim reminder still goes to the member's new phone."""
+    ref = member_accident(env)
+    CARRIER.wait_messages(1, timeout=10)
+    status, got = env.import_csv(HEADER + "\n" +
+                                 MEMBER_ROW.replace("13700000010", "13700000020") + "\n")
+    assert status == 200 and got["updated"] == 1, got
+    status, _ = env.admin("POST", "/v1/optouts", {"phone": "13700000010", "action": "add"})
+    assert status in (200, 201)
+    at_local(env, 2026, 12, 3, 8)
+    msgs = CARRIER.wait_messages(2, timeout=10)
+    assert msgs[-1]["to"] == "+8613700000020" and ref in msgs[-1]["text"], msgs[-1]
+
+
+def test_a_household_notice_stays_with_the_household_phone(env):
+    """A notice queued once for a household's shared phone (for C-06): C-06
+    gets a phone of their own before it goes; the notice still goes to the
+    shared phone, where C-07 is."""
+    setup(env)
+    answer = campaign(env, {"kind": "policy_notice", "filter": {"participant_ids": [
+        "C-06", "C-07"]}, "text": "通知", "send_at": "2026-12-02T10:00:04+08:00"}, 202)
+    assert answer["recipients"] == 1, answer
+    status, got = env.import_csv(HEADER + "\n" + ROWS[5].replace("13700000006", "13700000066")
+                                 + "\n")
+    assert status == 200 and got["updated"] == 1, got
+    [m] = CARRIER.wait_messages(1, timeout=15)
+    time.sleep(1.0)
+    assert m["to"] == "+8613700000006" and len(CARRIER.messages()) == 1, CARRIER.messages()
+
+
 def test_started_at_night_goes_at_eight(env):
     setup(env, hour=22)
     answer = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE}, 202)
@@ -813,6 +844,61 @@ def test_claim_reminders_follow_a_deadline_the_calendar_moves_later(env):
         assert msgs[-1]["text"] == last_day, msgs[-1]
     assert len(CARRIER.messages()) == 3
     env.restart_gatewayd()
+
+
+def test_a_deadline_moved_at_night_is_reminded_on_its_new_eve(env):
+    """The old eve's reminder went on 2026-12-31; that night 2027's file comes
+    (New Year's Day off, Saturday 2027-01-02 a working day): the deadline is
+    2027-01-02, and the member hears on the new eve (the next morning: the
+    earlier one does not make it a duplicate) and on the new last day."""
+    cal26 = os.path.join(REPO, "ops", "calendars", "CN-2026.tsv")
+    cal27 = os.path.join(env.dir, "CN-2027.tsv")      # a test's file, not the notice
+    with open(cal27, "w", encoding="utf-8") as f:
+        f.write("2027-01-01\toff\t元旦\n2027-01-02\tworkday\t元旦\n")
+    interval = {"min_interval_hours": 30}
+    before = {"calendar": {"files": cal26}, "reminders": interval}
+    after = {"calendar": {"files": cal26 + ", " + cal27}, "reminders": interval}
+    at_local(env, 2026, 12, 29, 10, overrides=before, fresh=True)
+    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
+    assert status == 200 and answer["rejected"] == [], answer
+    status, answer = env.admin("POST", "/v1/incidents", {
+        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-29"})
+    assert status == 201 and answer["deadline"] == "2027-01-01", answer
+    ref = answer["reference"]
+    CARRIER.wait_messages(1, timeout=10)
+    at_local(env, 2026, 12, 31, 8, overrides=before)
+    CARRIER.wait_messages(2, timeout=10)
+    mark = env.log_size()
+    at_local(env, 2026, 12, 31, 21, overrides=after)
+    assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
+        env.log_since(mark)
+    assert "1 deadlines moved later (2 reminders queued" in env.log_since(mark)
+    assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2027-01-02"
+    last_day = (SIGNATURE + "冯十您好，2027年1月2日是您意外伤害互助保障报案的最后一天，"
+                "逾期将不能理赔。登记号%s，请尽快找村协理员或拨打12333办理。" % ref)
+    for n, day in ((3, 1), (4, 2)):
+        at_local(env, 2027, 1, day, 8, overrides=after)
+        msgs = CARRIER.wait_messages(n, timeout=10)
+        assert msgs[-1]["text"] == last_day, msgs[-1]
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "rescheduled"}) == 1, 10)
+    time.sleep(1.0)
+    assert len(CARRIER.messages()) == 4
+    env.restart_gatewayd()
+
+
+def test_a_deadline_an_older_version_moved_keeps_its_reminders(env):
+    """An incident whose deadline an older version moved later (its reminders
+    left at the old times, no reminded_for): they still go, naming the new
+    date, rather than being skipped with nothing in their place."""
+    ref = member_accident(env)
+    CARRIER.wait_messages(1, timeout=10)
+    env.redis("HSET", "gw:inc:" + ref, "deadline", "2026-12-07")
+    env.redis("HDEL", "gw:inc:" + ref, "reminded_for")
+    for n, day in ((2, 3), (3, 4)):
+        at_local(env, 2026, 12, day, 8)
+        msgs = CARRIER.wait_messages(n, timeout=10)
+        assert "2026年12月7日" in msgs[-1]["text"], msgs[-1]
 
 
 NOTICE_AT_NINE = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
