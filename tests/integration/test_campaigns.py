@@ -787,8 +787,7 @@ def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     last day (each at 08:00), and nothing after the deadline."""
     ref = member_accident(env)
     CARRIER.wait_messages(1, timeout=10)
-    last_day = (SIGNATURE + "冯十您好，2026年12月4日是您意外伤害互助保障报案的最后一天，"
-                "逾期将不能理赔。登记号%s，请尽快找村协理员或拨打12333办理。" % ref)
+    last_day = last_day_text("2026年12月4日", ref)
     # the daemon's clock moves a day at a time, Redis' does not: the eve's
     # last-send mark (kept min_interval_hours, 20) is still there on the last
     # day, which must not make the last day's reminder a duplicate of it
@@ -802,31 +801,54 @@ def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     assert env.redis("ZCARD", "gw:{q}:sched:bulk") == 0
 
 
-def test_claim_reminders_follow_a_deadline_the_calendar_moves_later(env):
-    """An accident of Tuesday 2026-12-29, registered while 2027 had no calendar
-    file, gets Friday 2027-01-01 (weekends only). Once 2027's file is loaded
-    (New Year's Day a holiday), the deadline is Monday 2027-01-04 and the
-    member is reminded on the new eve and last day, not on the old ones."""
+def last_day_text(day, ref):
+    """C-10's reminder of the eve and of the last day of claim REF, due DAY."""
+    return (SIGNATURE + "冯十您好，%s是您意外伤害互助保障报案的最后一天，逾期将不能理赔。"
+            "登记号%s，请尽快找村协理员或拨打12333办理。" % (day, ref))
+
+
+def judged_again(env, when, overrides, ref, deadline):
+    """gatewayd restarted at WHEN (y, m, d, hour) with OVERRIDES (a calendar
+    since which REF's deadline is DEADLINE, later): it is moved, with two
+    reminders for the new dates."""
+    mark = env.log_size()
+    at_local(env, *when, overrides=overrides)
+    assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
+        env.log_since(mark)
+    assert "1 deadlines moved later (2 reminders queued" in env.log_since(mark)
+    assert env.redis("HGET", "gw:inc:" + ref, "deadline") == deadline
+
+
+def year_end_accident(env, cal27, reminders=None):
+    """Tuesday 2026-12-29 10:00, 2027 without a calendar file: member C-10's
+    accident of that day gets Friday 2027-01-01 (weekends only), and its
+    reminder at once goes. CAL27 is the text of a 2027 file (a test's, not
+    the notice) for later. Returns the reference and the overrides before
+    and after that file is loaded (with [reminders] REMINDERS)."""
     cal26 = os.path.join(REPO, "ops", "calendars", "CN-2026.tsv")
-    cal27 = os.path.join(env.dir, "CN-2027.tsv")      # a test's file, not the notice
-    with open(cal27, "w", encoding="utf-8") as f:
-        f.write("2027-01-01\toff\t元旦\n2027-01-02\toff\t元旦\n2027-01-03\toff\t元旦\n")
-    before = {"calendar": {"files": cal26}}
-    after = {"calendar": {"files": cal26 + ", " + cal27}}
+    path = os.path.join(env.dir, "CN-2027.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(cal27)
+    before = {"calendar": {"files": cal26}, "reminders": reminders or {}}
+    after = {"calendar": {"files": cal26 + ", " + path}, "reminders": reminders or {}}
     at_local(env, 2026, 12, 29, 10, overrides=before, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200 and answer["rejected"] == [], answer
     status, answer = env.admin("POST", "/v1/incidents", {
         "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-29"})
     assert status == 201 and answer["deadline"] == "2027-01-01", answer
-    ref = answer["reference"]
     CARRIER.wait_messages(1, timeout=10)
-    mark = env.log_size()
-    at_local(env, 2026, 12, 29, 11, overrides=after)
-    assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
-        env.log_since(mark)
-    assert "1 deadlines moved later (2 reminders queued" in env.log_since(mark)
-    assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2027-01-04"
+    return answer["reference"], before, after
+
+
+def test_claim_reminders_follow_a_deadline_the_calendar_moves_later(env):
+    """An accident of Tuesday 2026-12-29, registered while 2027 had no calendar
+    file, gets Friday 2027-01-01 (weekends only). Once 2027's file is loaded
+    (New Year's Day a holiday), the deadline is Monday 2027-01-04 and the
+    member is reminded on the new eve and last day, not on the old ones."""
+    ref, _, after = year_end_accident(
+        env, "2027-01-01\toff\t元旦\n2027-01-02\toff\t元旦\n2027-01-03\toff\t元旦\n")
+    judged_again(env, (2026, 12, 29, 11), after, ref, "2027-01-04")
     for sec, letter in ((local_sec(2026, 12, 31, 8), "l"), (local_sec(2027, 1, 1, 8), "d"),
                         (local_sec(2027, 1, 3, 8), "l"), (local_sec(2027, 1, 4, 8), "d")):
         [m] = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % sec, 0, -1)
@@ -836,8 +858,7 @@ def test_claim_reminders_follow_a_deadline_the_calendar_moves_later(env):
         at_local(env, y, m, d, 8, overrides=after)
         assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
                                              {"reason": "rescheduled"}) == n + 1, 10)
-    last_day = (SIGNATURE + "冯十您好，2027年1月4日是您意外伤害互助保障报案的最后一天，"
-                "逾期将不能理赔。登记号%s，请尽快找村协理员或拨打12333办理。" % ref)
+    last_day = last_day_text("2027年1月4日", ref)
     for n, day in ((2, 3), (3, 4)):
         at_local(env, 2027, 1, day, 8, overrides=after)
         msgs = CARRIER.wait_messages(n, timeout=10)
@@ -851,31 +872,12 @@ def test_a_deadline_moved_at_night_is_reminded_on_its_new_eve(env):
     (New Year's Day off, Saturday 2027-01-02 a working day): the deadline is
     2027-01-02, and the member hears on the new eve (the next morning: the
     earlier one does not make it a duplicate) and on the new last day."""
-    cal26 = os.path.join(REPO, "ops", "calendars", "CN-2026.tsv")
-    cal27 = os.path.join(env.dir, "CN-2027.tsv")      # a test's file, not the notice
-    with open(cal27, "w", encoding="utf-8") as f:
-        f.write("2027-01-01\toff\t元旦\n2027-01-02\tworkday\t元旦\n")
-    interval = {"min_interval_hours": 30}
-    before = {"calendar": {"files": cal26}, "reminders": interval}
-    after = {"calendar": {"files": cal26 + ", " + cal27}, "reminders": interval}
-    at_local(env, 2026, 12, 29, 10, overrides=before, fresh=True)
-    status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
-    assert status == 200 and answer["rejected"] == [], answer
-    status, answer = env.admin("POST", "/v1/incidents", {
-        "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-29"})
-    assert status == 201 and answer["deadline"] == "2027-01-01", answer
-    ref = answer["reference"]
-    CARRIER.wait_messages(1, timeout=10)
+    ref, before, after = year_end_accident(
+        env, "2027-01-01\toff\t元旦\n2027-01-02\tworkday\t元旦\n", {"min_interval_hours": 30})
     at_local(env, 2026, 12, 31, 8, overrides=before)
     CARRIER.wait_messages(2, timeout=10)
-    mark = env.log_size()
-    at_local(env, 2026, 12, 31, 21, overrides=after)
-    assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
-        env.log_since(mark)
-    assert "1 deadlines moved later (2 reminders queued" in env.log_since(mark)
-    assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2027-01-02"
-    last_day = (SIGNATURE + "冯十您好，2027年1月2日是您意外伤害互助保障报案的最后一天，"
-                "逾期将不能理赔。登记号%s，请尽快找村协理员或拨打12333办理。" % ref)
+    judged_again(env, (2026, 12, 31, 21), after, ref, "2027-01-02")
+    last_day = last_day_text("2027年1月2日", ref)
     for n, day in ((3, 1), (4, 2)):
         at_local(env, 2027, 1, day, 8, overrides=after)
         msgs = CARRIER.wait_messages(n, timeout=10)
