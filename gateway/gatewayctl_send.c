@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gatewayctl.h"
 
@@ -159,9 +160,19 @@ int cmd_queue(const ctl *c, int argc, char **argv)
         return -1;
     json_t *ans;
     int rc = api_call(c, "GET", "/v1/queue", NULL, "queue", &ans);
+    if (rc == 0 && ans != NULL && json_is_false(json_object_get(ans, "fresh"))) {
+        /* a daemon just started reads them within a second */
+        json_decref(ans);
+        struct timespec pause = {1, 200 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        rc = api_call(c, "GET", "/v1/queue", NULL, "queue", &ans);
+    }
     if (rc != 0 || ans == NULL)
         return rc;
     json_t *lanes = json_object_get(ans, "lanes");
+    if (json_is_false(json_object_get(ans, "fresh")))
+        printf("(the gateway has not read the queue's figures from Redis yet: it does every "
+               "second, unless Redis is down; these are not current)\n");
     printf("%-8s %12s %12s %14s\n", "lane", "scheduled", "ready", "oldest due");
     const char *names[] = {"reply", "bulk"};
     for (int i = 0; i < 2; i++) {

@@ -310,6 +310,22 @@ def test_gatewayctl_send_and_status(env):
     assert rc != 0 and "bad_phone" in (out + err) or "phone" in (out + err), (rc, out, err)
     rc, out, err = env.gatewayctl("queue")
     assert rc == 0 and "reply" in out, (out, err)
+    assert "not read the queue's figures" not in out, out
+
+
+def test_gatewayctl_queue_says_when_its_figures_are_not_current(env):
+    """Started while Redis is down, gatewayd has no queue figures: gatewayctl
+    queue says so rather than showing zeros as if the queue were empty."""
+    env.stop_gatewayd()
+    env.stop_redis()
+    try:
+        env.start_gatewayd()
+        rc, out, err = env.gatewayctl("queue")
+        assert rc == 0 and "has not read the queue's figures from Redis yet" in out, (out, err)
+    finally:
+        env.start_redis()
+    assert wait_until(lambda: "not read" not in env.gatewayctl("queue")[1], 10)
+    env.restart_gatewayd()
 
 
 def test_metrics_name_queue_and_sms(env):
