@@ -142,7 +142,11 @@ static const char done_lua[] =
     "redis.call('HSET', KEYS[1], 'walked', '1') "
     "redis.call('SREM', 'gw:{q}:camp:fanning', ARGV[1]) "
     "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end "
-    "redis.call('DEL', KEYS[3], KEYS[4]) "
+    "redis.call('DEL', KEYS[4]) "
+    /* the ids stay while its messages may go: a notice's copy looks in them
+     * for the others of a household phone (q_claim.lua) */
+    "local ttl = tonumber(redis.call('HGET', KEYS[1], 'pend_ttl_s') or '') or 0 "
+    "if ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) else redis.call('DEL', KEYS[3]) end "
     "return 1";
 
 static void finish_start(camp_job *j)

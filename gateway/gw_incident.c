@@ -52,6 +52,8 @@ typedef struct inc_call {
     int late;                     /* the only reminder goes late on the last day */
     int c_last_text;              /* the one at once goes on the last day: its text */
     gw_date reported_on;          /* a staff mark: the day the member reported; else 0 */
+    gw_participant who;           /* register: the participant (to plan again) */
+    int replanned;                /* register: planned again for the stored deadline */
 } inc_call;
 
 static const char *const kind_names[] = {"accident", "critical_illness"};
@@ -149,6 +151,9 @@ static int defer(inc_call *c, gw_incident_result result)
 
 /* ---- the script ---- */
 
+static void plan_reminders(inc_call *c, const gw_participant *p);
+static int run_script(inc_call *c);
+
 static void on_script(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
@@ -214,6 +219,23 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
         answer(c, fresh ? GW_INCIDENT_REPORTED_NEW : GW_INCIDENT_REPORTED, ref, deadline);
         break;
     }
+    case 5:
+        /* registered again, its reminders never queued, and its stored
+         * deadline is not the one worked out now (the calendar or [claims]
+         * changed): they are planned for the stored one, which stands */
+        if (!c->replanned) {
+            c->replanned = 1;
+            c->deadline = deadline;
+            c->phone[0] = c->sec_c[0] = c->sec_l[0] = c->sec_d[0] = '\0';
+            c->seg_c[0] = c->seg_l[0] = '\0';
+            c->late = c->c_last_text = 0;
+            if (gw_date_cmp(c->deadline, gw_incident_today()) >= 0)
+                plan_reminders(c, &c->who);
+            if (run_script(c) == 0)
+                return;
+        }
+        answer(c, GW_INCIDENT_UNAVAILABLE, "", none);
+        break;
     case 3:
         gw_info("incidents", "%s of %s on %s: report refused, the window closed on %s", kind,
                 c->pid, on, ymd);
@@ -324,6 +346,7 @@ static void on_participant(int status, const gw_participant *list, size_t n, voi
         /* The script judges the window: one reported already is answered so
          * even once its window has closed. A report made on c->reported_on
          * queues no reminder, nor does a window closed. */
+        c->who = list[0];
         if (!c->report && gw_date_cmp(c->deadline, gw_incident_today()) >= 0)
             plan_reminders(c, &list[0]);
         if (run_script(c) != 0)

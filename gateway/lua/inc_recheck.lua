@@ -32,7 +32,12 @@ end
 redis.call('HSET', KEYS[1], 'deadline', ARGV[3], 'reminded_for', ARGV[3])
 local pid, ref, phone = ARGV[4], ARGV[5], ARGV[6]
 redis.call('DEL', 'gw:{q}:last:l:' .. ref, 'gw:{q}:last:d:' .. ref)
-local n = remind(pid, ref, phone, ARGV[7], ARGV[8], 'l', 'auto_l', 'tclaim_last_day') +
+-- the reminder at once, still to come by the new eve's, says it all (its
+-- text is written when it goes, with the deadline stored then)
+local c_at = tonumber(redis.call('HGET', KEYS[1], 'c_at') or '') or 0
+local sec_l = ARGV[7]
+if sec_l ~= '' and c_at >= tonumber(sec_l) then sec_l = '' end
+local n = remind(pid, ref, phone, sec_l, ARGV[8], 'l', 'auto_l', 'tclaim_last_day') +
           remind(pid, ref, phone, ARGV[9], ARGV[8], 'd', 'auto_d', 'tclaim_last_day')
 if n > 0 then
   redis.call('HSET', KEYS[1], 'reminders', (tonumber(v[3]) or 0) + n)

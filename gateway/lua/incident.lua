@@ -17,8 +17,11 @@
 --   'reported' -> {1, its reference, its deadline},
 --   'open' -> {4, its reference, its deadline, its reminders (-1 not
 --   known), opted out as above, 1 when they were queued now (it had none)
---   else 0}; nothing else changes. Else, when today is past the deadline
---   (an open one's, when later) -> {3, '', that deadline}, nothing stored.
+--   else 0}; nothing else changes; but one that had none and whose stored
+--   deadline is not ARGV[5] -> {5, its reference, its deadline}, nothing
+--   queued (the daemon plans them for that deadline and calls again).
+--   Else, when today is past the deadline (an open one's, when later) ->
+--   {3, '', that deadline}, nothing stored.
 -- report, among the participant's incidents of the same kind and date:
 --   one already 'reported' -> {1, its reference, its deadline}, nothing changes;
 --   else when today is past the deadline -> {3, '', that deadline}, nothing
@@ -90,8 +93,11 @@ local function remind_all(ref)
             remind(pid, ref, ARGV[9], ARGV[12], ARGV[13], 'l', 'auto_l', 'tclaim_last_day') +
             remind(pid, ref, ARGV[9], ARGV[14], ARGV[15], 'd', 'auto_d', 'tclaim_last_day')
   -- reminded_for: the deadline the eve's and last day's are queued for
-  -- (q_claim.lua, inc_recheck.lua)
-  redis.call('HSET', 'gw:inc:' .. ref, 'reminders', n, 'reminded_for', deadline)
+  -- (q_claim.lua, inc_recheck.lua);
+  -- c_at: when the one at once goes (inc_recheck.lua: no eve's reminder
+  -- beside one still to come)
+  redis.call('HSET', 'gw:inc:' .. ref, 'reminders', n, 'reminded_for', deadline,
+             'c_at', ARGV[10])
   return n
 end
 
@@ -105,6 +111,11 @@ if mode == 'register' then
     local last = open[1][2] > deadline and open[1][2] or deadline
     if today > last then return {3, '', last} end
     local had = redis.call('HGET', 'gw:inc:' .. ref, 'reminders')
+    if had == '0' and open[1][2] ~= deadline then
+      -- planned for another deadline than the one stored: the daemon plans
+      -- them again for the stored one and calls again
+      return {5, ref, open[1][2]}
+    end
     if had == '0' then return {4, ref, open[1][2], remind_all(ref), opted_out(), 1} end
     return {4, ref, open[1][2], tonumber(had) or -1, opted_out(), 0}
   end

@@ -89,6 +89,22 @@ local function camp_state(camp)
   return redis.call('HGET', 'gw:{q}:camp:' .. camp, 'state') or 'gone'
 end
 
+-- Someone campaign CAMP reaches (its place, or its ids) on PHONE, other
+-- than participant PID: their fields, or nil.
+local function household(camp, pid, phone)
+  local c = redis.call('HMGET', 'gw:{q}:camp:' .. camp, 'source', 'key')
+  local tw, vl = string.match(c[2] or '', '^([^\30]*)\30?(.*)$')
+  for _, e in ipairs(phone_entries(redis.call('HGET', 'gw:pt:ph', phone))) do
+    local f = participant_fields(e[2])
+    if e[1] ~= pid and ((c[1] == 'place' and (tw == '' or f[4] == tw) and
+                         (vl == '' or f[5] == vl)) or
+                        (c[1] == 'list' and redis.call('LPOS', c[2], e[1]))) then
+      return f
+    end
+  end
+  return nil
+end
+
 -- Days from 1970-01-01 to the date YMD ("YYYY-MM-DD"; 0 when it is not
 -- one), in the proleptic Gregorian calendar.
 local function day_number(ymd)
@@ -111,7 +127,8 @@ local function judge(lane, m)
   if id == nil then
     return {what = 'drop'}
   end
-  local d = {id = id, att = att, seg = tonumber(seg) or 1, phone = phone, bid = bid, data = ''}
+  local d = {id = id, att = att, seg = tonumber(seg) or 1, phone = phone, bid = bid, data = '',
+             ex = ex}
   local st = redis.call('GET', 'gw:{q}:m:' .. id)
   if st and (string.sub(st, 1, 5) == 'sent|' or string.sub(st, 1, 10) == 'delivered|'
              or string.sub(st, 1, 7) == 'failed|') then
@@ -158,7 +175,7 @@ local function judge(lane, m)
     local p = f and {f[1], f[2], f[6], f[7], f[8], f[9], f[10]} or {}
     if not p[1] then
       d.what, d.reason = 'skip', 'removed'
-    elseif p[1] ~= phone and (p[1] == '' or (kind == 'u' and camp == '0')) then
+    elseif p[1] ~= phone and kind == 'u' and (p[1] == '' or camp == '0') then
       -- (an automatic one: the import queued one for the new phone)
       d.what, d.reason = 'skip', 'phone_changed'
     elseif kind == 'u' and (tonumber(p[6]) or 0) > 0 then
@@ -198,11 +215,20 @@ local function judge(lane, m)
     d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
   end
   -- The roster has another phone for the person now: the reminder goes
-  -- there (checked as one to that phone), not to the old one; but a notice
-  -- (one per phone) stays with a phone someone else still has (a household
-  -- member moved to a phone of their own).
-  if kind == 'n' and to ~= phone and redis.call('HEXISTS', 'gw:pt:ph', phone) == 1 then
-    to = phone
+  -- there (checked as one to that phone), not to the old one. A notice
+  -- (one per phone: the others on it were counted duplicates) still goes to
+  -- the old phone, written for them, while someone the campaign reaches is
+  -- on it, and then also, as a copy queued now, to the new one.
+  if kind == 'n' and to ~= phone then
+    local stay = household(camp, pid, phone)
+    if stay then
+      if to ~= '' then d.also = to end
+      to = phone
+      d.data = table.concat({stay[2], stay[6], stay[7], stay[8], stay[9], stay[10]}, '\31')
+    elseif to == '' then
+      d.what, d.reason = 'skip', 'phone_changed'
+      return d
+    end
   end
   if redis.call('HEXISTS', 'gw:{q}:optout', to) == 1 then
     d.what, d.reason = 'skip', 'opted_out'
@@ -338,6 +364,9 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. d.until_s, m)
         redis.call('ZADD', sk, d.until_s, d.until_s)
         redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
+        -- its campaign's text is kept until then (and a week, as q_enqueue.lua
+        -- keeps a body past its message's due time)
+        redis.call('EXPIRE', 'gw:{q}:body:' .. d.bid, tonumber(d.until_s) - sec + 604800, 'GT')
       else
         if unhold(d) then release(d) end
         if d.dkey then
@@ -346,6 +375,18 @@ for _, lane in ipairs({'reply', 'bulk'}) do
           -- and forth) still goes once
           redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', math.max(minint, 600))
           drop_pend(d)
+        end
+        if d.also then
+          -- a notice's copy to the new phone of the person it was queued
+          -- for: one more recipient of the campaign, judged as any other
+          local cid = string.format('%d', redis.call('INCR', 'gw:{q}:seq'))
+          redis.call('RPUSH', bk, cid .. ':0:' .. d.seg .. ':' .. d.also .. ':' .. d.bid .. ':' ..
+                     d.ex)
+          redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
+          local ck = 'gw:{q}:camp:' .. d.camp
+          redis.call('HINCRBY', ck, 'recipients', 1)
+          redis.call('HINCRBY', ck, 'queued', 1)
+          redis.call('HINCRBY', ck, 'segments_total', d.seg)
         end
         redis.call('HSET', flk, d.id, lane .. '|' .. (d.member or m))
         items[#items + 1] = lane

@@ -333,20 +333,67 @@ def test_an_opt_out_of_the_old_phone_does_not_stop_a_new_one(env):
     assert msgs[-1]["to"] == "+8613700000020" and ref in msgs[-1]["text"], msgs[-1]
 
 
-def test_a_household_notice_stays_with_the_household_phone(env):
-    """A notice queued once for a household's shared phone (for C-06): C-06
-    gets a phone of their own before it goes; the notice still goes to the
-    shared phone, where C-07 is."""
+def household_notice(env, ids, place=None):
+    """A notice written per person ("test": it names them) to IDS (or PLACE),
+    due at 10:00:04, queued once for the household phone ...006 (C-06 and C-07
+    on it) or for C-01. Returns the start's answer."""
     setup(env)
-    answer = campaign(env, {"kind": "policy_notice", "filter": {"participant_ids": [
-        "C-06", "C-07"]}, "text": "通知", "send_at": "2026-12-02T10:00:04+08:00"}, 202)
-    assert answer["recipients"] == 1, answer
-    status, got = env.import_csv(HEADER + "\n" + ROWS[5].replace("13700000006", "13700000066")
-                                 + "\n")
-    assert status == 200 and got["updated"] == 1, got
+    answer = campaign(env, {"kind": "policy_notice",
+                            "filter": place or {"participant_ids": ids},
+                            "template": "test", "send_at": "2026-12-02T10:00:04+08:00"}, 202)
+    assert answer["recipients"] == (5 if place else 1), answer
+    return answer
+
+
+def reimport(env, *rows):
+    status, got = env.import_csv(HEADER + "\n" + "\n".join(rows) + "\n")
+    assert status == 200 and got["updated"] == len(rows), got
+
+
+def test_a_household_notice_stays_with_the_household_phone(env):
+    """Queued once for the shared phone (for C-06), the notice still goes there,
+    written for C-07, when C-06 gets a phone of their own before it goes; and
+    to C-06's new phone as well."""
+    answer = household_notice(env, ["C-06", "C-07"])
+    reimport(env, ROWS[5].replace("13700000006", "13700000066"))
+    CARRIER.wait_messages(2, timeout=15)
+    time.sleep(1.0)
+    got = sorted((m["to"], m["text"][len(SIGNATURE):len(SIGNATURE) + 2])
+                 for m in CARRIER.messages())
+    assert got == [("+8613700000006", "吴七"), ("+8613700000066", "吴六")], got
+    assert counts(env, answer["id"])["recipients"] == 2
+
+
+def test_a_village_notice_stays_with_the_household_phone(env):
+    household_notice(env, None, VILLAGE)
+    reimport(env, ROWS[5].replace("13700000006", "13700000066"))
+    CARRIER.wait_messages(6, timeout=15)
+    time.sleep(1.0)
+    got = [(m["to"], m["text"][len(SIGNATURE):len(SIGNATURE) + 2]) for m in CARRIER.messages()]
+    assert ("+8613700000006", "吴七") in got and ("+8613700000066", "吴六") in got, got
+    assert len(got) == 6, got
+
+
+def test_a_household_notice_stays_when_one_of_them_has_no_phone_now(env):
+    answer = household_notice(env, ["C-06", "C-07"])
+    reimport(env, ROWS[5].replace("13700000006", ""))
     [m] = CARRIER.wait_messages(1, timeout=15)
     time.sleep(1.0)
-    assert m["to"] == "+8613700000006" and len(CARRIER.messages()) == 1, CARRIER.messages()
+    assert m["to"] == "+8613700000006" and "吴七" in m["text"], m
+    assert len(CARRIER.messages()) == 1 and counts(env, answer["id"])["recipients"] == 1
+
+
+def test_a_notice_does_not_follow_a_number_given_to_someone_else(env):
+    """C-01 changes number and C-01's old one goes to C-09 (another village,
+    not in the notice): the notice goes to C-01's new phone, and nothing
+    written for C-01 reaches C-09."""
+    household_notice(env, ["C-01"])
+    reimport(env, ROWS[0].replace("13700000001", "13700000011"),
+             ROWS[8].replace("13700000009", "13700000001"))
+    [m] = CARRIER.wait_messages(1, timeout=15)
+    time.sleep(1.0)
+    assert m["to"] == "+8613700000011" and "赵一" in m["text"], m
+    assert len(CARRIER.messages()) == 1
 
 
 def test_started_at_night_goes_at_eight(env):
@@ -479,6 +526,21 @@ def test_the_first_cancelled_after_the_second_fell_due(env):
     assert status == 200 and got["state"] == "cancelled", got
     got = sent_once(env, second, 1.5)
     assert got["recipients"] == 5 and got["counts"]["sent"] == 5, got
+
+
+def test_held_reminders_waiting_days_keep_their_text(env):
+    """Held for a campaign due 12 days later, a reminder waits that long: its
+    campaign's text is kept as long (else it could not go if that one is
+    cancelled)."""
+    setup(env)
+    body = {"kind": "unpaid_contribution", "filter": VILLAGE}
+    campaign(env, dict(body, send_at="2026-12-14T10:00:00+08:00"), 202)
+    second = campaign(env, dict(body, send_at="2026-12-02T10:00:03+08:00"), 202)
+    assert second["held"] == 5, second
+    later = local_sec(2026, 12, 14, 10) + 1
+    assert wait_until(lambda: env.redis("LLEN", "gw:{q}:b:bulk:%d" % later) == 5, 10)
+    ttl = int(env.redis("TTL", "gw:{q}:body:c%s" % second["id"]))
+    assert ttl > 12 * 86400, ttl
 
 
 def test_policy_notice_once_per_phone(env):
@@ -819,25 +881,27 @@ def judged_again(env, when, overrides, ref, deadline):
     assert env.redis("HGET", "gw:inc:" + ref, "deadline") == deadline
 
 
-def year_end_accident(env, cal27, reminders=None):
-    """Tuesday 2026-12-29 10:00, 2027 without a calendar file: member C-10's
-    accident of that day gets Friday 2027-01-01 (weekends only), and its
-    reminder at once goes. CAL27 is the text of a 2027 file (a test's, not
-    the notice) for later. Returns the reference and the overrides before
-    and after that file is loaded (with [reminders] REMINDERS)."""
+def year_end_accident(env, cal27, reminders=None, at=(2026, 12, 29, 10)):
+    """Tuesday 2026-12-29 10:00 (or AT: y, m, d, hour), 2027 without a calendar
+    file: member C-10's accident of 2026-12-29 gets Friday 2027-01-01 (weekends
+    only), and its reminder at once goes (inside the send window). CAL27 is the
+    text of a 2027 file (a test's, not the notice) for later. Returns the
+    reference and the overrides before and after that file is loaded (with
+    [reminders] REMINDERS)."""
     cal26 = os.path.join(REPO, "ops", "calendars", "CN-2026.tsv")
     path = os.path.join(env.dir, "CN-2027.tsv")
     with open(path, "w", encoding="utf-8") as f:
         f.write(cal27)
     before = {"calendar": {"files": cal26}, "reminders": reminders or {}}
     after = {"calendar": {"files": cal26 + ", " + path}, "reminders": reminders or {}}
-    at_local(env, 2026, 12, 29, 10, overrides=before, fresh=True)
+    at_local(env, *at, overrides=before, fresh=True)
     status, answer = env.import_csv(HEADER + "\n" + MEMBER_ROW + "\n")
     assert status == 200 and answer["rejected"] == [], answer
     status, answer = env.admin("POST", "/v1/incidents", {
         "participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-29"})
     assert status == 201 and answer["deadline"] == "2027-01-01", answer
-    CARRIER.wait_messages(1, timeout=10)
+    if 8 <= at[3] < 20:
+        CARRIER.wait_messages(1, timeout=10)
     return answer["reference"], before, after
 
 
@@ -886,6 +950,50 @@ def test_a_deadline_moved_at_night_is_reminded_on_its_new_eve(env):
                                          {"reason": "rescheduled"}) == 1, 10)
     time.sleep(1.0)
     assert len(CARRIER.messages()) == 4
+    env.restart_gatewayd()
+
+
+def test_a_deadline_moved_before_the_reminder_at_once_went_is_told_once(env):
+    """Registered at 21:00 on 2026-12-31 (deadline 2027-01-01): its one
+    reminder goes at 08:00 the next day, with the last day's text. Moved that
+    night to 2027-01-02, no eve's reminder is queued beside it; the member hears
+    once that morning, of the new date, and on the new last day."""
+    ref, _, after = year_end_accident(
+        env, "2027-01-01\toff\t元旦\n2027-01-02\tworkday\t元旦\n", at=(2026, 12, 31, 21))
+    mark = env.log_size()
+    at_local(env, 2026, 12, 31, 22, overrides=after)
+    assert wait_until(lambda: "1 deadlines moved later (1 reminders queued" in
+                      env.log_since(mark), 10), env.log_since(mark)
+    for n, day in ((1, 1), (2, 2)):
+        at_local(env, 2027, 1, day, 8, overrides=after)
+        msgs = CARRIER.wait_messages(n, timeout=10)
+        assert msgs[-1]["text"] == last_day_text("2027年1月2日", ref), msgs[-1]
+    time.sleep(1.0)
+    assert len(CARRIER.messages()) == 2
+    env.restart_gatewayd()
+
+
+def test_registered_again_with_a_phone_the_reminders_follow_the_stored_deadline(env):
+    """Registered under accident_days = 5 while the member had no phone
+    (deadline Monday 2026-12-07, no reminders); registered again under 3 days
+    once the roster has a phone: the stored deadline stands, and its eve's and
+    last day's reminders are planned for it, not for 2026-12-04."""
+    at_local(env, 2026, 12, 2, 10, overrides={"claims": {"accident_days": 5}}, fresh=True)
+    status, got = env.import_csv(HEADER + "\n" + MEMBER_ROW.replace("13700000010", "") + "\n")
+    assert status == 200, got
+    body = {"participant_id": "C-10", "kind": "accident", "occurred_on": "2026-12-01"}
+    status, answer = env.admin("POST", "/v1/incidents", body)
+    assert status == 201 and answer["deadline"] == "2026-12-07", answer
+    ref = answer["reference"]
+    at_local(env, 2026, 12, 2, 10)
+    reimport(env, MEMBER_ROW)
+    status, again = env.admin("POST", "/v1/incidents", body)
+    assert status == 200 and again["reference"] == ref, again
+    assert again["deadline"] == "2026-12-07" and again["reminders"] == 3, again
+    assert env.redis("HGET", "gw:inc:" + ref, "reminded_for") == "2026-12-07"
+    for sec, letter in ((local_sec(2026, 12, 6, 8), "l"), (local_sec(2026, 12, 7, 8), "d")):
+        [m] = env.redis("LRANGE", "gw:{q}:b:bulk:%d" % sec, 0, -1)
+        assert m.endswith(":%s,0,C-10,%s" % (letter, ref)), (sec, m)
     env.restart_gatewayd()
 
 
