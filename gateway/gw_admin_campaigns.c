@@ -117,7 +117,7 @@ static void handle_create(gw_admin *a, gw_http_req *req)
     size_t len;
     const char *body = gw_http_body(req, &len);
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     char err[256];
     const char **ids = NULL;
     if (root == NULL || !json_is_object(root)) {

@@ -80,7 +80,7 @@ static void handle_optouts(gw_http_req *req, void *arg)
     }
     size_t len;
     const char *body = gw_http_body(req, &len);
-    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     const char *phone = json_string_value(json_object_get(root, "phone"));
     const char *action = json_string_value(json_object_get(root, "action"));
     char why[96], msg[160];

@@ -211,14 +211,20 @@ static void handle_incidents(gw_http_req *req, void *arg)
         return;
     size_t len;
     const char *body = gw_http_body(req, &len);
-    json_t *root = json_loadb(body, len, 0, NULL);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     const char *pid = json_string_value(json_object_get(root, "participant_id"));
     const char *on = json_string_value(json_object_get(root, "occurred_on"));
     gw_incident_kind kind;
     gw_date occurred, reported;
     incident_req *in = NULL;
     static const char *const known[] = {"participant_id", "kind", "occurred_on", "reported_on"};
-    if (!json_is_object(root) || pid == NULL || pid[0] == '\0' || strlen(pid) >= GW_PID_MAX) {
+    if (root == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "the body must be a JSON object: %s", jerr.text);
+        gw_http_error(req, 400, "bad_json", msg);
+    } else if (!json_is_object(root) || pid == NULL || pid[0] == '\0' ||
+               strlen(pid) >= GW_PID_MAX) {
         gw_http_error(req, 400, "bad_request",
                       "send {\"participant_id\", \"kind\", \"occurred_on\": \"YYYY-MM-DD\"}");
     } else if (!gw_admin_fields_known(req, root, known, sizeof known / sizeof known[0])) {
@@ -371,7 +377,7 @@ static int report_date(gw_http_req *req, gw_date *on, int *has_on)
     *has_on = 0;
     if (body == NULL || len == 0)
         return 1;
-    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     static const char *const known[] = {"reported_on"};
     int ok = 0;
     if (!json_is_object(root))

@@ -170,7 +170,7 @@ static void handle_send(gw_admin *a, gw_http_req *req)
     size_t len;
     const char *body = gw_http_body(req, &len);
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     char err[256], reason[64];
     char *text = NULL, *prepared = NULL;
     send_req *s = NULL;

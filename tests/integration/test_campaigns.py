@@ -588,7 +588,19 @@ def test_bad_requests_change_nothing(env):
     assert env.admin("GET", "/v1/campaigns/abc")[0] == 404
     assert env.admin("POST", "/v1/campaigns/99/cancel")[0] == 404
     assert env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution"}, token=False)[0] == 401
+    # a field given twice is refused: the second "dry_run" must not start it
+    for path, text in (("/v1/campaigns", '{"kind":"policy_notice","text":"x","dry_run":true,'
+                                         '"dry_run":false}'),
+                       ("/v1/messages", '{"to":"13700000001","text":"x","text":"y"}'),
+                       ("/v1/incidents", '{"participant_id":"C-01","kind":"accident",'
+                                         '"occurred_on":"2026-12-01","occurred_on":"2026-12-02"}'),
+                       ("/v1/optouts", '{"phone":"13700000001","action":"remove",'
+                                       '"action":"add"}')):
+        status, answer = env.admin("POST", path, text, content_type="application/json")
+        assert status == 400, (path, status, answer)
+        assert path in ("/v1/optouts",) or "duplicate" in answer["message"], (path, answer)
     assert env.redis("KEYS", "gw:{q}:camp:*") == [] and env.redis("KEYS", "gw:{q}:b:*") == []
+    assert env.redis("KEYS", "gw:inc:BA*") == [] and env.redis("HLEN", "gw:{q}:optout") == 1
 
 
 def test_gatewayctl_campaign(env):
