@@ -27,7 +27,9 @@
 --     "open" (reported): "reported"; l or d before the deadline's eve or
 --     last day (the calendar moved the deadline later, and inc_recheck.lua
 --     queued theirs for the new dates): "rescheduled";
---   * its deadline (c, l, d) or due date (u) has passed: "expired";
+--   * its deadline (c, l, d) or due date (u) has passed, or an eve's (l)
+--     is late until the last day itself (that day's, the same text, goes):
+--     "expired";
 --   * KIND n (policy notice): the participant has gone: "removed";
 --   * the roster has another phone for the person now: the reminder goes
 --     to it, checked as one to it (opted out, duplicate), not to the old
@@ -199,7 +201,9 @@ local function judge(lane, m)
       d.what, d.reason = 'skip', 'removed'
     elseif inc[4] ~= 'open' then
       d.what, d.reason = 'skip', 'reported'
-    elseif today ~= '' and inc[3] < today then
+    elseif today ~= '' and (inc[3] < today or (kind == 'l' and inc[3] == today)) then
+      -- (an eve's reminder late until the last day itself: that day's own
+      -- one, the same text, goes)
       d.what, d.reason = 'skip', 'expired'
     elseif (kind == 'l' or kind == 'd') and today ~= '' and inc[5] == inc[3] and
            day_number(inc[3]) - day_number(today) > (kind == 'l' and 1 or 0) then

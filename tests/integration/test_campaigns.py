@@ -1023,6 +1023,24 @@ def test_a_deadline_an_older_version_moved_keeps_its_reminders(env):
         assert "2026年12月7日" in msgs[-1]["text"], msgs[-1]
 
 
+def test_an_eve_reminder_late_until_the_last_day_does_not_go_beside_it(env):
+    """gatewayd down all of the eve (2026-12-03) and back at 21:30: the eve's
+    reminder waits for the morning, the last day, and then only that day's
+    own reminder (the same text) goes."""
+    ref = member_accident(env)
+    CARRIER.wait_messages(1, timeout=10)
+    at_local(env, 2026, 12, 3, 21, 30)
+    day = local_sec(2026, 12, 4, 8)
+    assert wait_until(lambda: env.redis("LLEN", "gw:{q}:b:bulk:%d" % day) == 2, 10)
+    at_local(env, 2026, 12, 4, 8)
+    msgs = CARRIER.wait_messages(2, timeout=10)
+    assert msgs[-1]["text"] == last_day_text("2026年12月4日", ref), msgs[-1]
+    assert wait_until(lambda: env.metric("gateway_reminders_skipped_total",
+                                         {"reason": "expired"}) == 1, 10)
+    time.sleep(1.0)
+    assert len(CARRIER.messages()) == 2
+
+
 NOTICE_AT_NINE = {"kind": "policy_notice", "filter": {}, "send_at": "2026-12-03T09:00:00+08:00",
                   "text": "12月20日起村卫生室可办理医保缴费。"}
 
