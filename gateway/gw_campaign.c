@@ -133,7 +133,10 @@ static void on_done(gw_redis *r, redisReply *reply, void *arg)
 }
 
 /* The end of a fan-out, unless (ARGV[3], the moved participants read, not
- * "-") an import moved more while it was not cancelled: then 0. */
+ * "-") an import moved more while it was not cancelled: then 0. The set of
+ * a participant_ids campaign's ids (KEYS[5]) stays while its messages may
+ * go, and ARGV[4] seconds more, as its text does: a notice looks in it for
+ * the others of a household phone (q_claim.lua). */
 static const char done_lua[] =
     "local st = redis.call('HGET', KEYS[1], 'state') "
     "if st == 'fanning_out' and ARGV[3] ~= '-' and "
@@ -142,24 +145,24 @@ static const char done_lua[] =
     "redis.call('HSET', KEYS[1], 'walked', '1') "
     "redis.call('SREM', 'gw:{q}:camp:fanning', ARGV[1]) "
     "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end "
-    "redis.call('DEL', KEYS[4]) "
-    /* the ids stay while its messages may go: a notice's copy looks in them
-     * for the others of a household phone (q_claim.lua) */
+    "redis.call('DEL', KEYS[3], KEYS[4]) "
     "local ttl = tonumber(redis.call('HGET', KEYS[1], 'pend_ttl_s') or '') or 0 "
-    "if ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) else redis.call('DEL', KEYS[3]) end "
+    "redis.call('EXPIRE', KEYS[5], ttl + ARGV[4]) "
     "return 1";
 
 static void finish_start(camp_job *j)
 {
-    char ck[64], ok[72], lk[72], mk[72];
+    char ck[64], ok[72], lk[72], mk[72], sk[72], keep[24];
     snprintf(ck, sizeof ck, "gw:{q}:camp:%s", j->res.id);
     snprintf(ok, sizeof ok, "gw:{q}:camp:%s:owner", j->res.id);
     snprintf(lk, sizeof lk, "gw:{q}:camp:%s:ids", j->res.id);
     snprintf(mk, sizeof mk, "gw:{q}:camp:%s:moved", j->res.id);
+    snprintf(sk, sizeof sk, "gw:{q}:camp:%s:idset", j->res.id);
     /* a place walk has read the moved list up to its cursor */
     const char *read = j->source[0] == 'p' && j->moved_end ? j->cursor : "-";
-    if (gw_redis_command(j->cs->redis, on_done, j, "EVAL %s 4 %s %s %s %s %s %s %s", done_lua,
-                         ck, ok, lk, mk, j->res.id, j->owner, read) != 0)
+    snprintf(keep, sizeof keep, "%d", Q_RECORD_TTL_S);   /* as long as the campaign's text */
+    if (gw_redis_command(j->cs->redis, on_done, j, "EVAL %s 5 %s %s %s %s %s %s %s %s %s",
+                         done_lua, ck, ok, lk, mk, sk, j->res.id, j->owner, read, keep) != 0)
         camp_job_finish(j, "Redis went away during the fan-out");
 }
 
@@ -482,6 +485,8 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
         snprintf(j->key, sizeof j->key, "gw:{q}:camp:%s:ids", j->res.id);
     }
     const char *filter = j->ids != NULL ? "participant_ids" : j->key;
+    char idset[80];
+    snprintf(idset, sizeof idset, "gw:{q}:camp:%s:idset", j->res.id);
     /* One transaction: the record, the body, the id list, the owner mark and
      * the set of fan-outs under way; a resumed fan-out finds all it needs. */
     gw_redis *rd = j->cs->redis;
@@ -509,6 +514,12 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
         for (size_t k = 0; k < m; k++)
             argv[2 + k] = j->ids[i + k];
         rc = gw_redis_argv(rd, NULL, NULL, (int)(2 + m), argv, NULL);
+        /* and as a set: who the campaign reaches, for a notice's household
+         * phone (q_claim.lua) */
+        argv[0] = "SADD";
+        argv[1] = idset;
+        if (rc == 0)
+            rc = gw_redis_argv(rd, NULL, NULL, (int)(2 + m), argv, NULL);
     }
     if (rc == 0)
         rc = gw_redis_command(rd, NULL, NULL, "SET %s %s PX %s", ok, j->owner, owner_ms);

@@ -8,6 +8,12 @@
  *   gw:{q}:seq                  INCR counter of message ids
  *   gw:{q}:sched:LANE           ZSET of due seconds that hold messages (member = score)
  *   gw:{q}:b:LANE:SECOND        LIST of members due at SECOND, FIFO
+ *   gw:{q}:sched:prio, gw:{q}:b:prio:SECOND
+ *                               the same for the bulk lane's claim reminders,
+ *                               claimed before the rest of the lane (a member's
+ *                               legal window must not wait behind a campaign);
+ *                               counted in the lane; a retry goes back among the
+ *                               rest
  *   gw:{q}:body:BID             STRING 'g'|'u' (GSM-7 / UCS-2) + the text to send;
  *                               shared by every message of a batch or campaign
  *   gw:{q}:n                    HASH lane -> messages waiting (scheduled + ready)

@@ -99,8 +99,10 @@ if all > 0 then
       held[#held + 1] = t[6]
     end
   end
-  redis.call('RPUSH', 'gw:{q}:b:bulk:' .. due, unpack(batch))
-  redis.call('ZADD', 'gw:{q}:sched:bulk', due, due)
+  -- a claim campaign's reminders go ahead of the rest of the bulk lane
+  local key = kind == 'c' and 'prio' or 'bulk'
+  redis.call('RPUSH', 'gw:{q}:b:' .. key .. ':' .. due, unpack(batch))
+  redis.call('ZADD', 'gw:{q}:sched:' .. key, due, due)
   redis.call('HINCRBY', 'gw:{q}:n', 'bulk', all)
 end
 local n = all - #held / 2

@@ -18,8 +18,10 @@
 --   'open' -> {4, its reference, its deadline, its reminders (-1 not
 --   known), opted out as above, 1 when they were queued now (it had none)
 --   else 0}; nothing else changes; but one that had none and whose stored
---   deadline is not ARGV[5] -> {5, its reference, its deadline}, nothing
---   queued (the daemon plans them for that deadline and calls again).
+--   deadline is later than ARGV[5] -> {5, its reference, its deadline},
+--   nothing queued (the daemon plans them for that deadline and calls
+--   again); one that had none gets them, and ARGV[5] when its deadline was
+--   earlier.
 --   Else, when today is past the deadline (an open one's, when later) ->
 --   {3, '', that deadline}, nothing stored.
 -- report, among the participant's incidents of the same kind and date:
@@ -111,12 +113,17 @@ if mode == 'register' then
     local last = open[1][2] > deadline and open[1][2] or deadline
     if today > last then return {3, '', last} end
     local had = redis.call('HGET', 'gw:inc:' .. ref, 'reminders')
-    if had == '0' and open[1][2] ~= deadline then
-      -- planned for another deadline than the one stored: the daemon plans
-      -- them again for the stored one and calls again
+    if had == '0' and open[1][2] > deadline then
+      -- planned for an earlier deadline than the one stored: the daemon
+      -- plans them again for the stored one and calls again
       return {5, ref, open[1][2]}
     end
-    if had == '0' then return {4, ref, open[1][2], remind_all(ref), opted_out(), 1} end
+    if had == '0' then
+      -- a stored one earlier than the law's now is made the later, as a
+      -- report would
+      redis.call('HSET', 'gw:inc:' .. ref, 'deadline', deadline)
+      return {4, ref, deadline, remind_all(ref), opted_out(), 1}
+    end
     return {4, ref, open[1][2], tonumber(had) or -1, opted_out(), 0}
   end
   if today > deadline then return {3, '', deadline} end

@@ -33,7 +33,8 @@
 --   * KIND n (policy notice): the participant has gone: "removed";
 --   * the roster has another phone for the person now: the reminder goes
 --     to it, checked as one to it (opted out, duplicate), not to the old
---     one (a notice stays with the old one while someone still has it);
+--     one (a notice stays with the old one while someone it reaches is on
+--     it, unless that one opted out or has had it);
 --     but an automatic unpaid one (CAMPAIGN 0: the import queued one for
 --     the new phone), and one whose person has no phone now, are skipped
 --     "phone_changed";
@@ -91,8 +92,8 @@ local function camp_state(camp)
   return redis.call('HGET', 'gw:{q}:camp:' .. camp, 'state') or 'gone'
 end
 
--- Someone campaign CAMP reaches (its place, or its ids) on PHONE, other
--- than participant PID: their fields, or nil.
+-- Someone campaign CAMP reaches (its place, or its ids: the set beside
+-- their list) on PHONE, other than participant PID: their fields, or nil.
 local function household(camp, pid, phone)
   local c = redis.call('HMGET', 'gw:{q}:camp:' .. camp, 'source', 'key')
   local tw, vl = string.match(c[2] or '', '^([^\30]*)\30?(.*)$')
@@ -100,7 +101,9 @@ local function household(camp, pid, phone)
     local f = participant_fields(e[2])
     if e[1] ~= pid and ((c[1] == 'place' and (tw == '' or f[4] == tw) and
                          (vl == '' or f[5] == vl)) or
-                        (c[1] == 'list' and redis.call('LPOS', c[2], e[1]))) then
+                        (c[1] == 'list' and
+                         redis.call('SISMEMBER', 'gw:{q}:camp:' .. camp .. ':idset', e[1]) == 1))
+    then
       return f
     end
   end
@@ -219,14 +222,15 @@ local function judge(lane, m)
     d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
   end
   -- The roster has another phone for the person now: the reminder goes
-  -- there (checked as one to that phone), not to the old one. A notice
-  -- (one per phone: the others on it were counted duplicates) still goes to
-  -- the old phone, written for them, while someone the campaign reaches is
-  -- on it, and then also, as a copy queued now, to the new one.
+  -- there (checked as one to that phone), not to the old one. A notice goes
+  -- to the phones the campaign's walk found (one per phone: the others on
+  -- it were counted duplicates): it stays with the old phone, written for
+  -- one of them, while someone the campaign reaches is on it, unless that
+  -- phone opted out or has had it; else it follows the person.
   if kind == 'n' and to ~= phone then
     local stay = household(camp, pid, phone)
-    if stay then
-      if to ~= '' then d.also = to end
+    if stay and redis.call('HEXISTS', 'gw:{q}:optout', phone) == 0 and
+       (redis.call('GET', 'gw:{q}:last:' .. d.dkey) or id) == id then
       to = phone
       d.data = table.concat({stay[2], stay[6], stay[7], stay[8], stay[9], stay[10]}, '\31')
     elseif to == '' then
@@ -321,14 +325,18 @@ end
 local flk = 'gw:{q}:fl:' .. consumer
 local items, bodies, datas, seen = {}, {}, {}, {}
 local wait, count, dropped = 0, 0, 0
-for _, lane in ipairs({'reply', 'bulk'}) do
-  local sk = 'gw:{q}:sched:' .. lane
+-- The reply lane, then the bulk lane's claim reminders (their own buckets,
+-- "prio": a member's legal window is not to wait behind a campaign's
+-- backlog), then the rest of the bulk lane.
+for _, src in ipairs({{'reply', 'reply'}, {'bulk', 'prio'}, {'bulk', 'bulk'}}) do
+  local lane, key = src[1], src[2]
+  local sk = 'gw:{q}:sched:' .. key
   while count < max and wait == 0 do
     local b = redis.call('ZRANGEBYSCORE', sk, '-inf', sec, 'LIMIT', 0, 1)
     if #b == 0 then
       break
     end
-    local bk = 'gw:{q}:b:' .. lane .. ':' .. b[1]
+    local bk = 'gw:{q}:b:' .. key .. ':' .. b[1]
     local got = redis.call('LRANGE', bk, 0, max - count - 1)
     local take = 0
     for i = 1, #got do
@@ -360,12 +368,12 @@ for _, lane in ipairs({'reply', 'bulk'}) do
         if d.att == '0' then reminder_failed(d.dkey, d.id) end
       elseif d.what == 'defer' then
         local ws = string.format('%d', math.floor(wnext / 1000))
-        redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. ws, m)
+        redis.call('RPUSH', 'gw:{q}:b:' .. key .. ':' .. ws, m)
         redis.call('ZADD', sk, ws, ws)
         redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
         redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1)
       elseif d.what == 'wait' then
-        redis.call('RPUSH', 'gw:{q}:b:' .. lane .. ':' .. d.until_s, m)
+        redis.call('RPUSH', 'gw:{q}:b:' .. key .. ':' .. d.until_s, m)
         redis.call('ZADD', sk, d.until_s, d.until_s)
         redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
         -- its campaign's text is kept until then (and a week, as q_enqueue.lua
@@ -379,18 +387,6 @@ for _, lane in ipairs({'reply', 'bulk'}) do
           -- and forth) still goes once
           redis.call('SET', 'gw:{q}:last:' .. d.dkey, d.id, 'EX', math.max(minint, 600))
           drop_pend(d)
-        end
-        if d.also then
-          -- a notice's copy to the new phone of the person it was queued
-          -- for: one more recipient of the campaign, judged as any other
-          local cid = string.format('%d', redis.call('INCR', 'gw:{q}:seq'))
-          redis.call('RPUSH', bk, cid .. ':0:' .. d.seg .. ':' .. d.also .. ':' .. d.bid .. ':' ..
-                     d.ex)
-          redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
-          local ck = 'gw:{q}:camp:' .. d.camp
-          redis.call('HINCRBY', ck, 'recipients', 1)
-          redis.call('HINCRBY', ck, 'queued', 1)
-          redis.call('HINCRBY', ck, 'segments_total', d.seg)
         end
         redis.call('HSET', flk, d.id, lane .. '|' .. (d.member or m))
         items[#items + 1] = lane

@@ -8,16 +8,22 @@
 local now = tonumber(ARGV[1])
 local sec = math.floor(now / 1000)
 local out = {}
-for _, lane in ipairs({'reply', 'bulk'}) do
+-- (the bulk lane's claim reminders have buckets of their own, "prio")
+for _, keys in ipairs({{'reply'}, {'bulk', 'prio'}}) do
+  local lane = keys[1]
   local total = tonumber(redis.call('HGET', 'gw:{q}:n', lane) or '0')
-  local due = redis.call('ZRANGEBYSCORE', 'gw:{q}:sched:' .. lane, '-inf', sec, 'LIMIT', 0, 2000)
-  local ready = 0
-  for _, b in ipairs(due) do
-    ready = ready + redis.call('LLEN', 'gw:{q}:b:' .. lane .. ':' .. b)
+  local ready, first = 0, nil
+  for _, key in ipairs(keys) do
+    local due = redis.call('ZRANGEBYSCORE', 'gw:{q}:sched:' .. key, '-inf', sec, 'LIMIT', 0,
+                           2000)
+    for _, b in ipairs(due) do
+      ready = ready + redis.call('LLEN', 'gw:{q}:b:' .. key .. ':' .. b)
+    end
+    if #due > 0 and (not first or tonumber(due[1]) < first) then first = tonumber(due[1]) end
   end
   local oldest = -1
-  if #due > 0 then
-    oldest = now - tonumber(due[1]) * 1000
+  if first then
+    oldest = now - first * 1000
   end
   out[#out + 1] = total
   out[#out + 1] = ready

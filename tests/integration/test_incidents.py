@@ -312,7 +312,7 @@ def test_staff_hear_when_no_reminder_can_reach_the_member(env):
 def queued_for(env, ref):
     """The bulk-lane members that remind of incident REF."""
     found = []
-    for key in env.redis("KEYS", "gw:{q}:b:bulk:*"):
+    for key in env.redis("KEYS", "gw:{q}:b:prio:*"):
         found += [m for m in env.redis("LRANGE", key, 0, -1) if m.endswith("," + ref)]
     return found
 
