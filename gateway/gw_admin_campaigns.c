@@ -278,6 +278,12 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         gw_http_error(req, 400, "bad_send_at", err);
         goto out;
     }
+    /* a day and more ago: a slip (the wrong year, month or day), not "now" */
+    if (jat != NULL && spec.send_at_ms < gw_clock_now_ms() - 86400000LL) {
+        gw_http_error(req, 400, "bad_send_at", "\"send_at\" is more than a day ago: check "
+                      "the date, or leave send_at out to send at once");
+        goto out;
+    }
     json_t *jd = json_object_get(root, "dry_run");
     if (jd != NULL && !json_is_boolean(jd)) {
         gw_http_error(req, 400, "bad_request", "\"dry_run\" must be true or false");

@@ -215,6 +215,12 @@ static void handle_send(gw_admin *a, gw_http_req *req)
                       "e.g. 2026-12-01T08:00:00+08:00");
         goto out;
     }
+    /* a day and more ago: a slip (the wrong year, month or day), not "now" */
+    if (jat != NULL && due < gw_clock_now_ms() - 86400000LL) {
+        gw_http_error(req, 400, "bad_send_at", "\"send_at\" is more than a day ago: check "
+                      "the date, or leave send_at out to send at once");
+        goto out;
+    }
     json_t *jtext = json_object_get(root, "text"), *jtpl = json_object_get(root, "template");
     if ((jtext == NULL) == (jtpl == NULL)) {
         gw_http_error(req, 400, "bad_request", "give either \"text\" or \"template\"");

@@ -601,6 +601,9 @@ def test_bad_requests_change_nothing(env):
         # a year and more ahead: its recipients would be held from other campaigns
         ({"kind": "unpaid_contribution", "send_at": "2199-01-01T09:00:00+08:00"}, 400,
          "bad_send_at"),
+        # the wrong year: not "at once"
+        ({"kind": "unpaid_contribution", "send_at": "2025-12-02T09:00:00+08:00"}, 400,
+         "bad_send_at"),
         ({"kind": "unpaid_contribution", "dry_run": "yes"}, 400, "bad_request"),
         ({"kind": "unpaid_contribution", "colour": 1}, 400, "bad_request"),
         ({"kind": "policy_notice", "text": "通知" * 200}, 422, "text_too_long"),

@@ -261,6 +261,8 @@ def test_bad_requests_queue_nothing(env):
         ({"to": "+8613800000001", "text": "x", "language": "fr"}, "bad_language"),
         ({"to": "+8613800000001", "text": "x", "lane": "fast"}, "bad_lane"),
         ({"to": "+8613800000001", "text": "x", "send_at": "tomorrow"}, "bad_send_at"),
+        ({"to": "+8613800000001", "text": "x", "send_at": "2025-12-02T08:00:00+08:00"},
+         "bad_send_at"),
         ({"to": "+8613800000001", "text": "x", "colour": "red"}, "bad_request"),
         ({"to": [], "text": "x"}, "bad_to"),
     ]
