@@ -133,7 +133,13 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         }
         const gw_calendar *cal = in->a->calendar != NULL ? *in->a->calendar : NULL;
         msg[0] = '\0';
-        for (int y = in->occurred.y; y <= deadline.y; y++) {
+        /* the years the deadline was judged in: from the date the days end
+         * on (calendar days) to the working day it moved to */
+        const gw_config *cfg = in->a->cfg;
+        gw_date end = gw_date_add_days(in->occurred, in->kind == GW_INCIDENT_CRITICAL_ILLNESS
+                                                         ? cfg->claims_critical_illness_days
+                                                         : cfg->claims_accident_days);
+        for (int y = end.y < deadline.y ? end.y : deadline.y; y <= deadline.y; y++) {
             if (cal != NULL && gw_calendar_has_year(cal, y))
                 continue;
             snprintf(msg, sizeof msg, "no business calendar for %d is loaded: this deadline "

@@ -52,6 +52,20 @@ def test_deadline_moves_past_national_day(env):
         env.restart_gatewayd()
 
 
+def test_a_window_from_a_year_without_a_calendar_into_one_with(env):
+    """An accident of 2025-12-30 (2025 has no file): its three days end on
+    2026-01-02, a holiday, and the deadline is Sunday 2026-01-04, an adjusted
+    working day, all judged by 2026's calendar: no warning of 2025's."""
+    set_today(env, "2025-12-31")
+    try:
+        load_roster(env)
+        status, answer = incident(env, MEMBER, "accident", "2025-12-30")
+        assert status == 201 and answer["deadline"] == "2026-01-04", answer
+        assert "2025" not in answer.get("warning", ""), answer
+    finally:
+        env.restart_gatewayd()
+
+
 def test_deadlines_are_judged_again_when_the_calendar_changes(env):
     """An incident registered while the calendar lacked National Day got
     2026-10-01; with the real calendar loaded (SIGHUP) its deadline is
