@@ -78,7 +78,7 @@ struct q {
 
 const char *const q_skip_reasons[Q_SKIP_REASONS] = {
     "opted_out", "paid", "duplicate", "cancelled", "removed", "phone_changed", "rescheduled",
-    "reported", "expired", "no_contribution",
+    "reported", "expired", "no_contribution", "no_phone",
 };
 
 /* ---- small helpers ---- */

@@ -226,7 +226,7 @@ int q_dlr(q *q, const char *const *accounts, size_t n, const char *cid, const ch
           const char *reason, q_dlr_cb *cb, void *arg);
 
 /* Why a bulk message was not sent at its time (see queue/lua/q_claim.lua). */
-#define Q_SKIP_REASONS 10
+#define Q_SKIP_REASONS 11
 extern const char *const q_skip_reasons[Q_SKIP_REASONS];
 
 /* The numbers of the queue, refreshed every second from Redis. */

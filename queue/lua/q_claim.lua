@@ -36,8 +36,8 @@
 --     one (a notice stays with the old one while someone it reaches is on
 --     it, unless that one opted out or has had it);
 --     but an automatic unpaid one (CAMPAIGN 0: the import queued one for
---     the new phone), and one whose person has no phone now, are skipped
---     "phone_changed";
+--     the new phone) is skipped "phone_changed", and one whose person has
+--     no phone now "no_phone";
 --   * the same reminder (kind and participant; for claims the incident and
 --     stage; for notices the text and phone) went out within ARGV[9]
 --     seconds (ten minutes at least): skipped "duplicate".
@@ -180,7 +180,9 @@ local function judge(lane, m)
     local p = f and {f[1], f[2], f[6], f[7], f[8], f[9], f[10]} or {}
     if not p[1] then
       d.what, d.reason = 'skip', 'removed'
-    elseif p[1] ~= phone and kind == 'u' and (p[1] == '' or camp == '0') then
+    elseif p[1] == '' and kind == 'u' then
+      d.what, d.reason = 'skip', 'no_phone'
+    elseif p[1] ~= phone and kind == 'u' and camp == '0' then
       -- (an automatic one: the import queued one for the new phone)
       d.what, d.reason = 'skip', 'phone_changed'
     elseif kind == 'u' and (tonumber(p[6]) or 0) > 0 then
@@ -215,7 +217,7 @@ local function judge(lane, m)
       -- an older version moved it, this one goes, naming the new date)
       d.what, d.reason = 'skip', 'rescheduled'
     elseif p[1] == '' then
-      d.what, d.reason = 'skip', 'phone_changed'
+      d.what, d.reason = 'skip', 'no_phone'
     end
     if d.what then return d end
     to = p[1]
@@ -234,7 +236,7 @@ local function judge(lane, m)
       to = phone
       d.data = table.concat({stay[2], stay[6], stay[7], stay[8], stay[9], stay[10]}, '\31')
     elseif to == '' then
-      d.what, d.reason = 'skip', 'phone_changed'
+      d.what, d.reason = 'skip', 'no_phone'
       return d
     end
   end

@@ -296,7 +296,7 @@ def test_reminders_go_to_the_phone_the_roster_has_when_they_go(env):
         "+8613700000006", "+8613700000006", "+8613700000011"], msgs
     [new] = [m for m in msgs if m["to"] == "+8613700000011"]
     assert "赵一" in new["text"], new
-    assert counts(env, cid)["skipped_why"] == {"opted_out": 1, "phone_changed": 1}, \
+    assert counts(env, cid)["skipped_why"] == {"opted_out": 1, "no_phone": 1}, \
         counts(env, cid)
     # the last-sent mark is the new phone's message: it is not sent again
     status, again = env.admin("POST", "/v1/campaigns", {
