@@ -216,10 +216,13 @@ int cmd_incident(const ctl *c, int argc, char **argv)
         else
             printf("incident %s: %s of %s on %s; the claim must be reported by %s\n", v.ref,
                    v.kind, v.who, v.on, v.due);
-        if (json_is_integer(queued))
-            printf("%lld SMS reminder%s queued for the member\n",
-                   (long long)json_integer_value(queued),
-                   json_integer_value(queued) == 1 ? "" : "s");
+        long long n = json_integer_value(queued);
+        if (json_is_integer(queued) && json_is_true(json_object_get(ans, "opted_out")))
+            printf("no SMS reminder will go: the member's phone opted out\n");
+        else if (json_is_integer(queued) && json_is_false(json_object_get(ans, "created")))
+            printf("%lld SMS reminder%s for the member in all\n", n, n == 1 ? "" : "s");
+        else if (json_is_integer(queued))
+            printf("%lld SMS reminder%s queued for the member\n", n, n == 1 ? "" : "s");
         if (warning != NULL)
             printf("warning: %s\n", warning);
     }

@@ -247,8 +247,10 @@ static void handle_create(gw_admin *a, gw_http_req *req)
             if (n > 0 && n < sizeof one - 2) {
                 snprintf(one, sizeof one, " %.*s ", (int)n, v);
                 if (strstr(can, one) == NULL) {
-                    snprintf(err, sizeof err, "the template %s needs {%.*s}, which a %s "
-                             "campaign cannot fill", spec.template_key, (int)n, v, kind);
+                    snprintf(err, sizeof err, "the template %s needs {%.*s}, which a%s %s "
+                             "campaign cannot fill", spec.template_key, (int)n, v,
+                             kind[0] != '\0' && strchr("aeiou", kind[0]) != NULL ? "n" : "",
+                             kind);
                     gw_http_error(req, 400, "bad_template", err);
                     goto out;
                 }

@@ -151,6 +151,8 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         unreminded_why(plan, deadline, why, sizeof why);
         if (ans != NULL && plan != NULL && plan->reminders >= 0)
             json_object_set_new(ans, "reminders", json_integer(plan->reminders));
+        if (ans != NULL && plan != NULL && plan->opted_out)
+            json_object_set_new(ans, "opted_out", json_true());   /* they will not go */
         if (ans != NULL && (msg[0] != '\0' || why[0] != '\0')) {
             char both[sizeof msg + sizeof why + 2];
             snprintf(both, sizeof both, "%s%s%s", msg, msg[0] != '\0' && why[0] != '\0' ? "; " : "",

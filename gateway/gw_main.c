@@ -106,10 +106,21 @@ static int load_calendar(const gw_config *cfg, gw_calendar **out, char *err, siz
     }
     int rc = gw_calendar_load(globbed || (files != NULL && files[0] != NULL) ? files : NULL,
                               out, err, errlen);
+    size_t nfiles = 0;
+    while (files != NULL && files[nfiles] != NULL)
+        nfiles++;
     if (globbed)
         globfree(&g);
     if (rc != 0)
         return -1;
+    int years[16];
+    size_t n = gw_calendar_years(*out, years, 16);
+    char list[16 * 8] = "";
+    for (size_t i = 0; i < n && i < 16; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i > 0 ? ", " : "",
+                 years[i]);
+    gw_info("main", "holiday calendar: %s loaded from %zu file%s", n > 0 ? list : "no year",
+            nfiles, nfiles == 1 ? "" : "s");
     gw_metrics_calendar_missing(calendar_missing(*out, 1));
     return 0;
 }

@@ -1316,6 +1316,7 @@ def test_notice_template_is_written_per_person(env):
     status, err = env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution",
                                                        "template": "claim_reminder"})
     assert status == 400 and err["error"] == "bad_template" and "{kind}" in err["message"], err
+    assert "which an unpaid_contribution campaign" in err["message"], err
 
 
 def test_replies_overtake_a_campaign_backlog(env):

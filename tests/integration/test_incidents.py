@@ -94,6 +94,7 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
         assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
             env.log_since(mark)
         log = env.log_since(mark)
+        assert "holiday calendar: 2026 loaded from 1 file" in log, log
         assert "%s of %s: the claim may be reported until 2026-10-08" % (ref, MEMBER) in log, log
         assert "not 2026-10-01" in log and "2 open, 1 deadlines moved later" in log, log
         assert env.redis("HGET", "gw:inc:" + ref, "deadline") == "2026-10-08"
@@ -156,6 +157,16 @@ def test_gatewayctl_incident_add(env):
         # 2026-11-30 + 3 = 2026-12-03, a Thursday
         assert "must be reported by 2026-12-03" in out and "incident BA20261130-" in out, out
         assert "3 SMS reminders queued for the member" in out, out
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "accident", "--date", "2026-11-30")
+        assert rc == 0 and "already registered" in out, (out, err)
+        assert "3 SMS reminders for the member in all" in out, out
+        status, _ = env.admin("POST", "/v1/optouts", {"phone": "13800000204", "action": "add"})
+        assert status in (200, 201)
+        rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
+                                      "critical_illness", "--date", "2026-11-30")
+        assert rc == 0 and "no SMS reminder will go: the member's phone opted out" in out, out
+        assert "reminders queued" not in out, out
         rc, out, err = env.gatewayctl("incident", "add", "--participant", MEMBER, "--kind",
                                       "accident", "--date", "2026-09-28")
         assert rc == 1 and "window_closed" in err, (rc, out, err)
