@@ -93,9 +93,18 @@ static void print_counts(const json_t *ans, int dry, const char *place)
         printf("  and %lld whose last day to pay has passed (a reminder would ask them to pay "
                "by it; reach them another way)\n", (long long)late);
     json_int_t unknown = json_integer_value(json_object_get(ans, "unknown_ids"));
-    if (unknown > 0)
-        printf("  %lld participant id%s not in the roster\n", (long long)unknown,
+    if (unknown > 0) {
+        printf("  %lld participant id%s not in the roster", (long long)unknown,
                unknown == 1 ? " is" : "s are");
+        size_t i;
+        json_t *id;
+        const json_t *named = json_object_get(ans, "unknown_ids_first");
+        json_array_foreach(named, i, id)
+            printf("%s%s", i == 0 ? ": " : ", ", json_string_value(id));
+        if ((json_int_t)json_array_size(named) < unknown && json_array_size(named) > 0)
+            printf(", ...");
+        printf("\n");
+    }
     json_int_t counted = n;
     const char *k;
     json_t *v;

@@ -90,6 +90,12 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
                           "segments_per_message", r->segments_per_message, "segments_total",
                           (json_int_t)r->segments_total, "send_at", at, "unknown_ids",
                           (json_int_t)r->unknown, "kind", kind_name(c->kind));
+    json_t *named = json_array();      /* the first ten of them, to be corrected */
+    for (int i = 0; named != NULL && i < r->n_unknown_ids; i++)
+        json_array_append_new(named, json_string(r->unknown_ids[i]));
+    if (o != NULL && named != NULL && r->unknown > 0)
+        json_object_set(o, "unknown_ids_first", named);
+    json_decref(named);
     /* A template's text grows with each person's name; a long one goes whole. */
     char w[512] = "";
     if (r->segments_per_message > c->max_segments)

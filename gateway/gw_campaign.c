@@ -273,6 +273,12 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
     j->res.duplicate += skips[3];
     j->res.unknown += skips[4];
     j->res.past_due += skips[5];
+    const redisReply *ids = reply->elements > 9 ? reply->element[9] : NULL;
+    for (size_t k = 0; ids != NULL && ids->type == REDIS_REPLY_ARRAY && k < ids->elements &&
+                       j->res.n_unknown_ids < 10; k++)
+        if (ids->element[k]->type == REDIS_REPLY_STRING)
+            snprintf(j->res.unknown_ids[j->res.n_unknown_ids++],
+                     sizeof j->res.unknown_ids[0], "%s", ids->element[k]->str);
     size_t n = list->elements / 4;
     const char **argv = NULL;
     char (*segs)[8] = NULL;

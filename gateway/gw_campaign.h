@@ -102,6 +102,8 @@ typedef struct gw_campaign_result {
     char id[24];                  /* "" for a dry run */
     int64_t recipients;
     int64_t paid, opted_out, no_phone, duplicate, unknown;
+    char unknown_ids[10][64];     /* the first of the unknown (participant_ids), to name */
+    int n_unknown_ids;
     int64_t past_due;             /* unpaid, its due date before today (kind u) */
     int64_t held;                 /* of the duplicates, queued held (camp_push.lua) */
     int segments_per_message;     /* the most any recipient's message takes */

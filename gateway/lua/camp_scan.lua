@@ -34,7 +34,8 @@
 -- Returns {next_cursor ("0" when done), {pid, phone, tag, data, ...},
 --          paid, opted_out, no_phone, duplicate, unknown, past_due}; for
 --          "moved" the cursor after the ids read, and a ninth element, 1
---          when the list had no more.
+--          when the list had no more (else 0); a tenth: the first ten ids of
+--          the chunk not in the roster.
 -- DATA is what the text needs, fields joined by \31 (as q_claim.lua gives):
 -- u, n: name, language, year, tier, paid, due; c: name, language, incident
 -- kind, deadline, reference.
@@ -112,6 +113,7 @@ local function mine(v, pid)
 end
 local out = {}
 local optout, nophone, dup, unknown, pastdue = 0, 0, 0, 0, 0
+local unknown_ids = {}            -- the first ten not in the roster, to name them
 
 -- Pending for another campaign that is still going (not cancelled), given
 -- the pending mark's value V ("CAMPAIGN:PID:UNTIL_S").
@@ -131,6 +133,7 @@ for i, pid in ipairs(ids) do
   local f = fields[i]
   if not f or not f[2] then
     unknown = unknown + 1
+    if #unknown_ids < 10 then unknown_ids[#unknown_ids + 1] = pid end
   elseif kind == 'u' and (tonumber(f[7]) or 0) <= 0 then
     -- no contribution to remind of (a pensioner): not a recipient, not a skip
   elseif kind == 'c' then
@@ -197,4 +200,4 @@ end
 if seen ~= '' then
   redis.call('EXPIRE', seen, seen_ttl)
 end
-return {nextc, out, paid, optout, nophone, dup, unknown, pastdue, exhausted}
+return {nextc, out, paid, optout, nophone, dup, unknown, pastdue, exhausted or 0, unknown_ids}

@@ -176,7 +176,7 @@ def test_dry_run_matches_the_roster_and_queues_nothing(env):
     answer = campaign(env, {"kind": "unpaid_contribution", "dry_run": True,
                             "filter": {"participant_ids": ["C-01", "C-03", "NOBODY"]}}, 200)
     assert answer["recipients"] == 1 and answer["skipped"]["paid"] == 1, answer
-    assert answer["unknown_ids"] == 1, answer
+    assert answer["unknown_ids"] == 1 and answer["unknown_ids_first"] == ["NOBODY"], answer
 
 
 def test_start_delivers_to_exactly_those_and_counts_reports(env):
@@ -639,7 +639,7 @@ def test_gatewayctl_campaign(env):
     assert "spelled" not in out, out
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--ids", "C-01,X-1")
     assert rc == 0 and ": 1 recipient, 1 SMS part in all" in out, (out, err)
-    assert "1 participant id is not in the roster" in out, out
+    assert "1 participant id is not in the roster: X-1" in out, out
     # a township nobody lives in: most likely misspelt
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "notice", "--text", "通知",
                                   "--township", "青山乡")
