@@ -339,8 +339,9 @@ static void on_claim(q *q, const q_claim_result *res, void *arg)
         prov_registry_pause(s->reg, account,
                             now + (res->paused_ms < 1000 ? res->paused_ms : 1000));
         kick(s);                /* another account may be free */
-    } else if (res->n > 0 && res->wait_ms == 0) {
-        kick(s);                /* there may be more due */
+    } else if ((res->n > 0 || res->taken > 0) && res->wait_ms == 0) {
+        kick(s);                /* there may be more due (a cancelled campaign's skips
+                                   are cleared at once, not a claim per poll) */
     } else if (res->wait_ms > 0) {
         arm(s, res->wait_ms < POLL_MS ? res->wait_ms : POLL_MS);
     } else {

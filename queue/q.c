@@ -454,6 +454,7 @@ static void on_claim(gw_redis *r, redisReply *reply, void *arg)
     res.ok = 1;
     res.paused_ms = reply_int(reply->element[0], 0);
     res.wait_ms = reply_int(reply->element[1], 0);
+    res.taken = reply->elements > 6 ? reply_int(reply->element[6], 0) : 0;
     const redisReply *list = reply->element[2], *bodies = reply->element[3];
     const redisReply *datas = reply->elements > 5 && reply->element[5]->type == REDIS_REPLY_ARRAY
                               ? reply->element[5] : NULL;

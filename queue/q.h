@@ -160,6 +160,8 @@ typedef struct q_claim_result {
     int64_t wait_ms;         /* > 0: the token bucket is short; try again after */
     size_t n;
     const q_claimed *items;
+    int64_t taken;           /* members taken from due buckets, also those skipped,
+                                deferred or dropped: more may be due at once */
 } q_claim_result;
 
 typedef void q_claim_cb(q *q, const q_claim_result *res, void *arg);

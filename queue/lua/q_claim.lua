@@ -56,7 +56,8 @@
 --       [, window_next_ms (<= now_ms: inside the window), min_interval_s,
 --       today (local YYYY-MM-DD)]
 -- Returns {paused_ms, wait_ms, {lane, member, ...}, {bid, body|false, ...},
---          dropped, {data, ...} (one per handed-out message, "" for none)}
+--          dropped, {data, ...} (one per handed-out message, "" for none),
+--          members taken from due buckets (also skipped, deferred, dropped)}
 local now, consumer, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local max, prov = tonumber(ARGV[4]), ARGV[5]
 local rate, burst = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -68,7 +69,7 @@ local nowstr = ARGV[1]
 
 local pttl = redis.call('PTTL', 'gw:{q}:pause:' .. prov)
 if pttl > 0 then
-  return {pttl, 0, {}, {}, 0, {}}
+  return {pttl, 0, {}, {}, 0, {}, 0}
 end
 
 local tbk = 'gw:{q}:tb:' .. prov
@@ -425,4 +426,4 @@ end
 -- moved by a test): one clock for every daemon's lease.
 local t = redis.call('TIME')
 redis.call('ZADD', 'gw:{q}:consumers', t[1] * 1000 + math.floor(t[2] / 1000) + lease, consumer)
-return {0, wait, items, bodies, dropped, datas}
+return {0, wait, items, bodies, dropped, datas, count}

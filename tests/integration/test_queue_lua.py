@@ -41,7 +41,7 @@ def enqueue(env, lane, due_ms, phones, seg=1, text="ghello"):
 
 
 def claim(env, now, max_=100, prov="p", rate=0, burst=0, consumer="c1"):
-    paused, wait, items, bodies, dropped, datas = env.redis(
+    paused, wait, items, bodies, dropped, datas, taken = env.redis(
         "EVAL", script("q_claim"), 0, now, consumer, 6000, max_, prov, rate, burst)
     members = [items[i + 1] for i in range(0, len(items), 2)]
     lanes = [items[i] for i in range(0, len(items), 2)]
@@ -211,11 +211,11 @@ def test_reminders_checked_again_at_send_time(env):
     enqueue(env, "bulk", T0, ["+8613700000003"])        # a one-off bulk SMS: the window too
     enqueue(env, "reply", T0, ["+8613700000004"])       # a reply: at any hour
     opening = T0 + 3600 * 1000
-    _, _, items, _, _, _ = claim_at(T0, opening)          # night: nothing goes, nothing is lost
+    _, _, items, _, _, _, _ = claim_at(T0, opening)          # night: nothing goes, nothing is lost
     assert phones_of(items[1::2]) == ["+8613700000004"], items
     assert env.redis("LLEN", "gw:{q}:b:bulk:%d" % (opening // 1000)) == 3
     assert env.redis("HGET", "gw:{q}:stats", "deferred_window") == "3"
-    _, _, items, bodies, _, datas = claim_at(opening, opening)
+    _, _, items, bodies, _, datas, _ = claim_at(opening, opening)
     assert len(items) == 4 and items[1].split(":")[3] == "+8613700000001", items
     assert items[3].split(":")[3] == "+8613700000003", items
     assert bodies[1] == "tunpaid_reminder"
@@ -223,14 +223,14 @@ def test_reminders_checked_again_at_send_time(env):
     assert env.redis("HGET", "gw:{q}:stats", "skipped_paid") == "1"
     # the same reminder again within the interval: a duplicate
     mid = enqueue_reminder("P1", "+8613700000001")
-    _, _, items, _, _, _ = claim_at(opening, opening)
+    _, _, items, _, _, _, _ = claim_at(opening, opening)
     assert items == []
     assert env.redis("GET", "gw:{q}:m:%d" % mid).endswith("|duplicate")
     # a due date moved since an automatic reminder was scheduled: not sent
     env.redis("HSET", "gw:pt:u", "P1", record("+8613700000001", "赵一", "0", "2027-01-15"))
     env.redis("DEL", "gw:{q}:last:u:P1")
     mid = enqueue_reminder("P1", "+8613700000001")
-    _, _, items, _, _, _ = claim_at(opening, opening)
+    _, _, items, _, _, _, _ = claim_at(opening, opening)
     assert items == [] and env.redis("GET", "gw:{q}:m:%d" % mid).endswith("|rescheduled")
 
 
@@ -248,8 +248,8 @@ def test_pending_marks_go_when_their_reminder_goes(env):
     env.redis("HSET", "gw:{q}:pend", "u:P1", "7:P1:%d" % (T0 // 1000 + 3600))
     env.redis("SET", "gw:{q}:pend:u:P2", "7:P2", "EX", 3600)          # an older version's
     env.redis("HSET", "gw:{q}:pend", "u:P3", "8:P3:%d" % (T0 // 1000 + 3600))  # another's
-    _, _, items, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, "c1", 6000, 100, "p", 0, 0,
-                                     0, 0)
+    _, _, items, _, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, "c1", 6000, 100,
+                                        "p", 0, 0, 0, 0)
     assert len(items) == 6, items                 # lane, member: all three go
     assert env.redis("HGET", "gw:{q}:pend", "u:P1") is None
     assert env.redis("EXISTS", "gw:{q}:pend:u:P2") == 0
@@ -287,7 +287,7 @@ def test_outcomes_never_undo_a_finished_message_and_counts_stay_whole(env):
     # 1. c1 claims, is reaped; the number opts out; c2 skips it; c1's late
     #    acceptance: the resident got it, counted as sent (not skipped)
     enqueue_notice("+8613700000001")
-    _, _, items, _, _, _ = claim_by("c1")
+    _, _, items, _, _, _, _ = claim_by("c1")
     m1 = items[1]
     reclaim("c1")
     env.redis("HSET", "gw:{q}:optout", "+8613700000001", "1|sms")
@@ -300,10 +300,10 @@ def test_outcomes_never_undo_a_finished_message_and_counts_stay_whole(env):
     #    queued again, status stays sent
     enqueue_notice("+8613700000002")
     env.redis("HINCRBY", "gw:{q}:camp:7", "queued", 1)
-    _, _, items, _, _, _ = claim_by("c3")
+    _, _, items, _, _, _, _ = claim_by("c3")
     m2 = items[1]
     reclaim("c3")
-    _, _, items, _, _, _ = claim_by("c4")
+    _, _, items, _, _, _, _ = claim_by("c4")
     assert items[1] == raised(m2)
     ack("c4", "a", items[1], cid="cid2")
     retry = m2.split(":")
@@ -315,7 +315,7 @@ def test_outcomes_never_undo_a_finished_message_and_counts_stay_whole(env):
     # 3. a delivery report before the outcome: parked, applied with it
     enqueue_notice("+8613700000003")
     env.redis("HINCRBY", "gw:{q}:camp:7", "queued", 1)
-    _, _, items, _, _, _ = claim_by("c5")
+    _, _, items, _, _, _, _ = claim_by("c5")
     m3 = items[1]
     assert env.redis("EVAL", script("q_dlr"), 0, "delivered", T0, "", "p:cid3") == ["", "unmatched"]
     ack("c5", "a", m3, cid="cid3")
@@ -336,7 +336,7 @@ def test_a_reminder_that_reached_no_phone_leaves_no_mark(env):
     def send(mid_note):
         mid = env.redis("EVAL", script("q_enqueue"), 0, "bulk", T0 // 1000, 1, "tunpaid_reminder",
                         "", 3600, "u,0,P1,", "0", "+8613700000001")[0]
-        _, _, items, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, "c1", 6000, 100, "p",
+        _, _, items, _, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, "c1", 6000, 100, "p",
                                          0, 0, 0, 72000)
         assert len(items) == 2 and items[1].startswith("%d:" % mid), (mid_note, items)
         assert env.redis("GET", "gw:{q}:last:u:P1") == str(mid)
@@ -396,7 +396,7 @@ def test_a_reminder_that_reached_no_phone_leaves_no_mark(env):
 
     def claim_again(consumer):
         env.redis("DEL", "gw:{q}:pause:p")
-        _, _, items, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, consumer, 6000, 100,
+        _, _, items, _, _, _, _ = env.redis("EVAL", script("q_claim"), 0, T0, consumer, 6000, 100,
                                          "p", 0, 0, 0, 72000)
         return items
 
