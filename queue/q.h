@@ -12,8 +12,8 @@
  *                               the same for the bulk lane's claim reminders,
  *                               claimed before the rest of the lane (a member's
  *                               legal window must not wait behind a campaign);
- *                               counted in the lane; a retry goes back among the
- *                               rest
+ *                               counted in the lane; a retried or reclaimed one
+ *                               goes back among them
  *   gw:{q}:body:BID             STRING 'g'|'u' (GSM-7 / UCS-2) + the text to send;
  *                               shared by every message of a batch or campaign
  *   gw:{q}:n                    HASH lane -> messages waiting (scheduled + ready)

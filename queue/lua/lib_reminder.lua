@@ -32,3 +32,14 @@ local function reminder_failed(key, id)
     redis.call('DEL', 'gw:{q}:last:' .. key)
   end
 end
+
+-- The buckets MEMBER of LANE goes back to (a retry, a throttle, a lease
+-- run out): a claim reminder's (KIND c, l or d, automatic or a claim
+-- campaign's) are the bulk lane's "prio" ones (gw:{q}:b:prio:SECOND), which
+-- are claimed before the rest; it is counted in the lane all the same.
+local function queue_key(lane, member)
+  if lane == 'bulk' and string.match(member, '^%d+:%d+:%d+:[^:]*:[^:]+:[cld],') then
+    return 'prio'
+  end
+  return lane
+end

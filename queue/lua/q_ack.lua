@@ -39,13 +39,14 @@ local lost = 0
 local nowstr = string.format('%d', now)
 
 local function requeue(lane, due, member, front)
-  local bk = 'gw:{q}:b:' .. lane .. ':' .. due
+  local key = queue_key(lane, member)
+  local bk = 'gw:{q}:b:' .. key .. ':' .. due
   if front then
     redis.call('LPUSH', bk, member)
   else
     redis.call('RPUSH', bk, member)
   end
-  redis.call('ZADD', 'gw:{q}:sched:' .. lane, due, due)
+  redis.call('ZADD', 'gw:{q}:sched:' .. key, due, due)
   redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
 end
 

@@ -39,8 +39,9 @@ for _, c in ipairs(list) do
       if unsure and pre then
         member = pre .. string.format('%d', tonumber(att) + 1) .. post
       end
-      redis.call('LPUSH', 'gw:{q}:b:' .. lane .. ':' .. sec, member)
-      redis.call('ZADD', 'gw:{q}:sched:' .. lane, sec, sec)
+      local key = queue_key(lane, member)
+      redis.call('LPUSH', 'gw:{q}:b:' .. key .. ':' .. sec, member)
+      redis.call('ZADD', 'gw:{q}:sched:' .. key, sec, sec)
       redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
       total = total + 1
     end

@@ -12,7 +12,7 @@ T0 = 1796100000000          # a fixed "now" in ms (the scripts take the clock as
 
 # as GW_LUA_WITH_PARTICIPANTS and GW_LUA_WITH_REMINDERS in CMakeLists.txt
 WITH_PARTICIPANTS = ("q_claim",)
-WITH_REMINDERS = ("q_claim", "q_ack", "q_dlr")
+WITH_REMINDERS = ("q_claim", "q_ack", "q_reap", "q_dlr")
 
 
 def script(name):
