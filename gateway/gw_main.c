@@ -48,7 +48,6 @@ typedef struct daemon_state {
     tpl_set *tpl;
     gw_calendar *calendar;
     gw_redis *redis;
-    gw_redis *redis_bulk;         /* the campaigns' fan-outs: their own connection */
     gw_incidents *incidents;    /* mutual-aid incidents: admin API and USSD menu 4 */
     prov_http *http_client;
     gw_records *records;
@@ -362,11 +361,6 @@ int main(int argc, char **argv)
                                  d.cfg->redis_password);
     if (d.redis != NULL)
         gw_redis_on_check(d.redis, on_redis_check, &d);
-    d.redis_bulk = d.cfg->redis_sentinels != NULL
-                  ? gw_redis_new_sentinel(d.base, d.cfg->redis_sentinels, d.cfg->redis_master,
-                                          d.cfg->redis_db, d.cfg->redis_password)
-                  : gw_redis_new(d.base, d.cfg->redis_host, d.cfg->redis_port, d.cfg->redis_db,
-                                 d.cfg->redis_password);
     d.http_client = prov_http_new(d.base);
     if (d.redis == NULL || d.http_client == NULL) {
         snprintf(err, sizeof err, "out of memory");
@@ -381,8 +375,7 @@ int main(int argc, char **argv)
         goto fail;
     }
     gw_sender_on_blocked(d.sender, on_blocked, &d);
-    d.campaigns = gw_campaigns_new(d.base, d.cfg, d.redis_bulk != NULL ? d.redis_bulk : d.redis,
-                                   &d.tpl);
+    d.campaigns = gw_campaigns_new(d.base, d.cfg, d.redis, &d.tpl);
     if (d.campaigns == NULL) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
@@ -469,7 +462,6 @@ out:
      * callbacks, which may still answer requests on the listeners. */
     gw_store_shutdown();
     gw_redis_free(d.redis);
-    gw_redis_free(d.redis_bulk);
     gw_incidents_free(d.incidents);     /* after Redis: its waiting calls are answered */
     prov_registry_free(d.providers);
     gw_sender_free(d.sender);
