@@ -100,7 +100,7 @@ if all > 0 then
     end
   end
   -- a claim campaign's reminders go ahead of the rest of the bulk lane
-  local key = kind == 'c' and 'prio' or 'bulk'
+  local key = queue_key('bulk', batch[1])
   redis.call('RPUSH', 'gw:{q}:b:' .. key .. ':' .. due, unpack(batch))
   redis.call('ZADD', 'gw:{q}:sched:' .. key, due, due)
   redis.call('HINCRBY', 'gw:{q}:n', 'bulk', all)

@@ -125,8 +125,8 @@ local function day_number(ymd)
 end
 
 -- What to do with one member, from reads only: returns a table
--- {what = 'drop'|'skip'|'defer'|'wait'|'send', ...} ('wait': again at
--- second until_s).
+-- {what = 'drop'|'skip'|'defer'|'send', ...} ('defer': again at second
+-- until_s; held: waiting for another campaign, not for the send window).
 local function judge(lane, m)
   local id, att, seg, phone, bid, ex =
     string.match(m, '^(%d+):(%d+):(%d+):([^:]*):([^:]+):?(.*)$')
@@ -168,7 +168,7 @@ local function judge(lane, m)
     return d
   end
   if wnext > now then
-    d.what = 'defer'
+    d.what, d.until_s = 'defer', string.format('%d', math.floor(wnext / 1000))
     return d
   end
   if not kind then
@@ -264,7 +264,7 @@ local function judge(lane, m)
   if of and ostate ~= 'cancelled' and ostate ~= 'gone' then
     local odue = tonumber(redis.call('HGET', 'gw:{q}:camp:' .. of, 'send_at_ms') or '') or 0
     if odue > now then
-      d.what, d.until_s = 'wait', string.format('%d', math.floor(odue / 1000) + 1)
+      d.what, d.until_s, d.held = 'defer', string.format('%d', math.floor(odue / 1000) + 1), true
       return d
     end
     d.what, d.reason = 'skip', 'duplicate'
@@ -370,18 +370,13 @@ for _, src in ipairs({{'reply', 'reply'}, {'bulk', 'prio'}, {'bulk', 'bulk'}}) d
         -- that may have reached the phone the mark stays.
         if d.att == '0' then reminder_failed(d.dkey, d.id) end
       elseif d.what == 'defer' then
-        local ws = string.format('%d', math.floor(wnext / 1000))
-        redis.call('RPUSH', 'gw:{q}:b:' .. key .. ':' .. ws, m)
-        redis.call('ZADD', sk, ws, ws)
-        redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
-        redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1)
-      elseif d.what == 'wait' then
         redis.call('RPUSH', 'gw:{q}:b:' .. key .. ':' .. d.until_s, m)
         redis.call('ZADD', sk, d.until_s, d.until_s)
         redis.call('HINCRBY', 'gw:{q}:n', lane, 1)
-        -- its campaign's text is kept until then (and a week, as q_enqueue.lua
-        -- keeps a body past its message's due time)
+        -- its text is kept until then (and a week, as q_enqueue.lua keeps a
+        -- body past its message's due time): a held one may wait days
         redis.call('EXPIRE', 'gw:{q}:body:' .. d.bid, tonumber(d.until_s) - sec + 604800, 'GT')
+        if not d.held then redis.call('HINCRBY', 'gw:{q}:stats', 'deferred_window', 1) end
       else
         if unhold(d) then release(d) end
         if d.dkey then

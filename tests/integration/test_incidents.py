@@ -66,6 +66,18 @@ def test_a_window_from_a_year_without_a_calendar_into_one_with(env):
         env.restart_gatewayd()
 
 
+def judged_again(env, cal, text):
+    """Writes TEXT to the calendar file CAL and sends SIGHUP: the log since,
+    once open incidents have been judged again."""
+    with open(cal, "w", encoding="utf-8") as f:
+        f.write(text)
+    mark = env.log_size()
+    env.signal_gatewayd(signal.SIGHUP)
+    assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
+        env.log_since(mark)
+    return env.log_since(mark)
+
+
 def test_deadlines_are_judged_again_when_the_calendar_changes(env):
     """An incident registered while the calendar lacked National Day got
     2026-10-01; with the real calendar loaded (SIGHUP) its deadline is
@@ -75,8 +87,9 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
     cal = os.path.join(env.dir, "CN-2026.tsv")
     real = open(os.path.join(os.path.dirname(__file__), "..", "..", "ops", "calendars",
                              "CN-2026.tsv"), encoding="utf-8").read()
+    without_october = "\n".join(l for l in real.splitlines() if "2026-10-" not in l) + "\n"
     with open(cal, "w", encoding="utf-8") as f:      # the year listed, but not its October
-        f.write("\n".join(l for l in real.splitlines() if "2026-10-" not in l) + "\n")
+        f.write(without_october)
     target = calendar.timegm((2026, 9, 29, 12 - 8, 0, 0))
     os.environ["GW_CLOCK_OFFSET_S"] = str(int(target - time.time()))
     try:
@@ -87,13 +100,7 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
         ref = answer["reference"]
         status, other = incident(env, MEMBER, "critical_illness", "2026-09-20")
         assert status == 201 and other["deadline"] == "2026-09-30", other
-        with open(cal, "w", encoding="utf-8") as f:
-            f.write(real)
-        mark = env.log_size()
-        env.signal_gatewayd(signal.SIGHUP)
-        assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
-            env.log_since(mark)
-        log = env.log_since(mark)
+        log = judged_again(env, cal, real)
         assert "holiday calendar: 2026 loaded from 1 file" in log, log
         assert "%s of %s: the claim may be reported until 2026-10-08" % (ref, MEMBER) in log, log
         assert "not 2026-10-01" in log and "2 open, 1 deadlines moved later" in log, log
@@ -105,13 +112,7 @@ def test_deadlines_are_judged_again_when_the_calendar_changes(env):
         env.restart_gatewayd({"calendar": {"files": cal}})
         time.sleep(1.0)
         assert "judged by the calendar" not in env.log_since(mark), env.log_since(mark)
-        with open(cal, "w", encoding="utf-8") as f:
-            f.write("\n".join(l for l in real.splitlines() if "2026-10-" not in l) + "\n")
-        mark = env.log_size()
-        env.signal_gatewayd(signal.SIGHUP)
-        assert wait_until(lambda: "judged by the calendar" in env.log_since(mark), 10), \
-            env.log_since(mark)
-        log = env.log_since(mark)
+        log = judged_again(env, cal, without_october)
         assert "ends on 2026-10-01, but the member was given 2026-10-08, which stays" in log, log
         assert "0 deadlines moved later (0 reminders queued for their new dates), 1 would " \
             "end sooner and were kept" in log, log
