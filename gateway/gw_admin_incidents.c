@@ -135,10 +135,8 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         msg[0] = '\0';
         /* the years the deadline was judged in: from the date the days end
          * on (calendar days) to the working day it moved to */
-        const gw_config *cfg = in->a->cfg;
-        gw_date end = gw_date_add_days(in->occurred, in->kind == GW_INCIDENT_CRITICAL_ILLNESS
-                                                         ? cfg->claims_critical_illness_days
-                                                         : cfg->claims_accident_days);
+        gw_date end = gw_date_add_days(in->occurred, gw_incident_window_days(in->a->cfg,
+                                                                             in->kind));
         for (int y = end.y < deadline.y ? end.y : deadline.y; y <= deadline.y; y++) {
             if (cal != NULL && gw_calendar_has_year(cal, y))
                 continue;

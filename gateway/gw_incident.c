@@ -94,10 +94,15 @@ const gw_calendar *inc_calendar(const gw_incidents *inc)
     return inc->calendar != NULL ? *inc->calendar : NULL;
 }
 
+int gw_incident_window_days(const gw_config *cfg, gw_incident_kind kind)
+{
+    return kind == GW_INCIDENT_CRITICAL_ILLNESS ? cfg->claims_critical_illness_days
+                                                : cfg->claims_accident_days;
+}
+
 int inc_days(const gw_incidents *inc, gw_incident_kind kind)
 {
-    return kind == GW_INCIDENT_CRITICAL_ILLNESS ? inc->cfg->claims_critical_illness_days
-                                                : inc->cfg->claims_accident_days;
+    return gw_incident_window_days(inc->cfg, kind);
 }
 
 /* ---- answering ---- */
@@ -221,8 +226,8 @@ static void on_script(gw_redis *r, redisReply *reply, void *arg)
     }
     case 5:
         /* registered again, its reminders never queued, and its stored
-         * deadline is not the one worked out now (the calendar or [claims]
-         * changed): they are planned for the stored one, which stands */
+         * deadline is later than the one worked out now (the calendar or
+         * [claims] changed): they are planned for the stored one, which stands */
         if (!c->replanned) {
             c->replanned = 1;
             c->deadline = deadline;

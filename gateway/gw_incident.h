@@ -129,6 +129,9 @@ void gw_incidents_recheck(gw_incidents *inc);
 /* Today's local date, the one incidents are judged against. */
 gw_date gw_incident_today(void);
 
+/* The days of KIND's report window in CFG ([claims]). */
+int gw_incident_window_days(const struct gw_config *cfg, gw_incident_kind kind);
+
 /* Staff register an incident of participant PID (channel "admin", state
  * "open"). The answers: FUTURE_DATE, UNKNOWN_PARTICIPANT (PID not in the
  * roster), NOT_MEMBER, WINDOW_CLOSED, REGISTERED (a new incident, its
