@@ -66,8 +66,8 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
     char *buf = split_fields(data, len, f, &nf);
     if (buf == NULL)
         return NULL;
-    char fullkey[96], amount[48], date[48], year[16], tier[48];
-    tpl_var vars[8];
+    char fullkey[96], amount[48], date[48], year[16], tier[48], occurred[48], digit[4] = "";
+    tpl_var vars[10];
     size_t nv = 0;
     char *text = NULL;
     const char *lang = nf > 1 && strcmp(f[1], "en") == 0 ? "en" : "zh";
@@ -111,11 +111,24 @@ char *gw_reminder_text(const tpl_set *set, const gw_config *cfg, char kind, cons
                                                     ? "sms.kind_accident"
                                                     : "sms.kind_critical_illness");
         gw_text_date(set, lang, f[3], date, sizeof date);
+        /* the accident's or diagnosis' date (a sixth field; none: left out) */
+        occurred[0] = '\0';
+        if (nf >= 6 && f[5][0] != '\0')
+            gw_text_date(set, lang, f[5], occurred, sizeof occurred);
+        /* the main menu's item that reports a claim, as menus.ini numbers it */
+        const tpl_menu_item *items;
+        size_t nitems = tpl_menu(set, "main", &items);
+        for (size_t i = 0; i < nitems; i++)
+            if (strcmp(items[i].action, "claim") == 0)
+                snprintf(digit, sizeof digit, "%d", items[i].digit);
         vars[nv++] = (tpl_var){"name", f[0]};
         vars[nv++] = (tpl_var){"kind", label != NULL ? label : f[2]};
+        vars[nv++] = (tpl_var){"date", occurred};
         vars[nv++] = (tpl_var){"deadline", date};
         vars[nv++] = (tpl_var){"reference", f[4]};
         vars[nv++] = (tpl_var){"hotline", cfg->ussd_hotline};
+        vars[nv++] = (tpl_var){"service_code", cfg->ussd_service_code};
+        vars[nv++] = (tpl_var){"claim_digit", digit};
     } else {
         free(buf);
         return NULL;
@@ -191,10 +204,12 @@ int gw_campaigns_claim_segments(char kind, const gw_participant *p, const char *
     gw_campaigns *cs = arg;
     char data[512];
     int seg = 1;
-    /* measured with a reference of the usual width */
+    /* measured with a reference of the usual width, and the incident's date
+     * at its widest (the 28th of December) */
     int len = snprintf(data, sizeof data,
-                       "%s\x1f%s\x1f%s\x1f%04d-%02d-%02d\x1f" "BA00000000-000000", p->name,
-                       p->language, incident_kind, deadline.y, deadline.m, deadline.d);
+                       "%s\x1f%s\x1f%s\x1f%04d-%02d-%02d\x1f" "BA00000000-000000\x1f%04d-12-28",
+                       p->name, p->language, incident_kind, deadline.y, deadline.m, deadline.d,
+                       deadline.y);
     if (len > 0 && (size_t)len < sizeof data) {
         char *t = gw_reminder_text(*cs->tpl, cs->cfg, kind, NULL, data, (size_t)len, NULL, NULL,
                                    &seg);

@@ -157,7 +157,9 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     daemon_state *d = arg;
     tpl_set *fresh = NULL;
     char err[512];
-    tpl_opts opts = {d->cfg->sms_signature, d->cfg->sms_max_segments};
+    tpl_var fixed[] = {{"hotline", d->cfg->ussd_hotline},
+                       {"service_code", d->cfg->ussd_service_code}};
+    tpl_opts opts = {d->cfg->sms_signature, d->cfg->sms_max_segments, fixed, 2};
     if (tpl_load_ex(d->cfg->templates_dir, &opts, &fresh, err, sizeof err) != 0) {
         gw_error("main", "SIGHUP: templates not reloaded, keeping the old ones: %s", err);
         return;
@@ -311,7 +313,9 @@ int main(int argc, char **argv)
     /* Local dates and times are the configured timezone's (Asia/Shanghai). */
     setenv("TZ", d.cfg->reminders_timezone, 1);
     tzset();
-    tpl_opts opts = {d.cfg->sms_signature, d.cfg->sms_max_segments};
+    tpl_var fixed[] = {{"hotline", d.cfg->ussd_hotline},
+                       {"service_code", d.cfg->ussd_service_code}};
+    tpl_opts opts = {d.cfg->sms_signature, d.cfg->sms_max_segments, fixed, 2};
     if (tpl_load_ex(d.cfg->templates_dir, &opts, &d.tpl, err, sizeof err) != 0) {
         fprintf(stderr, "gatewayd: %s\n", err);
         gw_config_free(d.cfg);

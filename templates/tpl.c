@@ -11,7 +11,8 @@
  * Placeholders are "{name}" with a name the schema allows for the key;
  * "{{" and "}}" are literal braces; any other brace is a load error.
  * An SMS text is checked once its whole file is read: rendered with every
- * placeholder at its widest (tpl_schema_vars, amounts and dates through
+ * placeholder at its widest, or as the configuration fixes it (tpl_opts
+ * fixed: the hotline, the service code) (tpl_schema_vars, amounts and dates through
  * that file's fmt.money and fmt.date), signed and measured by
  * tpl_sms_prepare, it must take at most max_segments parts. */
 #include "tpl.h"
@@ -58,6 +59,8 @@ typedef struct parse {
     size_t errlen;
     const char *signature;  /* SMS texts are measured with it */
     int max_segments;       /* and must take at most this many parts */
+    const tpl_var *fixed;   /* values the configuration gives (tpl_opts) */
+    size_t nfixed;
 } parse;
 
 /* Renders T with VARS into OUT, or only measures; defined with the texts. */
@@ -360,6 +363,10 @@ static const tpl_schema_var *schema_var(const char *name, size_t len)
 static char *widest_value(const parse *p, size_t lang, const tpl_schema_var *sv)
 {
     const char *lc = tpl_schema_langs[lang];
+    const char *worst = sv->worst;
+    for (size_t i = 0; i < p->nfixed; i++)
+        if (strcmp(p->fixed[i].name, sv->name) == 0 && p->fixed[i].value != NULL)
+            worst = p->fixed[i].value;          /* the configured value, as it is */
     if (sv->format == TPL_VAR_MONEY) {
         tpl_var amount = {"amount", sv->worst};
         return render_alloc(tpl_text(p->set, lc, "fmt.money"), &amount, 1);
@@ -374,10 +381,10 @@ static char *widest_value(const parse *p, size_t lang, const tpl_schema_var *sv)
                           {"day", dd + (dd[0] == '0')}, {"dd", dd}};
         return render_alloc(tpl_text(p->set, lc, "fmt.date"), date, sizeof date / sizeof date[0]);
     }
-    size_t n = strlen(sv->worst);
+    size_t n = strlen(worst);
     char *v = malloc(n + 1);
     if (v != NULL)
-        memcpy(v, sv->worst, n + 1);
+        memcpy(v, worst, n + 1);
     return v;
 }
 
@@ -556,6 +563,8 @@ int tpl_load_ex(const char *dir, const tpl_opts *opts, tpl_set **out, char *err,
             p.signature = opts->signature;
         if (opts->max_segments != 0)
             p.max_segments = opts->max_segments;
+        p.fixed = opts->fixed;
+        p.nfixed = opts->nfixed;
     }
     if (!tpl_utf8_valid(p.signature, strlen(p.signature))) {
         fail(&p, 0, "sms signature: invalid UTF-8");

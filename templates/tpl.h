@@ -39,6 +39,9 @@ int tpl_load(const char *dir, tpl_set **out, char *err, size_t errlen);
 typedef struct tpl_opts {
     const char *signature;  /* [sms] signature, counted in every SMS text; NULL = "" */
     int max_segments;       /* [sms] max_segments; 0 = 3 */
+    const tpl_var *fixed;   /* placeholders the configuration fixes ([ussd] hotline,
+                               service_code): measured as they are, not at the widest */
+    size_t nfixed;
 } tpl_opts;
 
 /* tpl_load with options (tpl_load(dir,...) == tpl_load_ex(dir, NULL, ...)).

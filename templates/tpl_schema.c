@@ -82,8 +82,12 @@ const tpl_schema_key tpl_schema_keys[] = {
     {"sms.optout_done", "hotline", TPL_KIND_SMS},
     {"sms.optin_done", "", TPL_KIND_SMS},
     {"sms.unpaid_reminder", "name year due_amount due_date", TPL_KIND_SMS},
-    {"sms.claim_reminder", "name kind deadline reference hotline", TPL_KIND_SMS},
-    {"sms.claim_last_day", "name kind deadline reference hotline", TPL_KIND_SMS},
+    /* date: the accident's or the diagnosis'; service_code and claim_digit:
+     * how to report it on USSD ([ussd] service_code, menus.ini [main] claim) */
+    {"sms.claim_reminder", "name kind date deadline reference hotline service_code claim_digit",
+     TPL_KIND_SMS},
+    {"sms.claim_last_day", "name kind date deadline reference hotline service_code claim_digit",
+     TPL_KIND_SMS},
     {"sms.kind_accident", "", TPL_KIND_SMS},
     {"sms.kind_critical_illness", "", TPL_KIND_SMS},
     {"sms.test", "name", TPL_KIND_SMS},
@@ -101,10 +105,13 @@ const tpl_schema_var tpl_schema_vars[] = {
     {"due_amount", TPL_VAR_MONEY, "99999999.99"},
     {"due_date", TPL_VAR_DATE, "2026-12-31"},
     {"deadline", TPL_VAR_DATE, "2026-12-31"},
+    {"date", TPL_VAR_DATE, "2026-12-31"},
     {"name", TPL_VAR_PLAIN, "欧阳某某某某某某某某"},          /* 10 Chinese characters */
     {"kind", TPL_VAR_PLAIN, "critical illness"},            /* the longest kind label */
     {"reference", TPL_VAR_PLAIN, "WWWWWWWWWWWWWWWW"},       /* 16 characters */
     {"hotline", TPL_VAR_PLAIN, "00000000000000000000"},     /* 20 digits */
+    {"service_code", TPL_VAR_PLAIN, "*000*000*000*000000#"}, /* 20 characters */
+    {"claim_digit", TPL_VAR_PLAIN, "9"},
 };
 const size_t tpl_schema_nvars = sizeof tpl_schema_vars / sizeof tpl_schema_vars[0];
 

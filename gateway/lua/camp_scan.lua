@@ -38,7 +38,7 @@
 --          the chunk not in the roster.
 -- DATA is what the text needs, fields joined by \31 (as q_claim.lua gives):
 -- u, n: name, language, year, tier, paid, due; c: name, language, incident
--- kind, deadline, reference.
+-- kind, deadline, reference, the incident's date.
 local kind, source, key, cursor = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local count, camp, today, tag = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local seen, seen_ttl, now = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -139,7 +139,8 @@ for i, pid in ipairs(ids) do
   elseif kind == 'c' then
     if f[14] == '1' then
       for _, ref in ipairs(redis.call('SMEMBERS', 'gw:{p:' .. pid .. '}:incidents')) do
-        local inc = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'deadline', 'state')
+        local inc = redis.call('HMGET', 'gw:inc:' .. ref, 'kind', 'deadline', 'state',
+                               'occurred_on')
         local dkey = reminder_key('c', pid, f[1], ref)
         if inc[3] == 'open' and inc[2] and inc[2] >= today then
           if source == 'moved' and mine(redis.call('HGET', 'gw:{q}:pend', dkey), pid) then
@@ -156,7 +157,7 @@ for i, pid in ipairs(ids) do
             out[#out + 1] = pid
             out[#out + 1] = f[1]
             out[#out + 1] = ref
-            out[#out + 1] = table.concat({f[2], f[6], inc[1], inc[2], ref}, '\31')
+            out[#out + 1] = table.concat({f[2], f[6], inc[1], inc[2], ref, inc[4] or ''}, '\31')
           end
         end
       end

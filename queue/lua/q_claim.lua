@@ -200,7 +200,7 @@ local function judge(lane, m)
     d.data = table.concat({p[2], p[3], p[4], p[5], p[6], p[7]}, '\31')
   else
     local inc = redis.call('HMGET', 'gw:inc:' .. tag, 'participant', 'kind', 'deadline', 'state',
-                           'reminded_for')
+                           'reminded_for', 'occurred_on')
     local f = participant(pid)
     local p = f and {f[1], f[2], f[6]} or {}
     if not inc[4] or not inc[3] or not p[1] or inc[1] ~= pid then
@@ -222,7 +222,7 @@ local function judge(lane, m)
     end
     if d.what then return d end
     to = p[1]
-    d.data = table.concat({p[2], p[3], inc[2], inc[3], tag}, '\31')
+    d.data = table.concat({p[2], p[3], inc[2], inc[3], tag, inc[6] or ''}, '\31')
   end
   -- The roster has another phone for the person now: the reminder goes
   -- there (checked as one to that phone), not to the old one. A notice goes

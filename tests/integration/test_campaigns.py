@@ -840,8 +840,10 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     ref = member_accident(env)
     [m] = CARRIER.wait_messages(1, timeout=10)
     assert m["to"] == "+8613700000010", m
-    assert m["text"] == (SIGNATURE + "冯十您好，您的意外伤害互助保障请最迟于2026年12月4日报案，"
-                         "逾期将不能理赔。登记号%s，请找村协理员或拨打12333办理。" % ref), m
+    # it names the accident's day, and how to report it: USSD menu 4
+    assert m["text"] == (SIGNATURE + "冯十您好，您2026年12月1日的意外伤害请最迟于2026年12月4日"
+                         "报案，逾期不能理赔。拨*120*12345#选4或找村协理员、拨12333报案。"
+                         "登记号%s" % ref), m
     eve, day = local_sec(2026, 12, 3, 8), local_sec(2026, 12, 4, 8)
     assert env.redis("LLEN", "gw:{q}:b:prio:%d" % eve) == 1
     assert env.redis("LLEN", "gw:{q}:b:prio:%d" % day) == 1
@@ -903,10 +905,13 @@ def test_unreported_claim_is_reminded_on_the_eve_and_the_last_day(env):
     assert env.redis("ZCARD", "gw:{q}:sched:bulk") == 0
 
 
-def last_day_text(day, ref):
-    """C-10's reminder of the eve and of the last day of claim REF, due DAY."""
-    return (SIGNATURE + "冯十您好，%s是您意外伤害互助保障报案的最后一天，逾期将不能理赔。"
-            "登记号%s，请尽快找村协理员或拨打12333办理。" % (day, ref))
+def last_day_text(day, ref, occurred=None):
+    """C-10's reminder of the eve and of the last day of claim REF, due DAY, for
+    an accident on OCCURRED (the day the reference names)."""
+    if occurred is None:
+        occurred = "%d年%d月%d日" % (int(ref[2:6]), int(ref[6:8]), int(ref[8:10]))
+    return (SIGNATURE + "冯十您好，%s是您%s意外伤害报案最后一天，逾期不能理赔。"
+            "尽快拨*120*12345#选4或找村协理员、拨12333。登记号%s" % (day, occurred, ref))
 
 
 def judged_again(env, when, overrides, ref, deadline):

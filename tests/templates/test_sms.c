@@ -343,8 +343,10 @@ static void test_key_vars(void **state)
         {"sms.optout_done", "hotline"},
         {"sms.optin_done", ""},
         {"sms.unpaid_reminder", "name year due_amount due_date"},
-        {"sms.claim_reminder", "name kind deadline reference hotline"},
-        {"sms.claim_last_day", "name kind deadline reference hotline"},
+        {"sms.claim_reminder",
+         "name kind date deadline reference hotline service_code claim_digit"},
+        {"sms.claim_last_day",
+         "name kind date deadline reference hotline service_code claim_digit"},
         {"sms.kind_accident", ""},
         {"sms.kind_critical_illness", ""},
         {"sms.test", "name"},
@@ -521,8 +523,10 @@ static void check_text(const char *file, const char *key, const char *value, con
 static void test_load_shipped(void **state)
 {
     (void)state;
-    /* the shipped texts fit two parts with the usual signature */
-    tpl_opts opts = {SIG, 2};
+    /* the shipped texts fit two parts with the usual signature, hotline and
+     * service code (ops/gateway.example.ini) */
+    tpl_var fixed[] = {{"hotline", "12333"}, {"service_code", "*120*12345#"}};
+    tpl_opts opts = {.signature = SIG, .max_segments = 2, .fixed = fixed, .nfixed = 2};
     char err[512];
     tpl_set *set = NULL;
     if (tpl_load_ex(DATA, &opts, &set, err, sizeof err) != 0)
@@ -557,8 +561,18 @@ static void test_load_shipped(void **state)
     /* ... but not one part each, nor three with a signature of 100 characters */
     opts.max_segments = 1;
     assert_non_null(strstr(try_load(DATA, &opts, 1), "over max_segments 1"));
+    /* the configured service code is measured as it is: at 40 characters a
+     * claim reminder takes three parts; so it does with no configured values
+     * (hotline and service code at their widest, 20 characters each) */
+    fixed[1].value = "*120*12345*12345*12345*12345*12345*1234#";
+    opts.max_segments = 2;
+    assert_non_null(strstr(try_load(DATA, &opts, 1), "sms.claim_reminder: 3 segments"));
+    fixed[1].value = "*120*12345#";
+    assert_string_equal(try_load(DATA, &opts, 1), "");
+    opts.nfixed = 0;
+    assert_non_null(strstr(try_load(DATA, &opts, 1), "sms.claim_reminder: 3 segments"));
     char *long_sig = build(P("【", 1), P("某", 98), P("】", 1), NONE);
-    opts = (tpl_opts){long_sig, 0};
+    opts = (tpl_opts){.signature = long_sig, .max_segments = 0};
     assert_non_null(strstr(try_load(DATA, &opts, 1), "over max_segments 3"));
     free(long_sig);
     /* with no options at all, the default is three parts and no signature */
@@ -569,7 +583,8 @@ static void test_load_shipped(void **state)
 static void test_load_gsm7_limit(void **state)
 {
     (void)state;
-    tpl_opts one = {NULL, 1}, two = {NULL, 2}, sig = {"[X]", 1};
+    tpl_opts one = {.max_segments = 1}, two = {.max_segments = 2},
+             sig = {.signature = "[X]", .max_segments = 1};
     char *a140 = build(P("a", 140), P("{hotline}", 1), NONE, NONE);
     char *a141 = build(P("a", 141), P("{hotline}", 1), NONE, NONE);
     /* {hotline} counts 20: 140 + 20 = 160 septets is one part, 161 two */
@@ -586,7 +601,7 @@ static void test_load_gsm7_limit(void **state)
     make_dir(dir, &e, 1);
     assert_string_equal(try_load(dir, NULL, 0), "");
     assert_string_equal(try_load(dir, NULL, 1), "");
-    tpl_opts zero = {NULL, 0};
+    tpl_opts zero = {.max_segments = 0};
     assert_string_equal(try_load(dir, &zero, 1), "");
     remove_dir(dir);
     free(a140);
@@ -613,7 +628,7 @@ static void test_load_gsm7_limit(void **state)
 static void test_load_ucs2_limit(void **state)
 {
     (void)state;
-    tpl_opts one = {NULL, 1}, sig = {SIG, 1};
+    tpl_opts one = {.max_segments = 1}, sig = {.signature = SIG, .max_segments = 1};
     char *z50 = build(P("请", 50), P("{hotline}", 1), NONE, NONE);
     char *z51 = build(P("请", 51), P("{hotline}", 1), NONE, NONE);
     char *z44 = build(P("请", 44), P("{hotline}", 1), NONE, NONE);
@@ -636,7 +651,7 @@ static void test_load_ucs2_limit(void **state)
 static void test_load_widest_values(void **state)
 {
     (void)state;
-    tpl_opts one = {NULL, 1};
+    tpl_opts one = {.max_segments = 1};
     const char *over = "segments with the signature, over max_segments 1";
     char want[128];
     /* {name} is 10 Chinese characters: English goes UCS-2, 10 + 60 units */
@@ -710,7 +725,7 @@ static void test_load_sms_errors(void **state)
     char *s457 = build(P("S", 457), NONE, NONE, NONE), *s459 = build(P("S", 459), NONE, NONE, NONE);
     edit first = {"zh.ini", "sms.contribution_paid", "ok", 0};
     make_dir(dir, &first, 1);
-    tpl_opts opts = {s457, 0};
+    tpl_opts opts = {.signature = s457, .max_segments = 0};
     assert_string_equal(try_load(dir, &opts, 1), "");
     opts.signature = s459;
     char want[256];
@@ -721,9 +736,9 @@ static void test_load_sms_errors(void **state)
     free(s457);
     free(s459);
     /* bad options */
-    tpl_opts bad = {"\xFF", 0};
+    tpl_opts bad = {.signature = "\xFF", .max_segments = 0};
     assert_string_equal(try_load(DATA, &bad, 1), DATA ":0: sms signature: invalid UTF-8");
-    bad = (tpl_opts){NULL, -1};
+    bad = (tpl_opts){.max_segments = -1};
     assert_string_equal(try_load(DATA, &bad, 1),
                         DATA ":0: sms max_segments: -1, must be at least 1");
 }
