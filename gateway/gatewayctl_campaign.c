@@ -58,10 +58,23 @@ static void print_held(const json_t *ans)
 {
     json_int_t held = json_integer_value(json_object_get(ans, "held"));
     if (held > 0)
-        printf("  %lld of the duplicates %s pending in another campaign: held, %s "
-               "(at this one's time, or that one's when later) only if that one is "
-               "cancelled by then\n", (long long)held, held == 1 ? "is" : "are",
-               held == 1 ? "it goes" : "they go");
+        printf("  %lld of the duplicates %s pending in another campaign: held, %s from "
+               "this one only if that one is cancelled before %s\n"
+               "  (at this one's time, or just after that one's when it is later)\n",
+               (long long)held, held == 1 ? "is" : "are", held == 1 ? "it goes" : "they go",
+               held == 1 ? "it is sent" : "they are sent");
+}
+
+/* What the duplicates of a campaign of KIND are, when there are any. */
+static void print_duplicate(const json_t *sk, const char *kind)
+{
+    if (json_integer_value(json_object_get(sk, "duplicate")) <= 0)
+        return;
+    int notice = kind != NULL && strcmp(kind, "policy_notice") == 0;
+    printf("  duplicate: %s within [reminders] min_interval_hours, or pending in another "
+           "campaign%s\n", notice ? "the same text went to the phone" : "the same reminder went",
+           notice ? ", or the phone is someone else's counted before (one per household phone)"
+                  : "");
 }
 
 /* "s" unless N is 1. */
@@ -88,6 +101,7 @@ static void print_counts(const json_t *ans, int dry, const char *place)
            (long long)json_integer_value(json_object_get(sk, "opted_out")),
            (long long)json_integer_value(json_object_get(sk, "no_phone")),
            (long long)json_integer_value(json_object_get(sk, "duplicate")));
+    print_duplicate(sk, json_string_value(json_object_get(ans, "kind")));
     json_int_t late = json_integer_value(json_object_get(sk, "past_due"));
     if (late > 0)
         printf("  and %lld whose last day to pay has passed (a reminder would ask them to pay "
@@ -254,6 +268,7 @@ static int status(const ctl *c, const char *id, int watch)
                    (long long)json_integer_value(json_object_get(sk, "opted_out")),
                    (long long)json_integer_value(json_object_get(sk, "no_phone")),
                    (long long)json_integer_value(json_object_get(sk, "duplicate")));
+            print_duplicate(sk, json_string_value(json_object_get(ans, "kind")));
             if (json_integer_value(json_object_get(sk, "past_due")) > 0)
                 printf("  and %lld past their last day to pay\n",
                        (long long)json_integer_value(json_object_get(sk, "past_due")));

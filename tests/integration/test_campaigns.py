@@ -475,6 +475,10 @@ def overlapping(env, first_at, second_at):
     assert got["state"] == "running" and got["held"] == 5, got
     rc, out, err = env.gatewayctl("campaign", "status", str(second["id"]))
     assert rc == 0 and "5 of the duplicates are pending in another campaign" in out, (out, err)
+    assert "duplicate: the same reminder went within [reminders] min_interval_hours" in out, out
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
+                                  VILLAGE["township"], "--village", VILLAGE["village"])
+    assert rc == 0 and "0 recipients" in out and "5 duplicate\n  duplicate: " in out, (out, err)
     return first, second
 
 
