@@ -6,8 +6,9 @@
  * begun ends by camp_job_finish, which calls its callback once and frees it;
  * gw_campaigns_free ends those still walking. Runs on the daemon's loop; a
  * job has one Redis call with a callback out at a time, and each answer sends
- * the next (a start's on the loop's next turn: send_paced). The texts and their parts are in gw_campaign_texts.c; fan-outs
- * cut short and an older roster's move in gw_campaign_resume.c. */
+ * the next (a start's on the loop's next turn: send_paced). The texts and
+ * their parts are in gw_campaign_texts.c; fan-outs cut short and an older
+ * roster's move in gw_campaign_resume.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +131,7 @@ static int send_scan(camp_job *j);
  * the next turn, after the hops' commands have gone, the script mostly runs
  * in a turn of Redis' own, and a hop waits for it only when it comes while
  * the script runs (ops/bench/campaign: a hop answered 1.1 to 1.4 ms slower
- * during a fan-out rather than 1.9 to 2.6 ms; the fan-out as fast). */
+ * during a fan-out rather than 1.9 to 2.7 ms; the fan-out as fast). */
 
 static void on_pace(evutil_socket_t fd, short what, void *arg)
 {

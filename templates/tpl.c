@@ -11,9 +11,9 @@
  * Placeholders are "{name}" with a name the schema allows for the key;
  * "{{" and "}}" are literal braces; any other brace is a load error.
  * An SMS text is checked once its whole file is read: rendered with every
- * placeholder at its widest, or as the configuration fixes it (tpl_opts
- * fixed: the hotline, the service code) (tpl_schema_vars, amounts and dates through
- * that file's fmt.money and fmt.date), signed and measured by
+ * placeholder at its widest (tpl_schema_vars, amounts and dates through
+ * that file's fmt.money and fmt.date) or as the configuration fixes it
+ * (tpl_opts fixed: the hotline, the service code), signed and measured by
  * tpl_sms_prepare, it must take at most max_segments parts. */
 #include "tpl.h"
 #include "tpl_internal.h"
