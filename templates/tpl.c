@@ -52,6 +52,9 @@ typedef struct parse {
     int indented;           /* it starts with blank space */
     char raw[RAW_MAX];      /* it as read (inih edits its own copy) */
     char prev_name[64];     /* the name of the previous key = value */
+    char *prev_raw;         /* a text's value as written so far (continued by an
+                               indented line), and its key; -1: none */
+    long prev_key;
     int *sect_line;         /* first line of each section id, 0 = absent */
     int *seen;              /* line of each key (texts) or [menu*10+digit] */
     int failed, err_line;
@@ -308,6 +311,42 @@ static char *text_value(parse *p, const tpl_schema_key *sk, const char *value)
     return t;
 }
 
+/* 1 when the current line is an indented one that inih handed over as
+ * the continuation of key NAME's value (VALUE: the line without its blanks). */
+static int continues(const parse *p, const char *name, const char *value)
+{
+    const char *s = skip_blank(p->raw);
+    size_t vl = strlen(value);
+    return p->indented && strcmp(name, p->prev_name) == 0 && strncmp(s, value, vl) == 0 &&
+           only_space(s + vl);
+}
+
+/* Appends VALUE, an indented line, to text K: with one space where both
+ * sides are ASCII (English words), directly otherwise (Chinese has no
+ * spaces), and checks the whole text again. */
+static int continue_text(parse *p, long k, const char *value)
+{
+    size_t a = strlen(p->prev_raw), b = strlen(value);
+    unsigned char last = a > 0 ? (unsigned char)p->prev_raw[a - 1] : 0;
+    int space = last != 0 && last < 0x80 && (unsigned char)value[0] < 0x80;
+    char *joined = malloc(a + (size_t)space + b + 1);
+    if (joined == NULL)
+        return fail(p, p->line, "%s: out of memory", tpl_schema_keys[k].key);
+    memcpy(joined, p->prev_raw, a);
+    if (space)
+        joined[a] = ' ';
+    memcpy(joined + a + (size_t)space, value, b + 1);
+    free(p->prev_raw);
+    p->prev_raw = joined;
+    char *t = text_value(p, &tpl_schema_keys[k], joined);
+    if (t == NULL)
+        return 0;
+    char **slot = &p->set->text[p->lang * tpl_schema_nkeys + (size_t)k];
+    free(*slot);
+    *slot = t;
+    return 1;
+}
+
 static int on_text(void *user, const char *section, const char *name, const char *value)
 {
     parse *p = user;
@@ -320,6 +359,11 @@ static int on_text(void *user, const char *section, const char *name, const char
     long k = n > 0 && (size_t)n < sizeof key ? key_index(p->set, key) : -1;
     if (k < 0)
         return fail(p, p->line, "%s.%s: unknown key", section, name);
+    if (continues(p, name, value)) {
+        if (k != p->prev_key || p->prev_raw == NULL)
+            return fail(p, p->line, "%s: indented line continues nothing", key);
+        return continue_text(p, k, value);
+    }
     if (!whole_value(p, key, name, value))
         return 0;
     snprintf(p->prev_name, sizeof p->prev_name, "%s", name);
@@ -330,6 +374,11 @@ static int on_text(void *user, const char *section, const char *name, const char
     if (t == NULL)
         return 0;
     p->set->text[p->lang * tpl_schema_nkeys + (size_t)k] = t;
+    free(p->prev_raw);
+    p->prev_raw = strdup(value);
+    p->prev_key = k;
+    if (p->prev_raw == NULL)
+        return fail(p, p->line, "%s: out of memory", key);
     return 1;
 }
 
@@ -371,7 +420,26 @@ static char *widest_value(const parse *p, size_t lang, const tpl_schema_var *sv)
         tpl_var amount = {"amount", sv->worst};
         return render_alloc(tpl_text(p->set, lc, "fmt.money"), &amount, 1);
     }
-    if (sv->format == TPL_VAR_DATE) {
+    if (sv->format == TPL_VAR_LABEL) {
+        /* the language's longest of the texts named, as the code may pick any */
+        const char *best = "";
+        size_t best_n = 0;
+        for (const char *k = worst; *k != '\0';) {
+            size_t len = strcspn(k, " ");
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)len, k);
+            const char *t = tpl_text(p->set, lc, key);
+            size_t n = t != NULL ? tpl_ussd_length(t, strlen(t), NULL) : 0;
+            if (t != NULL && n > best_n) {
+                best = t;
+                best_n = n;
+            }
+            k += len;
+            while (*k == ' ')
+                k++;
+        }
+        worst = best;
+    } else if (sv->format == TPL_VAR_DATE) {
         /* WORST is YYYY-MM-DD; {month} and {day} go without a leading 0 */
         char year[5], mm[3], dd[3];
         snprintf(year, sizeof year, "%.4s", sv->worst);
@@ -487,7 +555,10 @@ static int parse_file(parse *p, const char *dir, const char *name, ini_handler h
         return fail(p, 0, "cannot open (%s)", strerror(errno));
     p->line = 0;
     p->prev_name[0] = '\0';
+    p->prev_key = -1;
     int r = ini_parse_stream(read_line, p, handler, p);
+    free(p->prev_raw);
+    p->prev_raw = NULL;
     if (r > 0 && (!p->failed || r < p->err_line)) {
         p->failed = 0;
         fail(p, r, "syntax error (expected [section] or key = value)");
@@ -536,6 +607,26 @@ static int load_menus(parse *p, const char *dir, char *path, size_t pathlen)
             return fail(p, p->sect_line[m], "%s: empty menu", tpl_schema_menus[m]);
     }
     return 1;
+}
+
+/* A text that names the main menu's claim item ({claim_digit}) needs one:
+ * without it the SMS would read "dial ... menu ." (menus.ini [main]). */
+static void check_claim_item(parse *p)
+{
+    const tpl_menu_item *items;
+    size_t n = tpl_menu(p->set, "main", &items);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(items[i].action, "claim") == 0)
+            return;
+    for (size_t l = 0; l < tpl_schema_nlangs; l++)
+        for (size_t k = 0; k < tpl_schema_nkeys; k++) {
+            const char *t = p->set->text[l * tpl_schema_nkeys + k];
+            if (t != NULL && strstr(t, "{claim_digit}") != NULL) {
+                fail(p, 0, "[main] has no claim item, and %s.ini %s names it ({claim_digit})",
+                     tpl_schema_langs[l], tpl_schema_keys[k].key);
+                return;
+            }
+        }
 }
 
 int tpl_load(const char *dir, tpl_set **out, char *err, size_t errlen)
@@ -595,6 +686,8 @@ int tpl_load_ex(const char *dir, const tpl_opts *opts, tpl_set **out, char *err,
             load_lang(&p, dir, l, path, sizeof path);
         if (!p.failed)
             load_menus(&p, dir, path, sizeof path);
+        if (!p.failed)
+            check_claim_item(&p);
     }
     free(p.seen);
     free(p.sect_line);

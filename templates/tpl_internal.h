@@ -32,7 +32,9 @@ extern const size_t tpl_schema_nkeys;
 typedef enum tpl_var_format {
     TPL_VAR_PLAIN,     /* as is */
     TPL_VAR_MONEY,     /* through the language's fmt.money ({amount}) */
-    TPL_VAR_DATE       /* through the language's fmt.date; WORST is YYYY-MM-DD */
+    TPL_VAR_DATE,      /* through the language's fmt.date; WORST is YYYY-MM-DD */
+    TPL_VAR_LABEL      /* one of the language's texts WORST names (keys joined by
+                          blanks): the longest */
 } tpl_var_format;
 
 /* The widest value a placeholder of an SMS text can take, so that tpl_load

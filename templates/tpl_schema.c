@@ -107,7 +107,7 @@ const tpl_schema_var tpl_schema_vars[] = {
     {"deadline", TPL_VAR_DATE, "2026-12-31"},
     {"date", TPL_VAR_DATE, "2026-12-31"},
     {"name", TPL_VAR_PLAIN, "欧阳某某某某某某某某"},          /* 10 Chinese characters */
-    {"kind", TPL_VAR_PLAIN, "critical illness"},            /* the longest kind label */
+    {"kind", TPL_VAR_LABEL, "sms.kind_accident sms.kind_critical_illness"},
     {"reference", TPL_VAR_PLAIN, "WWWWWWWWWWWWWWWW"},       /* 16 characters */
     {"hotline", TPL_VAR_PLAIN, "00000000000000000000"},     /* 20 digits */
     {"service_code", TPL_VAR_PLAIN, "*000*000*000*000000#"}, /* 20 characters */

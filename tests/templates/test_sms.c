@@ -685,9 +685,10 @@ static void test_load_widest_values(void **state)
     check_text("zh.ini", "sms.contribution_unpaid", u32, &one, want);
     free(u31);
     free(u32);
-    /* en: kind 16, the date "2026-12-31" 10, reference 16, hotline 20: 62 septets */
-    char *c98 = build(P("{kind}{deadline}{reference}{hotline}", 1), P("a", 98), NONE, NONE);
-    char *c99 = build(P("{kind}{deadline}{reference}{hotline}", 1), P("a", 99), NONE, NONE);
+    /* en: kind the longest of the file's labels (sms.kind_*, "ok" here) 2, the
+     * date "2026-12-31" 10, reference 16, hotline 20: 48 septets */
+    char *c98 = build(P("{kind}{deadline}{reference}{hotline}", 1), P("a", 112), NONE, NONE);
+    char *c99 = build(P("{kind}{deadline}{reference}{hotline}", 1), P("a", 113), NONE, NONE);
     check_text("en.ini", "sms.claim_reminder", c98, &one, NULL);
     snprintf(want, sizeof want, "sms.claim_reminder: 2 %s", over);
     check_text("en.ini", "sms.claim_reminder", c99, &one, want);

@@ -486,6 +486,18 @@ static void test_file_variations(void **state)
     make_set(dir, "en.ini", REPLACE, "busy =", line);
     tpl_free(load_ok(dir));
     remove_set(dir);
+    /* an indented line continues the text: directly after Chinese, with a
+     * space between two ASCII characters */
+    make_set(dir, "zh.ini", REPLACE, "busy =", "busy = 系统繁忙，\n    请稍后再拨打。");
+    set = load_ok(dir);
+    assert_string_equal(tpl_text(set, "zh", "ussd.busy"), "系统繁忙，请稍后再拨打。");
+    tpl_free(set);
+    remove_set(dir);
+    make_set(dir, "en.ini", REPLACE, "busy =", "busy = Busy, please\n\t try later.  ");
+    set = load_ok(dir);
+    assert_string_equal(tpl_text(set, "en", "ussd.busy"), "Busy, please try later.");
+    tpl_free(set);
+    remove_set(dir);
     /* key = value with ':' and a '\\' escape */
     make_set(dir, "en.ini", REPLACE, "busy =", "busy: Busy \\\\ try later");
     set = load_ok(dir);
@@ -570,10 +582,14 @@ static void test_bad_values(void **state)
     bad_edit("zh.ini", REPLACE, "busy =", "busy = 忙\\", 0, "ussd.busy: bad escape");
     bad_edit("zh.ini", REPLACE, "money =", "money = {amount}\\n元", 0, "fmt.money: must be one line");
     bad_edit("en.ini", REPLACE, "claim =", "claim = Report\\na claim", 0, "menu.claim: must be one line");
-    /* inih's inline comments and continuation lines would change the text */
+    /* inih's inline comments would cut the text; a continued text is checked
+     * whole, at the line that continues it */
     bad_edit("en.ini", REPLACE, "busy =", "busy = Busy ; dial later", 0, "ussd.busy: \";\"");
-    bad_edit("zh.ini", REPLACE, "busy =", "busy = 系统繁忙，\n    请稍后再拨打。", 1,
-             "ussd.busy: indented line continues");
+    char *half = repeat("忙", 40), *continued = malloc(2 * strlen(half) + 32);
+    sprintf(continued, "busy = 忙\n    %s\n    %s", half, half);
+    bad_edit("zh.ini", REPLACE, "busy =", continued, 2, "ussd.busy: too long for one USSD");
+    free(continued);
+    free(half);
 }
 
 static void test_too_long(void **state)
