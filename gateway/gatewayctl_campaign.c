@@ -58,11 +58,10 @@ static void print_held(const json_t *ans)
 {
     json_int_t held = json_integer_value(json_object_get(ans, "held"));
     if (held > 0)
-        printf("  %lld of the duplicates %s pending in another campaign: held, %s from "
-               "this one only if that one is cancelled before %s\n"
-               "  (at this one's time, or just after that one's when it is later)\n",
-               (long long)held, held == 1 ? "is" : "are", held == 1 ? "it goes" : "they go",
-               held == 1 ? "it is sent" : "they are sent");
+        printf("  %lld of the duplicates %s pending in another campaign: queued but held, "
+               "%s only if that campaign is cancelled first\n"
+               "  (at this one's send time, or just after that one's when it is later)\n",
+               (long long)held, held == 1 ? "is" : "are", held == 1 ? "it goes" : "they go");
 }
 
 /* What the duplicates of a campaign of KIND are, when there are any. */
@@ -71,9 +70,11 @@ static void print_duplicate(const json_t *sk, const char *kind)
     if (json_integer_value(json_object_get(sk, "duplicate")) <= 0)
         return;
     int notice = kind != NULL && strcmp(kind, "policy_notice") == 0;
-    printf("  duplicate: %s within [reminders] min_interval_hours, or pending in another "
-           "campaign%s\n", notice ? "the same text went to the phone" : "the same reminder went",
-           notice ? ", or the phone is someone else's counted before (one per household phone)"
+    printf("  duplicate: %s within [reminders] min_interval_hours, or it is pending in "
+           "another campaign%s\n",
+           notice ? "the same text was sent to the phone" : "the same reminder was sent",
+           notice ? ", or another person on the same phone was counted already (one per "
+                    "household phone)"
                   : "");
 }
 

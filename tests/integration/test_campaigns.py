@@ -475,7 +475,7 @@ def overlapping(env, first_at, second_at):
     assert got["state"] == "running" and got["held"] == 5, got
     rc, out, err = env.gatewayctl("campaign", "status", str(second["id"]))
     assert rc == 0 and "5 of the duplicates are pending in another campaign" in out, (out, err)
-    assert "duplicate: the same reminder went within [reminders] min_interval_hours" in out, out
+    assert "duplicate: the same reminder was sent within [reminders] min_interval_hours" in out, out
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
                                   VILLAGE["township"], "--village", VILLAGE["village"])
     assert rc == 0 and "0 recipients" in out and "5 duplicate\n  duplicate: " in out, (out, err)
@@ -845,9 +845,9 @@ def test_incident_reminders_stop_when_the_member_reports(env):
     [m] = CARRIER.wait_messages(1, timeout=10)
     assert m["to"] == "+8613700000010", m
     # it names the accident's day, and how to report it: USSD menu 4
-    assert m["text"] == (SIGNATURE + "冯十您好，您2026年12月1日的意外伤害请最迟于2026年12月4日"
-                         "报案，逾期不能理赔。拨*120*12345#选4或找村协理员、拨12333报案。"
-                         "登记号%s" % ref), m
+    assert m["text"] == (SIGNATURE + "冯十您好，您2026年12月1日发生的意外伤害，互助保障请最迟在"
+                         "2026年12月4日报案，逾期不能理赔。可拨*120*12345#主菜单选4报案"
+                         "（共用手机先选本人），也可找村协理员或打12333。登记号%s" % ref), m
     eve, day = local_sec(2026, 12, 3, 8), local_sec(2026, 12, 4, 8)
     assert env.redis("LLEN", "gw:{q}:b:prio:%d" % eve) == 1
     assert env.redis("LLEN", "gw:{q}:b:prio:%d" % day) == 1
@@ -914,8 +914,9 @@ def last_day_text(day, ref, occurred=None):
     an accident on OCCURRED (the day the reference names)."""
     if occurred is None:
         occurred = "%d年%d月%d日" % (int(ref[2:6]), int(ref[6:8]), int(ref[8:10]))
-    return (SIGNATURE + "冯十您好，%s是您%s意外伤害报案最后一天，逾期不能理赔。"
-            "尽快拨*120*12345#选4或找村协理员、拨12333。登记号%s" % (day, occurred, ref))
+    return (SIGNATURE + "冯十您好，您%s发生的意外伤害，互助保障报案最后一天是%s，逾期不能理赔。"
+            "请尽快拨*120*12345#主菜单选4（共用手机先选本人），也可找村协理员或打12333。"
+            "登记号%s" % (occurred, day, ref))
 
 
 def judged_again(env, when, overrides, ref, deadline):

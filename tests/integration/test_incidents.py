@@ -325,8 +325,9 @@ def test_staff_hear_when_no_reminder_can_reach_the_member(env):
         assert status == 201 and answer["reminders"] == 1, answer
         assert "may not go in time" in answer["warning"], answer
         # the last day's text, which names the day (written by the console provider)
-        text = ("2026年11月30日是您2026年11月26日意外伤害报案最后一天，逾期不能理赔。"
-                "尽快拨*120*12345#选4或找村协理员、拨12333。登记号%s" % answer["reference"])
+        text = ("您2026年11月26日发生的意外伤害，互助保障报案最后一天是2026年11月30日，逾期不能"
+                "理赔。请尽快拨*120*12345#主菜单选4（共用手机先选本人），也可找村协理员或打"
+                "12333。登记号%s" % answer["reference"])
         assert wait_until(lambda: text in env.log_text(), 10), env.log_tail()
         # still the reminder at once (c:REF): a claim campaign takes it for a duplicate
         assert wait_until(lambda: env.redis("EXISTS", "gw:{q}:last:c:" + answer["reference"]),
