@@ -633,6 +633,12 @@ static void test_bad_menus(void **state)
     expect_error(dir, "menus.ini", 0, "main: missing");
     int line = make_set(dir, "menus.ini", TRUNCATE, "1 = contribution", NULL);
     expect_error(dir, "menus.ini", line - 1, "main: empty menu");
+    /* the claim reminders name the main menu's claim item: it must be there */
+    make_set(dir, "menus.ini", DELETE, "4 = claim", NULL);
+    expect_error(dir, "menus.ini", 0, "[main] has no claim item, and zh.ini sms.claim_reminder");
+    make_set(dir, "menus.ini", REPLACE, "4 = claim", "7 = claim");
+    tpl_free(load_ok(dir));
+    remove_set(dir);
 }
 
 static void test_first_error_wins(void **state)
