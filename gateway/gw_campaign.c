@@ -6,9 +6,8 @@
  * begun ends by camp_job_finish, which calls its callback once and frees it;
  * gw_campaigns_free ends those still walking. Runs on the daemon's loop; a
  * job has one Redis call with a callback out at a time, and each answer sends
- * the next (a start's on the loop's next turn: send_paced). The texts and
- * their parts are in gw_campaign_texts.c; fan-outs cut short and an older
- * roster's move in gw_campaign_resume.c. */
+ * the next. The texts and their parts are in gw_campaign_texts.c; fan-outs
+ * cut short and an older roster's move in gw_campaign_resume.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +40,6 @@ gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw
     gw_campaigns *cs = calloc(1, sizeof *cs);
     if (cs == NULL)
         return NULL;
-    cs->base = base;
     cs->cfg = cfg;
     cs->redis = redis;
     cs->tpl = tpl;
@@ -91,9 +89,6 @@ static void job_free(camp_job *j)
         j->cs->running = j->next;
     if (j->next != NULL)
         j->next->prev = j->prev;
-    if (j->pace != NULL)
-        event_free(j->pace);
-    free(j->pace_argv);
     for (size_t i = 0; i < j->nids; i++)
         free(j->ids[i]);
     free(j->ids);
@@ -121,60 +116,6 @@ void camp_job_finish(camp_job *j, const char *error)
 
 static void on_scan(gw_redis *r, redisReply *reply, void *arg);
 static int send_scan(camp_job *j);
-
-/* ---- a start's calls, on the loop's next turn ----
- * Redis writes the answers of one turn of its loop once every command it read
- * in that turn has run. A fan-out's call sent as soon as the last one was
- * answered went out in the same write as the USSD hops' commands of that turn
- * of the daemon's loop, and those hops' answers waited for the whole script
- * (on every round trip: the fan-out's answers come back among theirs). Sent on
- * the next turn, after the hops' commands have gone, the script mostly runs
- * in a turn of Redis' own, and a hop waits for it only when it comes while
- * the script runs (ops/bench/campaign: a hop answered 1.1 to 1.4 ms slower
- * during a fan-out rather than 1.9 to 2.7 ms; the fan-out as fast). */
-
-static void on_pace(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    camp_job *j = arg;
-    int rc = gw_redis_eval(j->cs->redis, j->pace_script, j->pace_cb, j, 0, j->pace_argc,
-                           (const char **)j->pace_argv, NULL);
-    free(j->pace_argv);
-    j->pace_argv = NULL;
-    if (rc != 0)
-        camp_job_finish(j, "Redis went away; the fan-out resumes by itself when it is back");
-}
-
-/* Calls SCRIPT with ARGC ARGV (copied) on the loop's next turn, answering
- * CB; a failure then ends J. Returns 0, or -1 when memory is short. */
-static int send_paced(camp_job *j, gw_redis_script *script, gw_redis_cb *cb, int argc,
-                      const char **argv)
-{
-    size_t size = (size_t)argc * sizeof(char *);
-    for (int i = 0; i < argc; i++)
-        size += strlen(argv[i]) + 1;
-    char **copy = malloc(size);
-    if (copy == NULL || (j->pace == NULL &&
-                         (j->pace = evtimer_new(j->cs->base, on_pace, j)) == NULL)) {
-        free(copy);
-        return -1;
-    }
-    char *p = (char *)(copy + argc);
-    for (int i = 0; i < argc; i++) {
-        size_t n = strlen(argv[i]) + 1;
-        memcpy(p, argv[i], n);
-        copy[i] = p;
-        p += n;
-    }
-    free(j->pace_argv);
-    j->pace_argv = copy;
-    j->pace_argc = argc;
-    j->pace_script = script;
-    j->pace_cb = cb;
-    struct timeval next_turn = {0, 0};      /* a timer of 0: run on the next turn */
-    return evtimer_add(j->pace, &next_turn) == 0 ? 0 : -1;
-}
 
 /* The end of a start: the campaign is running (unless it was cancelled
  * meanwhile) and its fan-out is no longer anyone's. */
@@ -399,7 +340,8 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
                                    counts[0], counts[1], counts[2], counts[4], counts[3],
                                    now_s,     counts[5]};
     memcpy(argv, head, sizeof head);
-    int rc = send_paced(j, j->cs->s_push, on_push, (int)(PUSH_HEAD + 4 * n), argv);
+    int rc = gw_redis_eval(j->cs->redis, j->cs->s_push, on_push, j, 0, (int)(PUSH_HEAD + 4 * n),
+                           argv, NULL);
     free(argv);
     free(segs);
     if (rc != 0)
@@ -448,9 +390,8 @@ static int send_scan(camp_job *j)
     for (size_t i = 0; i < nids; i++)
         argv[11 + i] = j->ids[j->next_id + i];
     j->next_id += nids;
-    int rc = j->dry ? gw_redis_eval(j->cs->redis, j->cs->s_scan, on_scan, j, 0, (int)(11 + nids),
-                                    argv, NULL)
-                    : send_paced(j, j->cs->s_scan, on_scan, (int)(11 + nids), argv);
+    int rc = gw_redis_eval(j->cs->redis, j->cs->s_scan, on_scan, j, 0, (int)(11 + nids), argv,
+                           NULL);
     free(argv);
     return rc;
 }

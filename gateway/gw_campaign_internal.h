@@ -25,7 +25,6 @@
 struct seg_memo;
 
 struct gw_campaigns {
-    struct event_base *base;
     const gw_config *cfg;
     gw_redis *redis;
     tpl_set **tpl;
@@ -72,11 +71,6 @@ typedef struct camp_job {
     int64_t pend_ttl_s;
     struct camp_job *prev, *next; /* in cs->running */
     char owner[112];              /* this fan-out's owner token (process:job) */
-    struct event *pace;           /* start: sends its next call on the next turn */
-    gw_redis_script *pace_script; /*   which script, with what callback */
-    gw_redis_cb *pace_cb;
-    int pace_argc;
-    char **pace_argv;             /*   and its arguments (one block, owned) */
     gw_campaign_result res;
 } camp_job;
 
