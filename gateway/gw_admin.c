@@ -555,6 +555,25 @@ void gw_admin_set_outbound(gw_admin *a, struct q *q, struct prov_registry *reg,
     a->tpl = tpl;
 }
 
+int gw_admin_send_at(gw_http_req *req, const json_t *jat, int64_t *ms)
+{
+    if (jat == NULL)
+        return 1;
+    int64_t at;
+    if (!json_is_string(jat) || gw_rfc3339_parse(json_string_value(jat), &at) != 0) {
+        gw_http_error(req, 400, "bad_send_at", "\"send_at\" must be an RFC 3339 time with "
+                      "its offset, e.g. 2026-12-01T09:00:00+08:00");
+        return 0;
+    }
+    if (at < gw_clock_now_ms() - 86400000LL) {
+        gw_http_error(req, 400, "bad_send_at", "\"send_at\" is more than a day ago: check "
+                      "the date, or leave send_at out to send at once");
+        return 0;
+    }
+    *ms = at;
+    return 1;
+}
+
 void gw_admin_time(long long ms, char *out, size_t cap)
 {
     time_t t = (time_t)(ms / 1000);

@@ -32,6 +32,12 @@ int gw_admin_fields_known(gw_http_req *req, struct json_t *root, const char *con
  * >= 26; "" when it does not fit). Staff read times as the residents live them. */
 void gw_admin_time(long long ms, char *out, size_t cap);
 
+/* The "send_at" of a request body, JAT (NULL: none, *MS left as it is),
+ * into *MS. An RFC 3339 time with its offset, not more than a day ago (a
+ * slip of the year, month or day, not "now"); else answers 400 bad_send_at
+ * and returns 0. Returns 1 when it is good. */
+int gw_admin_send_at(gw_http_req *req, const struct json_t *jat, int64_t *ms);
+
 /* 1 when REQ carries the admin token; else answers 401 and returns 0. */
 int gw_admin_require_auth(gw_admin *a, gw_http_req *req);
 

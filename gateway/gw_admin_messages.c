@@ -208,19 +208,8 @@ static void handle_send(gw_admin *a, gw_http_req *req)
     }
     int64_t due = 0;
     json_t *jat = json_object_get(root, "send_at");
-    if (jat != NULL && (!json_is_string(jat) ||
-                        gw_rfc3339_parse(json_string_value(jat), &due) != 0)) {
-        gw_http_error(req, 400, "bad_send_at",
-                      "\"send_at\" must be an RFC 3339 time with its offset, "
-                      "e.g. 2026-12-01T08:00:00+08:00");
+    if (!gw_admin_send_at(req, jat, &due))
         goto out;
-    }
-    /* a day and more ago: a slip (the wrong year, month or day), not "now" */
-    if (jat != NULL && due < gw_clock_now_ms() - 86400000LL) {
-        gw_http_error(req, 400, "bad_send_at", "\"send_at\" is more than a day ago: check "
-                      "the date, or leave send_at out to send at once");
-        goto out;
-    }
     json_t *jtext = json_object_get(root, "text"), *jtpl = json_object_get(root, "template");
     if ((jtext == NULL) == (jtpl == NULL)) {
         gw_http_error(req, 400, "bad_request", "give either \"text\" or \"template\"");

@@ -585,10 +585,9 @@ static void test_bad_values(void **state)
     /* inih's inline comments would cut the text; a continued text is checked
      * whole, at the line that continues it */
     bad_edit("en.ini", REPLACE, "busy =", "busy = Busy ; dial later", 0, "ussd.busy: \";\"");
-    char *half = repeat("忙", 40), *continued = malloc(2 * strlen(half) + 32);
-    sprintf(continued, "busy = 忙\n    %s\n    %s", half, half);
+    char *half = repeat("忙", 40), continued[512];
+    snprintf(continued, sizeof continued, "busy = 忙\n    %s\n    %s", half, half);
     bad_edit("zh.ini", REPLACE, "busy =", continued, 2, "ussd.busy: too long for one USSD");
-    free(continued);
     free(half);
 }
 
