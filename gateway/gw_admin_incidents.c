@@ -18,7 +18,8 @@
  * later): it is stored as reported on that day (state "reported",
  * "reported_on"; 201 new, 200 one registered before, whose reminders stop),
  * judged on that day as the member's own report would be: after the
- * deadline 422 window_closed, before the incident 422 before_incident.
+ * deadline 422 window_closed (with the "deadline" that passed), before the
+ * incident 422 before_incident.
  *
  *   GET  /v1/incidents/{reference}
  *        -> 200 {"reference", "participant_id", "kind", "occurred_on", "deadline",
@@ -32,8 +33,9 @@
  * The report is staff recording that the member reported the claim
  * another way (at the office, by telephone), so the reminders stop; it
  * follows the member's rules (gw_incident_report), judged on the day the
- * member reported: after the deadline it is refused, 422 window_closed; a
- * report made by the deadline and typed in later gives its "reported_on".
+ * member reported: after the deadline it is refused, 422 window_closed
+ * (with its "deadline"); a report made by the deadline and typed in later
+ * gives its "reported_on".
  * A reference is matched without regard to case ("ba20261201-000001"
  * finds BA20261201-000001); an unknown one is 404.
  *
@@ -97,6 +99,14 @@ static void unreminded_why(const gw_incident_plan *plan, gw_date deadline, char 
 static void before_incident(gw_http_req *req)
 {
     gw_http_error(req, 422, "before_incident", "\"reported_on\" is before the incident occurred");
+}
+
+/* 422 window_closed: the error, its message and the deadline that passed
+ * ("deadline": "YYYY-MM-DD"), for a client to show without parsing. */
+static void window_closed(gw_http_req *req, const char *msg, const char *deadline)
+{
+    gw_http_reply_json(req, 422, json_pack("{s:s, s:s, s:s}", "error", "window_closed",
+                                           "message", msg, "deadline", deadline));
 }
 
 static void on_registered(gw_incidents *inc, gw_incident_result result, const char *reference,
@@ -182,7 +192,7 @@ static void on_registered(gw_incidents *inc, gw_incident_result result, const ch
         else
             snprintf(msg, sizeof msg, "the report window closed on %s (a report the member "
                      "made by then: give its date as \"reported_on\")", due);
-        gw_http_error(in->req, 422, "window_closed", msg);
+        window_closed(in->req, msg, due);
         break;
     default:
         gw_http_error(in->req, 503, "redis_unavailable", "the incident was not stored");
@@ -364,7 +374,7 @@ static void on_marked(gw_incidents *inc, gw_incident_result result, const char *
         snprintf(msg, sizeof msg, "the report window closed on %s: a report made after it "
                  "does not count%s", due, m->has_on ? "" : " (one made by then: give its date "
                                                           "as \"reported_on\")");
-        gw_http_error(m->req, 422, "window_closed", msg);
+        window_closed(m->req, msg, due);
         break;
     default:
         gw_http_error(m->req, 503, "redis_unavailable", "the report was not stored");

@@ -128,7 +128,7 @@ def test_window_closed_and_bad_input(env):
         load_roster(env)
         status, answer = incident(env, MEMBER, "accident", "2026-09-28")
         assert status == 422 and answer["error"] == "window_closed", answer
-        assert "2026-10-08" in answer["message"], answer
+        assert "2026-10-08" in answer["message"] and answer["deadline"] == "2026-10-08", answer
         status, answer = incident(env, NOT_MEMBER, "accident", "2026-11-30")
         assert status == 422 and answer["error"] == "not_a_member", answer
         status, answer = incident(env, "NOBODY", "accident", "2026-11-30")
@@ -240,7 +240,7 @@ def test_staff_record_a_report_made_another_way(env):
     try:
         status, got = env.admin("POST", "/v1/incidents/%s/report" % late)
         assert status == 422 and got["error"] == "window_closed", got
-        assert "2026-12-04" in got["message"], got
+        assert "2026-12-04" in got["message"] and got["deadline"] == "2026-12-04", got
         assert env.redis("HGET", "gw:inc:" + late, "state") == "open"
         rc, out, err = env.gatewayctl("incident", "reported", late)
         assert rc == 1 and '"reported_on" is --on YYYY-MM-DD here' in err, err
