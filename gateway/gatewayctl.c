@@ -811,7 +811,7 @@ static const command commands[] = {
      "--reported-on, one the member already reported that day, as on a paper form), show "
      "one, or record that the member reported the claim another way (reminders stop)",
      cmd_incident},
-    {"campaign", "preview|start --kind unpaid|claim|notice [--township T [--village V] | "
+    {"campaign", "preview|start --kind unpaid|claim|notice [[--township T] [--village V] | "
                  "--ids ID,ID|@FILE] [--text TEXT | --template NAME] [--at RFC3339]"
                  " | status ID [--watch] | cancel ID",
      "reminders and notices to a township, village or list: count first, then send",

@@ -183,15 +183,29 @@ static int create(const ctl *c, int argc, char **argv, int dry)
     json_t *ans = NULL;
     int rc = api_call(c, "POST", "/v1/campaigns", body, dry ? "campaign preview" : "campaign start",
                       &ans);
+    size_t nids = json_array_size(json_object_get(filter, "participant_ids"));
     json_decref(body);
     if (rc == 0 && ans != NULL) {
-        /* a place nobody was counted in is most likely misspelt (claims: few
-         * members have an open incident, so nobody is no hint) */
+        /* who it is for, as the gateway understood it (a village given
+         * alone: the township it found it in) */
+        const char *found = json_string_value(json_object_get(ans, "township"));
         char place[512];
-        snprintf(place, sizeof place, "%s%s%s", tw != NULL ? tw : "", vl != NULL ? " " : "",
-                 vl != NULL ? vl : "");
+        if (vl != NULL)
+            snprintf(place, sizeof place, "%s %s", tw != NULL ? tw : found != NULL ? found : "?",
+                     vl);
+        else
+            snprintf(place, sizeof place, "%s", tw != NULL ? tw : "");
+        /* a place nobody was counted in (claims: few members have an open
+         * incident, so nobody is no hint) */
         print_counts(ans, dry,
-                     tw != NULL && strcmp(kind_arg(kind), "claim_report") != 0 ? place : NULL);
+                     place[0] != '\0' && strcmp(kind_arg(kind), "claim_report") != 0 ? place
+                                                                                  : NULL);
+        if (ids != NULL)
+            printf("  to: the %zu participant id%s given\n", nids, nids == 1 ? "" : "s");
+        else if (place[0] != '\0')
+            printf("  to: %s %s\n", vl != NULL ? "village" : "township", place);
+        else
+            printf("  to: everyone in the roster (no --township, --village or --ids given)\n");
         const char *state = json_string_value(json_object_get(ans, "state"));
         const char *warning = json_string_value(json_object_get(ans, "warning"));
         if (warning != NULL)    /* the fan-out stopped short: the counts are not all */

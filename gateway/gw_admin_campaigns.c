@@ -3,6 +3,11 @@
  *   POST /v1/campaigns {"kind": "unpaid_contribution"|"claim_report"|"policy_notice",
  *                       "filter": {"township", "village"} | {"participant_ids": [...]} | {},
  *                       "text" | "template", "send_at" (RFC 3339), "dry_run"}
+ *        (a village alone is the one of that name; the answers then give its
+ *        "township". A place nobody of the roster lives in is 422
+ *        unknown_place, a village alone found in several townships 400
+ *        ambiguous_village, both with the names to choose from: "townships"
+ *        or "villages".)
  *        dry run -> 200 {"recipients", "skipped": {"paid", "opted_out", "no_phone",
  *                        "duplicate", "past_due" (unpaid: its due date has passed)},
  *                        "segments_per_message", "segments_total",
@@ -49,6 +54,7 @@ static const char *kind_name(char k)
 
 typedef struct camp_req {
     gw_http_req *req;
+    char township[GW_PLACE_MAX], village[GW_PLACE_MAX];   /* as asked, to name */
     char kind;
     int dry;
     int max_segments;             /* [sms] max_segments */
@@ -71,9 +77,57 @@ static json_t *warning_of(const char *a, const char *b)
     return j;
 }
 
+/* 422 unknown_place (no one of the roster lives there) or 400
+ * ambiguous_village (a village given alone, found in several townships),
+ * with the names to choose from, in the message and as a list. */
+static void place_refused(const camp_req *c, const gw_campaign_result *r)
+{
+    int amb = r->place_error == 3;
+    const char *list = r->place_error == 2 ? "villages" : "townships";
+    char msg[1024];
+    size_t n;
+    switch (r->place_error) {
+    case 1:
+        n = (size_t)snprintf(msg, sizeof msg, "no participant of the roster lives in township "
+                             "\"%s\"; its townships:", c->township);
+        break;
+    case 2:
+        n = (size_t)snprintf(msg, sizeof msg, "no participant of the roster lives in village "
+                             "\"%s\" of %s; its villages:", c->village, c->township);
+        break;
+    case 3:
+        n = (size_t)snprintf(msg, sizeof msg, "there is a village \"%s\" in several "
+                             "townships: give the \"township\" too, one of", c->village);
+        break;
+    default:
+        n = (size_t)snprintf(msg, sizeof msg, "no participant of the roster lives in a village "
+                             "\"%s\"; the roster's townships:", c->village);
+        break;
+    }
+    json_t *names = json_array();
+    for (int i = 0; i < r->n_place_names && n < sizeof msg; i++) {
+        json_array_append_new(names, json_string(r->place_names[i]));
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "%s %s", i > 0 ? "," : "",
+                              r->place_names[i]);
+    }
+    if (r->n_place_names == 0 && n < sizeof msg)
+        snprintf(msg + n, sizeof msg - n, " none (import the roster first)");
+    else if (r->n_place_names == GW_CAMPAIGN_PLACE_NAMES && n < sizeof msg)
+        snprintf(msg + n, sizeof msg - n, ", ...");
+    gw_http_reply_json(c->req, amb ? 400 : 422,
+                       json_pack("{s:s, s:s, s:o}", "error",
+                                 amb ? "ambiguous_village" : "unknown_place", "message", msg,
+                                 list, names));
+}
+
 static void on_campaign(const gw_campaign_result *r, void *arg)
 {
     camp_req *c = arg;
+    if (r->place_error != 0) {
+        place_refused(c, r);
+        free(c);
+        return;
+    }
     if (r->error != NULL && r->id[0] == '\0') {
         gw_http_error(c->req, 503, r->upgrading ? "indexes_upgrading" : "redis_unavailable",
                       r->error);
@@ -96,6 +150,8 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
     if (o != NULL && named != NULL && r->unknown > 0)
         json_object_set(o, "unknown_ids_first", named);
     json_decref(named);
+    if (o != NULL && r->township[0] != '\0')  /* a village given alone: its township */
+        json_object_set_new(o, "township", json_string(r->township));
     /* A template's text grows with each person's name; a long one goes whole. */
     char w[512] = "";
     if (r->segments_per_message > c->max_segments)
@@ -170,11 +226,6 @@ static void handle_create(gw_admin *a, gw_http_req *req)
                             json_string_length(vl) >= GW_PLACE_MAX))) {
             gw_http_error(req, 400, "bad_filter",
                           "\"township\" and \"village\" must be non-empty names");
-            goto out;
-        }
-        if (vl != NULL && tw == NULL) {
-            gw_http_error(req, 400, "bad_filter",
-                          "a \"village\" needs its \"township\" (village names repeat)");
             goto out;
         }
         if (pids != NULL && (tw != NULL || vl != NULL)) {
@@ -298,6 +349,8 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         goto out;
     }
     c->req = req;
+    snprintf(c->township, sizeof c->township, "%s", spec.township != NULL ? spec.township : "");
+    snprintf(c->village, sizeof c->village, "%s", spec.village != NULL ? spec.village : "");
     c->kind = spec.kind;
     c->dry = spec.dry_run;
     c->max_segments = a->cfg->sms_max_segments;

@@ -27,6 +27,7 @@
 extern const char gw_lua_camp_scan[];
 extern const char gw_lua_camp_push[];
 extern const char gw_lua_idx_migrate[];
+extern const char gw_lua_place_check[];
 
 /* ---- campaigns ---- */
 
@@ -51,11 +52,12 @@ gw_campaigns *gw_campaigns_new(struct event_base *base, const gw_config *cfg, gw
     cs->s_scan = gw_redis_script_add(redis, "camp_scan", gw_lua_camp_scan);
     cs->s_push = gw_redis_script_add(redis, "camp_push", gw_lua_camp_push);
     cs->s_migrate = gw_redis_script_add(redis, "idx_migrate", gw_lua_idx_migrate);
+    cs->s_place = gw_redis_script_add(redis, "place_check", gw_lua_place_check);
     cs->to_migrate = -1;
     cs->resume = event_new(base, -1, EV_PERSIST, camp_on_resume_tick, cs);
     struct timeval every = {RESUME_EVERY_S, 0};
-    if (cs->s_scan == NULL || cs->s_push == NULL || cs->s_migrate == NULL || cs->resume == NULL ||
-        event_add(cs->resume, &every) != 0) {
+    if (cs->s_scan == NULL || cs->s_push == NULL || cs->s_migrate == NULL ||
+        cs->s_place == NULL || cs->resume == NULL || event_add(cs->resume, &every) != 0) {
         if (cs->resume != NULL)
             event_free(cs->resume);
         free(cs);
@@ -539,9 +541,63 @@ static void on_id(gw_redis *r, redisReply *reply, void *arg)
     }
 }
 
-/* A dry run walks; a start first takes an id and writes its record. */
+static int job_start(camp_job *j);
+
+static void on_place(gw_redis *r, redisReply *reply, void *arg)
+{
+    (void)r;
+    camp_job *j = arg;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        camp_job_finish(j, "Redis did not answer");
+        return;
+    }
+    const redisReply *names = reply->element[1];
+    for (size_t i = 0; i < names->elements && i < GW_CAMPAIGN_PLACE_NAMES; i++)
+        if (names->element[i]->type == REDIS_REPLY_STRING)
+            snprintf(j->res.place_names[j->res.n_place_names++], GW_PLACE_MAX, "%s",
+                     names->element[i]->str);
+    long long code = reply->element[0]->integer;
+    if (code != 0 || j->res.n_place_names != 1) {
+        static const char *const why[] = {
+            "the place was not found", "no participant of the roster lives in that township",
+            "no participant of the roster lives in that village of the township",
+            "villages of that name are in several townships: give the township too",
+            "no participant of the roster lives in a village of that name"};
+        j->res.place_error = code > 0 && code <= 4 ? (int)code : 4;
+        camp_job_finish(j, why[j->res.place_error]);
+        return;
+    }
+    /* the walk's place: a village given alone is its township's */
+    if (j->key[0] == '\x1e') {
+        const char *tw = j->res.place_names[0];
+        size_t tl = strlen(tw), kl = strlen(j->key);     /* both names < GW_PLACE_MAX */
+        if (tl + kl < sizeof j->key) {
+            memmove(j->key + tl, j->key, kl + 1);
+            memcpy(j->key, tw, tl);
+        }
+        snprintf(j->res.township, sizeof j->res.township, "%s", tw);
+    }
+    j->res.n_place_names = 0;
+    j->place_checked = 1;
+    if (job_start(j) != 0)
+        camp_job_finish(j, "Redis went away");
+}
+
+/* A township or village is looked up first; then a dry run walks, and a
+ * start first takes an id and writes its record. */
 static int job_start(camp_job *j)
 {
+    if (j->source[0] == 'p' && strcmp(j->key, "\x1e") != 0 && !j->place_checked) {
+        /* "TOWNSHIP\x1eVILLAGE", either given */
+        char tw[sizeof j->key], most[16];
+        const char *sep = strchr(j->key, '\x1e');
+        snprintf(tw, sizeof tw, "%.*s", (int)(sep - j->key), j->key);
+        snprintf(most, sizeof most, "%d", GW_CAMPAIGN_PLACE_NAMES);
+        const char *argv[] = {tw, sep + 1, most};
+        return gw_redis_eval(j->cs->redis, j->cs->s_place, on_place, j, 0, 3, argv, NULL);
+    }
     if (j->dry) {
         camp_begin_walk(j);
         return 0;
@@ -632,7 +688,9 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         /* an unpaid reminder reaches only the unpaid (and over a place walks
          * the paid to count them); the others everyone */
         snprintf(j->classes, sizeof j->classes, "%s",
-                 spec->kind != 'u' ? "upo" : spec->township != NULL ? "up" : "u");
+                 spec->kind != 'u'                                  ? "upo"
+                 : spec->township != NULL || spec->village != NULL ? "up"
+                                                                    : "u");
     }
     int64_t now = gw_clock_now_ms();
     int64_t due = spec->send_at_ms > now ? spec->send_at_ms : now;

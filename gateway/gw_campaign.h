@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "gw_calendar.h"
+#include "gw_participant.h"
 #include "q.h"
 
 struct event_base;
@@ -47,6 +48,7 @@ struct tpl_set;
                                        county-wide preview hardly sooner but held Redis
                                        2 to 3 ms a call: USSD hops took twice as long */
 #define GW_CAMPAIGN_IDS_MAX 100000    /* participant_ids of one campaign */
+#define GW_CAMPAIGN_PLACE_NAMES 30    /* places named in an answer to a misspelt one */
 
 /* ---- pure helpers ---- */
 
@@ -89,7 +91,8 @@ char *gw_campaigns_render(const q_claimed *c, size_t *len, int *ucs2, int *segme
 typedef struct gw_campaign_spec {
     char kind;                    /* 'u', 'c' or 'n' */
     const char *township;         /* filter: NULL or a township */
-    const char *village;          /*   and a village of it */
+    const char *village;          /*   and a village of it (alone: the one village of
+                                     that name, refused when several townships have one) */
     const char *const *ids;       /* or these participant ids */
     size_t nids;                  /* (none of the three: everyone) */
     const char *text;             /* a text for everyone, or */
@@ -113,6 +116,14 @@ typedef struct gw_campaign_result {
     int64_t send_at_ms;           /* when it goes (moved into the send window) */
     int cancelled;                /* cancelled while fanning out */
     int upgrading;                /* refused: an older roster is being moved (ERROR says so) */
+    int place_error;              /* refused before the walk (ERROR says so): 1 no such
+                                     township, 2 no such village in it, 3 the village
+                                     (given alone) is in several townships, 4 in none */
+    char place_names[GW_CAMPAIGN_PLACE_NAMES][GW_PLACE_MAX];
+    int n_place_names;            /* with place_error: the names to choose from (1, 4:
+                                     the townships; 2: the township's villages; 3: the
+                                     townships with that village), sorted */
+    char township[GW_PLACE_MAX];  /* a village given alone: the township it is in */
 } gw_campaign_result;
 
 typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);

@@ -28,7 +28,7 @@ struct gw_campaigns {
     const gw_config *cfg;
     gw_redis *redis;
     tpl_set **tpl;
-    gw_redis_script *s_scan, *s_push, *s_migrate;
+    gw_redis_script *s_scan, *s_push, *s_migrate, *s_place;
     unsigned texts;               /* loads of the texts (SIGHUP): counts made before are stale */
     long long to_migrate;         /* participants an older version kept (-1: not known yet) */
     int migrating;                /* a migration call is out */
@@ -56,6 +56,7 @@ typedef struct camp_job {
                                      == '\0'), a start reads the participants an import
                                      moved meanwhile (gw:{q}:camp:ID:moved) */
     int moved_end;                /* place, started: that list is read to its end */
+    int place_checked;            /* place: found in gw:pt:places (place_check.lua) */
     char cursor[32];              /* HSCAN's; moved: an index into the list */
     int started;                  /* list: walked from the start */
     int64_t carry_paid;           /* the paid, counted at the start, for the first chunk */

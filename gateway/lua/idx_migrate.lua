@@ -9,8 +9,9 @@
 -- (gw:{q}:pend:DKEY = "CAMPAIGN:PID", with an expiry) become fields of the
 -- hash gw:{q}:pend ("CAMPAIGN:PID:UNTIL_S", ARGV[2] the daemon's clock in
 -- seconds), walked with SCAN (its place in gw:idx:pendmove, "done" at the
--- end). With ARGV[1] 0 it only answers. Returns how many participants are
--- left, plus one while the marks are not all moved.
+-- end). Then the places (below). With ARGV[1] 0 it only answers. Returns
+-- how many participants are left, plus one while the marks are not all
+-- moved, plus one while the places are not all kept.
 local budget = tonumber(ARGV[1])
 local sources = {'gw:idx:all', 'gw:idx:all:u', 'gw:idx:all:p', 'gw:idx:all:o'}
 
@@ -57,4 +58,35 @@ if left == 0 and marks ~= 'done' and budget > 0 then
   redis.call('SET', 'gw:idx:pendmove', marks)
 end
 if marks ~= 'done' then left = left + 1 end
+
+-- Then the places of a roster imported before they were kept (gw:pt:places,
+-- see lib_participant.lua): the class hashes walked with HSCAN, where it is
+-- in gw:idx:placemove ("CLASS:CURSOR", "done" at the end). An import
+-- meanwhile adds the places it writes itself.
+local places = redis.call('GET', 'gw:idx:placemove') or 'u:0'
+if left == 0 and places ~= 'done' and budget > 0 then
+  local c, cur = string.match(places, '^(%a):(%d+)$')
+  c, cur = c or 'u', cur or '0'
+  repeat
+    local r = redis.call('HSCAN', 'gw:pt:' .. c, cur, 'COUNT', 100)
+    cur = r[1]
+    local put, seen = {}, {}
+    for i = 2, #r[2], 2 do
+      local pl = record_place(r[2][i])
+      if pl and not seen[pl] then
+        seen[pl] = true
+        put[#put + 1] = pl
+        put[#put + 1] = '1'
+      end
+    end
+    if #put > 0 then redis.call('HSET', 'gw:pt:places', unpack(put)) end
+    budget = budget - math.max(#r[2] / 2, 10)
+    if cur == '0' then
+      c = c == 'u' and 'p' or c == 'p' and 'o' or nil
+    end
+  until not c or budget <= 0
+  places = c and (c .. ':' .. cur) or 'done'
+  redis.call('SET', 'gw:idx:placemove', places)
+end
+if places ~= 'done' then left = left + 1 end
 return left

@@ -13,6 +13,9 @@
 -- is one hash of E.164 number -> the entries of everyone on that phone,
 -- "ID\31RECORD" joined by \30 (record separator): a USSD session's start is
 -- one HGET. Automatic reminders' marks are gw:pt:auto, id -> "DUE|PHONE".
+-- The places are gw:pt:places, "TOWNSHIP\31VILLAGE" -> "1" for every place
+-- anyone of the roster has lived in (none is taken out): a campaign's
+-- township or village is looked up there before the walk (place_check.lua).
 -- Big hashes rather than keys per participant: an import writes a batch of
 -- rows with a few calls whatever the rows' order (a key per participant and
 -- per phone cost a call and a keyspace entry each, most of an import's time).
@@ -49,6 +52,12 @@ end
 -- The phone of a record (its first field).
 local function record_phone(rec)
   return string.match(rec, '^[^\31]*')
+end
+
+-- The place of a record, "TOWNSHIP\31VILLAGE" (its 4th and 5th fields), the
+-- field of gw:pt:places; nil when the record is damaged.
+local function record_place(rec)
+  return string.match(rec, '^[^\31]*\31[^\31]*\31[^\31]*\31([^\31]*\31[^\31]*)')
 end
 
 -- True while an older version's participants are left to move.

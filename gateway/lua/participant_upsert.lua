@@ -178,9 +178,17 @@ end
 -- records by class.
 local function finish()
   note_moves()
+  -- a roster begun by this version keeps its places from the start: none
+  -- to find later (idx_migrate.lua)
+  if redis.call('EXISTS', 'gw:idx:placemove') == 0 and
+     redis.call('EXISTS', 'gw:pt:u', 'gw:pt:p', 'gw:pt:o') == 0 and
+     not participant_old_left() then
+    redis.call('SET', 'gw:idx:placemove', 'done')
+  end
   local sets, dels = {u = {}, p = {}, o = {}}, {u = {}, p = {}, o = {}}
   -- phone -> {id -> record|false}, the phones in the order touched
   local phones, touched = {}, {}
+  local places, place_list = {}, {}   -- the places written, once each
   local function touch(ph, id, rec)
     if ph == '' then return end
     local t = phones[ph]
@@ -201,8 +209,15 @@ local function finish()
       local ph = record_phone(rec)
       if irec and record_phone(irec) ~= ph then touch(record_phone(irec), id, false) end
       touch(ph, id, rec)
+      local pl = record_place(rec)
+      if pl and not places[pl] then
+        places[pl] = true
+        place_list[#place_list + 1] = pl
+        place_list[#place_list + 1] = '1'
+      end
     end
   end
+  call_list('HSET', 'gw:pt:places', place_list)
   if #touched > 0 then
     local v = redis.call('HMGET', 'gw:pt:ph', unpack(touched))
     local put, gone = {}, {}

@@ -596,7 +596,10 @@ def test_bad_requests_change_nothing(env):
     cases = [
         ({"kind": "flood"}, 400, "bad_kind"),
         ({"kind": "policy_notice"}, 400, "bad_text"),
-        ({"kind": "unpaid_contribution", "filter": {"village": "上岭村"}}, 400, "bad_filter"),
+        # places nobody of the roster lives in: most likely misspelt
+        ({"kind": "unpaid_contribution", "filter": {"village": "上林村"}}, 422, "unknown_place"),
+        ({"kind": "policy_notice", "text": "通知", "filter": {"township": "青山乡"}}, 422,
+         "unknown_place"),
         ({"kind": "unpaid_contribution", "filter": {"participant_ids": []}}, 400, "bad_filter"),
         ({"kind": "unpaid_contribution", "filter": {"participant_ids": ["a b"]}}, 400,
          "bad_filter"),
@@ -635,21 +638,68 @@ def test_bad_requests_change_nothing(env):
     assert env.redis("KEYS", "gw:inc:BA*") == [] and env.redis("HLEN", "gw:{q}:optout") == 1
 
 
+def test_a_village_alone_and_places_not_in_the_roster(env):
+    """A village given without its township is the one village of that name;
+    one found in two townships is refused naming them, and a township or
+    village nobody of the roster lives in is refused naming those there are
+    (422: most likely misspelt). Nothing is started by a refusal."""
+    setup(env)
+    status, answer = env.import_csv(HEADER + "\n" +
+                                    "C-20,13700000020,冯十,1020,白水镇,下河村,zh,2026,100,,"
+                                    "2026-12-31,10,,,no\n")
+    assert status == 200 and answer["imported"] == 1, answer
+    alone = campaign(env, {"kind": "unpaid_contribution", "filter": {"village": "上岭村"},
+                           "dry_run": True}, 200)
+    both = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True}, 200)
+    assert alone["township"] == "青山镇" and "township" not in both, (alone, both)
+    assert alone["recipients"] == both["recipients"] == 5, (alone, both)
+    assert alone["skipped"] == both["skipped"], (alone, both)
+    for flt, code, err, key, names in (
+            ({"village": "下河村"}, 400, "ambiguous_village", "townships", ["白水镇", "青山镇"]),
+            ({"township": "火星乡"}, 422, "unknown_place", "townships", ["白水镇", "青山镇"]),
+            ({"township": "青山镇", "village": "火星村"}, 422, "unknown_place", "villages",
+             ["上岭村", "下河村"]),
+            ({"township": "白水镇", "village": "上岭村"}, 422, "unknown_place", "villages",
+             ["下河村"]),
+            ({"village": "火星村"}, 422, "unknown_place", "townships", ["白水镇", "青山镇"])):
+        for dry in (True, False):
+            status, answer = env.admin("POST", "/v1/campaigns", {
+                "kind": "policy_notice", "text": "通知", "filter": flt, "dry_run": dry})
+            assert (status, answer["error"], answer[key]) == (code, err, names), (flt, answer)
+            assert all(n in answer["message"] for n in names), answer
+    assert env.redis("KEYS", "gw:{q}:camp:*") == [], "a refused campaign was started"
+    # the two 下河村 each by their township: one recipient each
+    for tw in ("青山镇", "白水镇"):
+        got = campaign(env, {"kind": "unpaid_contribution", "dry_run": True,
+                             "filter": {"township": tw, "village": "下河村"}}, 200)
+        assert got["recipients"] == 1, (tw, got)
+    # a village alone, started: its township's people only
+    cid = campaign(env, {"kind": "unpaid_contribution", "filter": {"village": "上岭村"}},
+                   202)["id"]
+    assert env.redis("HGET", "gw:{q}:camp:" + cid, "recipients") == "5"
+
+
 def test_gatewayctl_campaign(env):
     setup(env)
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
                                   "青山镇", "--village", "上岭村")
     assert rc == 0, (out, err)
     assert "5 recipients" in out and "1 paid, 1 opted out, 1 without a phone" in out, out
-    assert "spelled" not in out, out
+    assert "spelled" not in out and "to: village 青山镇 上岭村" in out, out
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--ids", "C-01,X-1")
     assert rc == 0 and ": 1 recipient, 1 SMS part in all" in out, (out, err)
     assert "1 participant id is not in the roster: X-1" in out, out
-    # a township nobody lives in: most likely misspelt
-    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "notice", "--text", "通知",
+    assert "to: the 2 participant ids given" in out, out
+    # a township nobody lives in: most likely misspelt, and refused naming those there are
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "notice", "--text", "通知",
                                   "--township", "青山乡")
-    assert rc == 0 and "nobody in the roster was counted in 青山乡: is it spelled as in the " \
-        "roster?" in out, (out, err)
+    assert rc == 1 and 'HTTP 422 unknown_place: no participant of the roster lives in ' \
+        'township "青山乡"; its townships: 青山镇' in err, (out, err)
+    # a village alone: the township it is in is said
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--village", "下河村")
+    assert rc == 0 and ": 1 recipient" in out and "to: village 青山镇 下河村" in out, (out, err)
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "notice", "--text", "通知")
+    assert rc == 0 and "to: everyone in the roster" in out, (out, err)
     rc, out, err = env.gatewayctl("campaign", "start", "--kind", "unpaid", "--ids",
                                   "C-01,C-02,C-09", "--at", "2026-12-02T10:00:03+08:00")
     assert rc == 0 and "3 recipients" in out, (out, err)
@@ -1386,7 +1436,8 @@ def as_older_versions(env):
                 env.redis("SADD", "gw:idx:tw:%s:%s" % (tw, c), pid)
                 env.redis("SADD", "gw:idx:vl:%s:%s" % (place, c), pid)
                 env.redis("SADD", "gw:idx:all:" + c, pid)
-    env.redis("DEL", "gw:pt:u", "gw:pt:p", "gw:pt:o", "gw:pt:ph", "gw:pt:auto", "gw:idx:pendmove")
+    env.redis("DEL", "gw:pt:u", "gw:pt:p", "gw:pt:o", "gw:pt:ph", "gw:pt:auto", "gw:pt:places",
+              "gw:idx:pendmove", "gw:idx:placemove")
     return ids
 
 
@@ -1422,7 +1473,10 @@ def test_a_roster_kept_by_an_older_version_is_moved(env):
     assert answer["skipped"]["duplicate"] == 1, answer          # C-01, pending for campaign 7
     assert env.redis("EXISTS", "gw:{q}:pend:u:C-01") == 0
     assert env.redis("HGET", "gw:{q}:pend", "u:C-01").startswith("7:C-01:")
-    assert env.redis("KEYS", "gw:idx:*") == ["gw:idx:pendmove"]      # "done"
+    assert sorted(env.redis("KEYS", "gw:idx:*")) == ["gw:idx:pendmove", "gw:idx:placemove"]
+    assert env.redis("MGET", "gw:idx:pendmove", "gw:idx:placemove") == ["done", "done"]
+    places = sorted(env.redis("HKEYS", "gw:pt:places"))     # found again from the records
+    assert places == sorted({"%s\x1f%s" % (r.split(",")[4], r.split(",")[5]) for r in ROWS}), places
     assert env.redis("KEYS", "gw:{p:*") == [] and env.redis("KEYS", "gw:{ph:*") == []
     assert sum(env.redis("HLEN", "gw:pt:" + c) for c in "upo") == 9
     status, again = env.import_csv("\n".join([HEADER] + ROWS) + "\n")
