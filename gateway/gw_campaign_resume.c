@@ -209,8 +209,9 @@ static void on_migrated(gw_redis *r, redisReply *reply, void *arg)
     long long left = reply->integer;
     if (cs->to_migrate < 0 && left > 0)
         gw_warn("campaign", "the roster was kept by an older version: moving it to this "
-                "version's form (%lld participants still to go); campaigns wait until it is "
-                "done, everything else reads both forms meanwhile", left);
+                "version's form (%lld participants still to go, or a step: its places); "
+                "campaigns wait until it is done, everything else reads both forms "
+                "meanwhile", left);
     if (cs->to_migrate > 0 && left == 0)
         gw_info("campaign", "the roster is moved");
     if (left == 0)
