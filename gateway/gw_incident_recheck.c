@@ -217,8 +217,9 @@ static void on_read(gw_redis *r, redisReply *reply, void *arg)
         if (cmp < 0) {
             rc->kept++;
             gw_warn("incidents", "%s of %s: under the calendar now loaded the report window "
-                    "ends on %s, but the member was given %s, which stays: check with the "
-                    "insurer before that day", ref, pid, m->now, m->was);
+                    "ends on %s, but %s is kept (a deadline is never made earlier: the member "
+                    "may have been told it); check with the insurer before that day", ref, pid,
+                    m->now, m->was);
             continue;
         }
         gw_warn("incidents", "%s of %s: the claim may be reported until %s under the calendar "
