@@ -813,8 +813,9 @@ static const command commands[] = {
      cmd_incident},
     {"campaign", "preview|start --kind unpaid|claim|notice [[--township T] [--village V] | "
                  "--ids ID,ID|@FILE] [--text TEXT | --template NAME] [--at RFC3339]"
-                 " | status ID [--watch] | cancel ID",
-     "reminders and notices to a township, village or list: count first, then send",
+                 " [--list (preview)] | status ID [--watch] | cancel ID",
+     "reminders and notices to a township, village or list: count first (--list: who, by "
+     "name), then send",
      cmd_campaign},
     {"ussd", "--phone NUMBER [--carrier-url URL] [--service-code CODE]",
      "dial the USSD service from this terminal, as a phone would", cmd_ussd},

@@ -131,11 +131,35 @@ static void print_counts(const json_t *ans, int dry, const char *place)
     print_held(ans);
 }
 
+/* A preview's recipients, when asked for (--list): id, name, phone. */
+static void print_list(const json_t *ans)
+{
+    const json_t *list = json_object_get(ans, "recipients_list");
+    if (list == NULL)
+        return;
+    printf("  recipients (participant id, name, phone):\n");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e)
+        printf("    %-16s %-12s %s\n", json_string_value(json_object_get(e, "participant_id")),
+               json_string_value(json_object_get(e, "name")),
+               json_string_value(json_object_get(e, "phone")));
+    if (!json_is_true(json_object_get(ans, "recipients_list_complete")))
+        printf("  (the first %zu of %lld: a township or village lists them all)\n",
+               json_array_size(list),
+               (long long)json_integer_value(json_object_get(ans, "recipients")));
+}
+
 static int create(const ctl *c, int argc, char **argv, int dry)
 {
     const char *kind = NULL, *tw = NULL, *vl = NULL, *ids = NULL, *text = NULL, *tpl = NULL,
                *at = NULL;
+    int list = 0;
     for (int i = 2; i < argc; i++) {
+        if (dry && strcmp(argv[i], "--list") == 0) {
+            list = 1;
+            continue;
+        }
         int r = opt_value(argc, argv, &i, "--kind", &kind);
         if (r == 0)
             r = opt_value(argc, argv, &i, "--township", &tw);
@@ -160,6 +184,8 @@ static int create(const ctl *c, int argc, char **argv, int dry)
                              "filter");
     if (body == NULL)
         die_oom();
+    if (list)
+        json_object_set_new(body, "list", json_true());
     json_t *filter = json_object_get(body, "filter");
     if (tw != NULL)
         json_object_set_new(filter, "township", json_string(tw));
@@ -206,6 +232,10 @@ static int create(const ctl *c, int argc, char **argv, int dry)
             printf("  to: %s %s\n", vl != NULL ? "village" : "township", place);
         else
             printf("  to: everyone in the roster (no --township, --village or --ids given)\n");
+        const char *sample = json_string_value(json_object_get(ans, "sample"));
+        if (sample != NULL)
+            printf("  the first of them will get:\n    %s\n", sample);
+        print_list(ans);
         const char *state = json_string_value(json_object_get(ans, "state"));
         const char *warning = json_string_value(json_object_get(ans, "warning"));
         if (warning != NULL)    /* the fan-out stopped short: the counts are not all */

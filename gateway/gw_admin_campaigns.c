@@ -11,7 +11,11 @@
  *        dry run -> 200 {"recipients", "skipped": {"paid", "opted_out", "no_phone",
  *                        "duplicate", "past_due" (unpaid: its due date has passed)},
  *                        "segments_per_message", "segments_total",
- *                        "send_at", "unknown_ids"}
+ *                        "send_at", "unknown_ids", "sample": the first
+ *                        recipient's message as it will go, signature and all;
+ *                        with "list": true also "recipients_list": [{"participant_id",
+ *                        "name", "phone"}] (the first GW_CAMPAIGN_LIST_MAX) and
+ *                        "recipients_list_complete"}
  *        start   -> 202 {"id", "state", the same counts, "held"}
  *   GET  /v1/campaigns/{id} -> {"id", "kind", "state", "send_at", "recipients",
  *                               "counts": {"queued", "sent", "delivered", "failed",
@@ -57,6 +61,7 @@ typedef struct camp_req {
     char township[GW_PLACE_MAX], village[GW_PLACE_MAX];   /* as asked, to name */
     char kind;
     int dry;
+    int list;                     /* a dry run listing its recipients */
     int max_segments;             /* [sms] max_segments */
 } camp_req;
 
@@ -120,6 +125,32 @@ static void place_refused(const camp_req *c, const gw_campaign_result *r)
                                  list, names));
 }
 
+/* "recipients_list": [{"participant_id", "name", "phone"}, ...] from R's
+ * list, and "recipients_list_complete" (false: only the first
+ * GW_CAMPAIGN_LIST_MAX of them). */
+static void add_list(json_t *o, const gw_campaign_result *r)
+{
+    json_t *list = json_array();
+    const char *p = r->list, *end = r->list != NULL ? r->list + r->list_len : NULL;
+    while (list != NULL && p != NULL && p < end) {
+        const char *t1 = memchr(p, '\t', (size_t)(end - p));
+        const char *t2 = t1 != NULL ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
+        const char *nl = t2 != NULL ? memchr(t2 + 1, '\n', (size_t)(end - t2 - 1)) : NULL;
+        if (nl == NULL)
+            break;
+        json_array_append_new(list, json_pack("{s:s%, s:s%, s:s%}", "participant_id", p,
+                                              (size_t)(t1 - p), "name", t1 + 1,
+                                              (size_t)(t2 - t1 - 1), "phone", t2 + 1,
+                                              (size_t)(nl - t2 - 1)));
+        p = nl + 1;
+    }
+    if (list == NULL)
+        return;
+    json_object_set_new(o, "recipients_list", list);
+    json_object_set_new(o, "recipients_list_complete",
+                        json_boolean(r->listed >= r->recipients));
+}
+
 static void on_campaign(const gw_campaign_result *r, void *arg)
 {
     camp_req *c = arg;
@@ -152,6 +183,10 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
     json_decref(named);
     if (o != NULL && r->township[0] != '\0')  /* a village given alone: its township */
         json_object_set_new(o, "township", json_string(r->township));
+    if (o != NULL && c->dry && r->sample != NULL && r->recipients > 0)
+        json_object_set_new(o, "sample", json_string(r->sample));
+    if (o != NULL && c->dry && (r->list != NULL || r->listed == 0) && c->list)
+        add_list(o, r);
     /* A template's text grows with each person's name; a long one goes whole. */
     char w[512] = "";
     if (r->segments_per_message > c->max_segments)
@@ -188,7 +223,7 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         gw_http_error(req, 400, "bad_json", err);
         goto out;
     }
-    const char *known[] = {"kind", "filter", "text", "template", "send_at", "dry_run"};
+    const char *known[] = {"kind", "filter", "text", "template", "send_at", "dry_run", "list"};
     if (!gw_admin_fields_known(req, root, known, sizeof known / sizeof known[0]))
         goto out;
     gw_campaign_spec spec;
@@ -339,6 +374,13 @@ static void handle_create(gw_admin *a, gw_http_req *req)
         goto out;
     }
     spec.dry_run = json_is_true(jd);
+    json_t *jl = json_object_get(root, "list");
+    if (jl != NULL && (!json_is_boolean(jl) || (json_is_true(jl) && !spec.dry_run))) {
+        gw_http_error(req, 400, "bad_request",
+                      "\"list\" is true or false, and lists the recipients of a dry run only");
+        goto out;
+    }
+    spec.list = json_is_true(jl);
     if (a->campaigns == NULL) {
         gw_http_error(req, 503, "unavailable", "campaigns are not ready");
         goto out;
@@ -353,6 +395,7 @@ static void handle_create(gw_admin *a, gw_http_req *req)
     snprintf(c->village, sizeof c->village, "%s", spec.village != NULL ? spec.village : "");
     c->kind = spec.kind;
     c->dry = spec.dry_run;
+    c->list = spec.list;
     c->max_segments = a->cfg->sms_max_segments;
     int rc = gw_campaign_run(a->campaigns, &spec, on_campaign, c);
     if (rc != 0) {

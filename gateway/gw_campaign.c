@@ -97,6 +97,8 @@ static void job_free(camp_job *j)
     free(j->text);
     free(j->tkey);
     free(j->body);
+    free(j->res.sample);
+    free(j->res.list);
     camp_memo_free(j->memo);
     free(j);
 }
@@ -236,6 +238,37 @@ static int walk_done(const camp_job *j)
     }
 }
 
+/* Appends a recipient to J's list: ID, the name (DATA's first field) and
+ * PHONE, tab-separated (none of them holds a tab or a newline: the roster
+ * refuses control characters). Past GW_CAMPAIGN_LIST_MAX, or when memory is
+ * short, the list ends there (res.listed says how many it holds). */
+static void list_add(camp_job *j, const char *id, const redisReply *data, const char *phone)
+{
+    gw_campaign_result *r = &j->res;
+    if (r->listed >= GW_CAMPAIGN_LIST_MAX || (r->listed > 0 && r->list == NULL))
+        return;
+    const char *name = data->type == REDIS_REPLY_STRING ? data->str : "";
+    size_t nlen = data->type == REDIS_REPLY_STRING ? strcspn(name, "\x1f") : 0;
+    size_t need = strlen(id) + nlen + strlen(phone) + 4;
+    if (r->list_len + need > r->list_cap) {
+        size_t cap = r->list_cap > 0 ? 2 * r->list_cap : 4096;
+        while (cap < r->list_len + need)
+            cap *= 2;
+        char *l = realloc(r->list, cap);
+        if (l == NULL) {
+            free(r->list);
+            r->list = NULL;
+            r->listed = 1;          /* stays NULL: no list rather than part of one */
+            return;
+        }
+        r->list = l;
+        r->list_cap = cap;
+    }
+    r->list_len += (size_t)snprintf(r->list + r->list_len, r->list_cap - r->list_len,
+                                    "%s\t%.*s\t%s\n", id, (int)nlen, name, phone);
+    r->listed++;
+}
+
 static void on_scan(gw_redis *r, redisReply *reply, void *arg)
 {
     (void)r;
@@ -302,6 +335,8 @@ static void on_scan(gw_redis *r, redisReply *reply, void *arg)
             seg = e[3]->type == REDIS_REPLY_STRING
                       ? camp_person_segments(j, e[3]->str, e[3]->len) : 1;
         if (j->dry) {
+            if (j->list)
+                list_add(j, str_el(e[0]), e[3], str_el(e[1]));
             if (seg > j->res.segments_per_message)
                 j->res.segments_per_message = seg;
             j->res.recipients++;
@@ -658,6 +693,7 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
     j->arg = arg;
     j->kind = spec->kind;
     j->dry = spec->dry_run;
+    j->list = spec->dry_run && spec->list;
     j->text = dup_or_null(spec->text);
     j->tkey = dup_or_null(spec->template_key);
     snprintf(j->cursor, sizeof j->cursor, "0");
@@ -717,6 +753,8 @@ int gw_campaign_run(gw_campaigns *cs, const gw_campaign_spec *spec, gw_campaign_
         j->body[0] = info.ucs2 ? 'u' : 'g';
         memcpy(j->body + 1, ready, j->body_len - 1);
         j->text_segments = info.segments;
+        if (j->dry)
+            j->res.sample = strdup(ready);    /* NULL when memory is short: none shown */
         hash_tag(ready, j->tag);
         free(ready);
     } else {

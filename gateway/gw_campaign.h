@@ -49,6 +49,7 @@ struct tpl_set;
                                        2 to 3 ms a call: USSD hops took twice as long */
 #define GW_CAMPAIGN_IDS_MAX 100000    /* participant_ids of one campaign */
 #define GW_CAMPAIGN_PLACE_NAMES 30    /* places named in an answer to a misspelt one */
+#define GW_CAMPAIGN_LIST_MAX 20000    /* recipients a dry run lists: a township's, not a county's */
 
 /* ---- pure helpers ---- */
 
@@ -100,6 +101,8 @@ typedef struct gw_campaign_spec {
                                      for the kind's own (u, c) */
     int64_t send_at_ms;           /* 0: now */
     int dry_run;
+    int list;                     /* a dry run: also list the recipients (the first
+                                     GW_CAMPAIGN_LIST_MAX) */
 } gw_campaign_spec;
 
 typedef struct gw_campaign_result {
@@ -124,6 +127,13 @@ typedef struct gw_campaign_result {
                                      the townships; 2: the township's villages; 3: the
                                      townships with that village), sorted */
     char township[GW_PLACE_MAX];  /* a village given alone: the township it is in */
+    char *sample;                 /* a dry run: the first recipient's message as it will
+                                     go (signature and all), or NULL; freed with the job */
+    char *list;                   /* a dry run asked to list: "ID\tNAME\tPHONE\n" per
+                                     recipient, at most GW_CAMPAIGN_LIST_MAX; freed with
+                                     the job (NULL when memory was short) */
+    size_t list_len, list_cap;
+    int64_t listed;               /* recipients in LIST */
 } gw_campaign_result;
 
 typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);

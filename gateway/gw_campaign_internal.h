@@ -57,6 +57,7 @@ typedef struct camp_job {
                                      moved meanwhile (gw:{q}:camp:ID:moved) */
     int moved_end;                /* place, started: that list is read to its end */
     int place_checked;            /* place: found in gw:pt:places (place_check.lua) */
+    int list;                     /* a dry run lists its recipients in res.list */
     char cursor[32];              /* HSCAN's; moved: an index into the list */
     int started;                  /* list: walked from the start */
     int64_t carry_paid;           /* the paid, counted at the start, for the first chunk */

@@ -326,7 +326,10 @@ int camp_person_segments(camp_job *j, const char *data, size_t len)
     int seg = 1;
     char *t = gw_reminder_text(*j->cs->tpl, j->cs->cfg, j->kind, j->tkey, data, len, NULL, NULL,
                                &seg);
-    free(t);
+    if (j->dry && j->res.sample == NULL)
+        j->res.sample = t;          /* the first recipient's, for the preview to show */
+    else
+        free(t);
     if (slot != NULL && (slot->key = strdup(key)) != NULL) {
         slot->segments = seg;
         j->memo->used++;

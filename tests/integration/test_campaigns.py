@@ -170,7 +170,17 @@ def test_dry_run_matches_the_roster_and_queues_nothing(env):
     # now: the moved clock is 10:00 give or take the restart's half second
     assert answer["send_at"][:16] in ("2026-12-02T09:59", "2026-12-02T10:00") and \
         answer["send_at"].endswith("+08:00"), answer
-    assert "id" not in answer
+    assert "id" not in answer and "recipients_list" not in answer, answer
+    # who they are, when asked: exactly the roster's unpaid with a phone
+    listed = campaign(env, {"kind": "unpaid_contribution", "filter": VILLAGE, "dry_run": True,
+                            "list": True}, 200)
+    assert {e["participant_id"]: e["phone"] for e in listed["recipients_list"]} == \
+        UNPAID_IN_VILLAGE and listed["recipients_list_complete"] is True, listed
+    names = {r.split(",")[0]: r.split(",")[2] for r in ROWS}
+    assert all(e["name"] == names[e["participant_id"]] for e in listed["recipients_list"]), listed
+    status, answer = env.admin("POST", "/v1/campaigns", {"kind": "unpaid_contribution",
+                                                         "filter": VILLAGE, "list": True})
+    assert status == 400 and "dry run" in answer["message"], answer     # a start lists nothing
     assert env.redis("KEYS", "gw:{q}:camp:*") == [] and env.redis("KEYS", "gw:{q}:b:*") == []
     # a list of participants, one of them unknown
     answer = campaign(env, {"kind": "unpaid_contribution", "dry_run": True,
@@ -654,6 +664,17 @@ def test_a_village_alone_and_places_not_in_the_roster(env):
     assert alone["township"] == "青山镇" and "township" not in both, (alone, both)
     assert alone["recipients"] == both["recipients"] == 5, (alone, both)
     assert alone["skipped"] == both["skipped"], (alone, both)
+    # the preview shows the message as its first recipient will get it
+    assert alone["sample"].startswith(SIGNATURE + "赵一您好") or \
+        alone["sample"].startswith(SIGNATURE + "钱二您好") or \
+        alone["sample"].startswith(SIGNATURE + "吴六您好") or \
+        alone["sample"].startswith(SIGNATURE + "吴七您好") or \
+        alone["sample"].startswith(SIGNATURE + "Hi Ann Lee"), alone
+    assert "2026年12月31日" in alone["sample"] or "2026-12-31" in alone["sample"], alone
+    notice = campaign(env, {"kind": "policy_notice", "text": "12月10日上午村委会办理缴费",
+                            "filter": {"village": "下河村", "township": "白水镇"},
+                            "dry_run": True}, 200)
+    assert notice["sample"] == SIGNATURE + "12月10日上午村委会办理缴费", notice
     for flt, code, err, key, names in (
             ({"village": "下河村"}, 400, "ambiguous_village", "townships", ["白水镇", "青山镇"]),
             ({"township": "火星乡"}, 422, "unknown_place", "townships", ["白水镇", "青山镇"]),
@@ -686,6 +707,14 @@ def test_gatewayctl_campaign(env):
     assert rc == 0, (out, err)
     assert "5 recipients" in out and "1 paid, 1 opted out, 1 without a phone" in out, out
     assert "spelled" not in out and "to: village 青山镇 上岭村" in out, out
+    assert "  the first of them will get:\n    " + SIGNATURE in out, out
+    assert "recipients (participant id" not in out, out
+    rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
+                                  "青山镇", "--village", "上岭村", "--list")
+    assert rc == 0 and "  recipients (participant id, name, phone):\n" in out, (out, err)
+    lines = [l.split() for l in out.splitlines() if l.startswith("    C-")]
+    assert sorted(l[0] for l in lines) == sorted(UNPAID_IN_VILLAGE), out
+    assert ["C-01", "赵一", "+8613700000001"] in lines, out
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--ids", "C-01,X-1")
     assert rc == 0 and ": 1 recipient, 1 SMS part in all" in out, (out, err)
     assert "1 participant id is not in the roster: X-1" in out, out
