@@ -812,7 +812,8 @@ static const command commands[] = {
      "one, or record that the member reported the claim another way (reminders stop)",
      cmd_incident},
     {"campaign", "preview|start --kind unpaid|claim|notice [[--township T] [--village V] | "
-                 "--ids ID,ID|@FILE] [--text TEXT | --template NAME] [--at RFC3339]"
+                 "--ids ID,ID|@FILE | --everyone (start)] [--text TEXT | --template NAME] "
+                 "[--at RFC3339]"
                  " [--list (preview)] | status ID [--watch] | cancel ID",
      "reminders and notices to a township, village or list: count first (--list: who, by "
      "name), then send",

@@ -154,10 +154,14 @@ static int create(const ctl *c, int argc, char **argv, int dry)
 {
     const char *kind = NULL, *tw = NULL, *vl = NULL, *ids = NULL, *text = NULL, *tpl = NULL,
                *at = NULL;
-    int list = 0;
+    int list = 0, everyone = 0;
     for (int i = 2; i < argc; i++) {
         if (dry && strcmp(argv[i], "--list") == 0) {
             list = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--everyone") == 0) {
+            everyone = 1;
             continue;
         }
         int r = opt_value(argc, argv, &i, "--kind", &kind);
@@ -178,6 +182,16 @@ static int create(const ctl *c, int argc, char **argv, int dry)
     }
     if (kind_arg(kind) == NULL) {
         fail("--kind must be unpaid, claim or notice");
+        return EXIT_USAGE;
+    }
+    /* a start to the whole county is said so, not left to a forgotten option */
+    if (!dry && tw == NULL && vl == NULL && ids == NULL && !everyone) {
+        fail("without --township, --village or --ids this goes to everyone in the roster: "
+             "preview it, then add --everyone to send it to them all");
+        return EXIT_USAGE;
+    }
+    if (everyone && (tw != NULL || vl != NULL || ids != NULL)) {
+        fail("--everyone is instead of --township, --village or --ids");
         return EXIT_USAGE;
     }
     json_t *body = json_pack("{s:s, s:b, s:{}}", "kind", kind_arg(kind), "dry_run", dry,

@@ -729,6 +729,13 @@ def test_gatewayctl_campaign(env):
     assert rc == 0 and ": 1 recipient" in out and "to: village 青山镇 下河村" in out, (out, err)
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "notice", "--text", "通知")
     assert rc == 0 and "to: everyone in the roster" in out, (out, err)
+    # a start to everyone is said so: without --everyone it is refused, nothing started
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "notice", "--text", "通知")
+    assert rc == 2 and "goes to everyone in the roster" in err and "--everyone" in err, (out, err)
+    assert env.redis("KEYS", "gw:{q}:camp:*") == [], "started without --everyone"
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "notice", "--text", "通知",
+                                  "--township", "青山镇", "--everyone")
+    assert rc == 2 and "--everyone is instead of" in err, (out, err)
     rc, out, err = env.gatewayctl("campaign", "start", "--kind", "unpaid", "--ids",
                                   "C-01,C-02,C-09", "--at", "2026-12-02T10:00:03+08:00")
     assert rc == 0 and "3 recipients" in out, (out, err)
@@ -750,6 +757,10 @@ def test_gatewayctl_campaign(env):
     finally:
         del os.environ["GW_CLOCK_OFFSET_S"]
     assert rc == 0 and "waiting" in out and "(goes at 2026-12-03T09:00:00+08:00)" in out, out
+    # --everyone: the whole roster, as asked
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "notice", "--text", "全县通知",
+                                  "--everyone", "--at", "2026-12-03T09:00:00+08:00")
+    assert rc == 0 and "to: everyone in the roster" in out and "6 recipients" in out, (out, err)
 
 
 def local_sec(y, m, d, hh, mm=0):
