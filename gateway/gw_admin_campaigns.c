@@ -89,7 +89,7 @@ static void place_refused(const camp_req *c, const gw_campaign_result *r)
 {
     int amb = r->place_error == 3;
     const char *list = r->place_error == 2 ? "villages" : "townships";
-    char msg[1024];
+    char msg[4096];                  /* room for every name: never cut inside one */
     size_t n;
     switch (r->place_error) {
     case 1:
