@@ -61,12 +61,15 @@ if marks ~= 'done' then left = left + 1 end
 
 -- Then the places of a roster imported before they were kept (gw:pt:places,
 -- see lib_participant.lua): the class hashes walked with HSCAN, where it is
--- in gw:idx:placemove ("CLASS:CURSOR", "done" at the end). An import
--- meanwhile adds the places it writes itself.
-local places = redis.call('GET', 'gw:idx:placemove') or 'u:0'
+-- in gw:idx:placemove ("CLASS:CURSOR:RUN_ID", "done" at the end). A cursor
+-- means something only to the Redis process that gave it (a restart or a
+-- failover reseeds the hashes), so under another run_id the walk starts
+-- over. An import meanwhile adds the places it writes itself.
+local places = redis.call('GET', 'gw:idx:placemove') or 'u:0:'
 if left == 0 and places ~= 'done' and budget > 0 then
-  local c, cur = string.match(places, '^(%a):(%d+)$')
-  c, cur = c or 'u', cur or '0'
+  local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+  local c, cur, was = string.match(places, '^(%a):(%d+):(%x*)$')
+  if not c or was ~= run then c, cur = 'u', '0' end
   repeat
     local r = redis.call('HSCAN', 'gw:pt:' .. c, cur, 'COUNT', 100)
     cur = r[1]
@@ -85,7 +88,7 @@ if left == 0 and places ~= 'done' and budget > 0 then
       c = c == 'u' and 'p' or c == 'p' and 'o' or nil
     end
   until not c or budget <= 0
-  places = c and (c .. ':' .. cur) or 'done'
+  places = c and (c .. ':' .. cur .. ':' .. run) or 'done'
   redis.call('SET', 'gw:idx:placemove', places)
 end
 if places ~= 'done' then left = left + 1 end
