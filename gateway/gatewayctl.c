@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "gatewayctl.h"
+#include "tpl.h"
 
 /* ---- small helpers ---- */
 
@@ -877,6 +878,18 @@ int main(int argc, char **argv)
     if (i >= argc) {
         short_usage();
         return EXIT_USAGE;
+    }
+    /* A name or text typed in another encoding (a GBK terminal) cannot be
+     * sent as JSON: refused here, rather than left out of the request (a
+     * campaign's --township left out would reach everyone). */
+    for (int k = i; k < argc; k++) {
+        if (!tpl_utf8_valid(argv[k], strlen(argv[k]))) {
+            int named = k > i && strncmp(argv[k - 1], "--", 2) == 0;
+            fail("%s%s%s is not UTF-8 text: set the terminal to UTF-8 (for example "
+                 "LANG=C.UTF-8) and type it again", named ? "the value of " : "an argument",
+                 named ? argv[k - 1] : "", named ? "" : " given");
+            return EXIT_USAGE;
+        }
     }
     size_t ulen = strlen(c.url);
     char *base = strndup(c.url, ulen);

@@ -7,6 +7,7 @@ import calendar
 import csv
 import io
 import os
+import re
 import subprocess
 import threading
 import time
@@ -700,6 +701,25 @@ def test_a_village_alone_and_places_not_in_the_roster(env):
     assert env.redis("HGET", "gw:{q}:camp:" + cid, "recipients") == "5"
 
 
+def test_places_are_found_again_under_another_redis_process(env):
+    """After an update the places are found from the records by HSCAN, its
+    cursor kept between calls; one kept under another Redis process (a
+    restart, a failover: the hashes are seeded anew) is not followed, the
+    walk starts over. Under the same process it goes on from there."""
+    setup(env)
+    run = re.search(r"run_id:(\w+)", env.redis("INFO", "server")).group(1)
+    everywhere = sorted({"%s\x1f%s" % (r.split(",")[4], r.split(",")[5]) for r in ROWS})
+    dry = {"kind": "policy_notice", "text": "通知", "dry_run": True}
+    for cursor, found in (("o:0:" + "0" * 40, everywhere),   # another process' cursor
+                          ("o:0:" + run, [])):               # this one's: class o is left
+        env.redis("DEL", "gw:pt:places")
+        env.redis("SET", "gw:idx:placemove", cursor)
+        env.restart_gatewayd()
+        assert wait_until(lambda: env.admin("POST", "/v1/campaigns", dry)[0] == 200, 15)
+        assert env.redis("GET", "gw:idx:placemove") == "done"
+        assert sorted(env.redis("HKEYS", "gw:pt:places")) == found, cursor
+
+
 def test_gatewayctl_campaign(env):
     setup(env)
     rc, out, err = env.gatewayctl("campaign", "preview", "--kind", "unpaid", "--township",
@@ -736,6 +756,12 @@ def test_gatewayctl_campaign(env):
     rc, out, err = env.gatewayctl("campaign", "start", "--kind", "notice", "--text", "通知",
                                   "--township", "青山镇", "--everyone")
     assert rc == 2 and "--everyone is instead of" in err, (out, err)
+    # a township typed in a GBK terminal is refused, not left out (which was everyone)
+    gbk = "青山镇".encode("gbk").decode("utf-8", "surrogateescape")
+    rc, out, err = env.gatewayctl("campaign", "start", "--kind", "notice", "--text", "通知",
+                                  "--township", gbk)
+    assert rc == 2 and "the value of --township is not UTF-8 text" in err, (out, err)
+    assert env.redis("KEYS", "gw:{q}:camp:*") == [], "started with a township left out"
     rc, out, err = env.gatewayctl("campaign", "start", "--kind", "unpaid", "--ids",
                                   "C-01,C-02,C-09", "--at", "2026-12-02T10:00:03+08:00")
     assert rc == 0 and "3 recipients" in out, (out, err)
