@@ -127,28 +127,19 @@ static void place_refused(const camp_req *c, const gw_campaign_result *r)
 
 /* "recipients_list": [{"participant_id", "name", "phone"}, ...] from R's
  * list, and "recipients_list_complete" (false: only the first
- * GW_CAMPAIGN_LIST_MAX of them). */
+ * GW_CAMPAIGN_LIST_MAX of them, or fewer when memory ran short). */
 static void add_list(json_t *o, const gw_campaign_result *r)
 {
     json_t *list = json_array();
-    const char *p = r->list, *end = r->list != NULL ? r->list + r->list_len : NULL;
-    while (list != NULL && p != NULL && p < end) {
-        const char *t1 = memchr(p, '\t', (size_t)(end - p));
-        const char *t2 = t1 != NULL ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
-        const char *nl = t2 != NULL ? memchr(t2 + 1, '\n', (size_t)(end - t2 - 1)) : NULL;
-        if (nl == NULL)
-            break;
-        json_array_append_new(list, json_pack("{s:s%, s:s%, s:s%}", "participant_id", p,
-                                              (size_t)(t1 - p), "name", t1 + 1,
-                                              (size_t)(t2 - t1 - 1), "phone", t2 + 1,
-                                              (size_t)(nl - t2 - 1)));
-        p = nl + 1;
-    }
     if (list == NULL)
         return;
+    for (size_t i = 0; i < r->listed; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "participant_id",
+                                              r->list[i].id, "name", r->list[i].name, "phone",
+                                              r->list[i].phone));
     json_object_set_new(o, "recipients_list", list);
     json_object_set_new(o, "recipients_list_complete",
-                        json_boolean(r->listed >= r->recipients));
+                        json_boolean(!r->list_short && (int64_t)r->listed >= r->recipients));
 }
 
 static void on_campaign(const gw_campaign_result *r, void *arg)
@@ -185,7 +176,7 @@ static void on_campaign(const gw_campaign_result *r, void *arg)
         json_object_set_new(o, "township", json_string(r->township));
     if (o != NULL && c->dry && r->sample != NULL && r->recipients > 0)
         json_object_set_new(o, "sample", json_string(r->sample));
-    if (o != NULL && c->dry && (r->list != NULL || r->listed == 0) && c->list)
+    if (o != NULL && c->dry && c->list)
         add_list(o, r);
     /* A template's text grows with each person's name; a long one goes whole. */
     char w[512] = "";

@@ -239,34 +239,28 @@ static int walk_done(const camp_job *j)
 }
 
 /* Appends a recipient to J's list: ID, the name (DATA's first field) and
- * PHONE, tab-separated (none of them holds a tab or a newline: the roster
- * refuses control characters). Past GW_CAMPAIGN_LIST_MAX, or when memory is
- * short, the list ends there (res.listed says how many it holds). */
+ * PHONE. Past GW_CAMPAIGN_LIST_MAX, or when memory is short, the list ends
+ * there. */
 static void list_add(camp_job *j, const char *id, const redisReply *data, const char *phone)
 {
     gw_campaign_result *r = &j->res;
-    if (r->listed >= GW_CAMPAIGN_LIST_MAX || (r->listed > 0 && r->list == NULL))
+    if (r->listed >= GW_CAMPAIGN_LIST_MAX || r->list_short)
         return;
-    const char *name = data->type == REDIS_REPLY_STRING ? data->str : "";
-    size_t nlen = data->type == REDIS_REPLY_STRING ? strcspn(name, "\x1f") : 0;
-    size_t need = strlen(id) + nlen + strlen(phone) + 4;
-    if (r->list_len + need > r->list_cap) {
-        size_t cap = r->list_cap > 0 ? 2 * r->list_cap : 4096;
-        while (cap < r->list_len + need)
-            cap *= 2;
-        char *l = realloc(r->list, cap);
+    if (r->listed == r->list_cap) {
+        size_t cap = r->list_cap > 0 ? 2 * r->list_cap : 256;
+        gw_campaign_listed *l = realloc(r->list, cap * sizeof *l);
         if (l == NULL) {
-            free(r->list);
-            r->list = NULL;
-            r->listed = 1;          /* stays NULL: no list rather than part of one */
+            r->list_short = 1;
             return;
         }
         r->list = l;
         r->list_cap = cap;
     }
-    r->list_len += (size_t)snprintf(r->list + r->list_len, r->list_cap - r->list_len,
-                                    "%s\t%.*s\t%s\n", id, (int)nlen, name, phone);
-    r->listed++;
+    gw_campaign_listed *e = &r->list[r->listed++];
+    const char *name = data->type == REDIS_REPLY_STRING ? data->str : "";
+    snprintf(e->id, sizeof e->id, "%s", id);
+    snprintf(e->name, sizeof e->name, "%.*s", (int)strcspn(name, "\x1f"), name);
+    snprintf(e->phone, sizeof e->phone, "%s", phone);
 }
 
 static void on_scan(gw_redis *r, redisReply *reply, void *arg)
@@ -595,13 +589,8 @@ static void on_place(gw_redis *r, redisReply *reply, void *arg)
                      names->element[i]->str);
     long long code = reply->element[0]->integer;
     if (code != 0 || j->res.n_place_names != 1) {
-        static const char *const why[] = {
-            "the place was not found", "no participant of the roster lives in that township",
-            "no participant of the roster lives in that village of the township",
-            "villages of that name are in several townships: give the township too",
-            "no participant of the roster lives in a village of that name"};
         j->res.place_error = code > 0 && code <= 4 ? (int)code : 4;
-        camp_job_finish(j, why[j->res.place_error]);
+        camp_job_finish(j, "the place is not in the roster, or not alone there");
         return;
     }
     /* the walk's place: a village given alone is its township's */

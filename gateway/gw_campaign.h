@@ -105,6 +105,11 @@ typedef struct gw_campaign_spec {
                                      GW_CAMPAIGN_LIST_MAX) */
 } gw_campaign_spec;
 
+/* A recipient a dry run lists. */
+typedef struct gw_campaign_listed {
+    char id[GW_PID_MAX], name[GW_NAME_MAX], phone[GW_PHONE_MAX];
+} gw_campaign_listed;
+
 typedef struct gw_campaign_result {
     const char *error;            /* NULL, or why it stopped (Redis) */
     char id[24];                  /* "" for a dry run */
@@ -129,11 +134,10 @@ typedef struct gw_campaign_result {
     char township[GW_PLACE_MAX];  /* a village given alone: the township it is in */
     char *sample;                 /* a dry run: the first recipient's message as it will
                                      go (signature and all), or NULL; freed with the job */
-    char *list;                   /* a dry run asked to list: "ID\tNAME\tPHONE\n" per
-                                     recipient, at most GW_CAMPAIGN_LIST_MAX; freed with
-                                     the job (NULL when memory was short) */
-    size_t list_len, list_cap;
-    int64_t listed;               /* recipients in LIST */
+    gw_campaign_listed *list;     /* a dry run asked to list: its recipients, at most
+                                     GW_CAMPAIGN_LIST_MAX; freed with the job */
+    size_t listed, list_cap;      /* in LIST; and its room */
+    int list_short;               /* memory ran short: LIST is not all of them */
 } gw_campaign_result;
 
 typedef void gw_campaign_cb(const gw_campaign_result *r, void *arg);
