@@ -84,7 +84,7 @@ static const char *plural(json_int_t n)
     return n == 1 ? "" : "s";
 }
 
-static void print_counts(const json_t *ans, int dry, const char *place)
+static void print_counts(const json_t *ans, int dry)
 {
     const json_t *sk = json_object_get(ans, "skipped");
     json_int_t n = json_integer_value(json_object_get(ans, "recipients"));
@@ -120,14 +120,6 @@ static void print_counts(const json_t *ans, int dry, const char *place)
             printf(", ...");
         printf("\n");
     }
-    json_int_t counted = n;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)sk, k, v)
-        counted += json_integer_value(v);
-    if (counted == 0 && place != NULL)
-        printf("  nobody in the roster was counted in %s: is it spelled as in the roster?\n",
-               place);
     print_held(ans);
 }
 
@@ -235,11 +227,7 @@ static int create(const ctl *c, int argc, char **argv, int dry)
                      vl);
         else
             snprintf(place, sizeof place, "%s", tw != NULL ? tw : "");
-        /* a place nobody was counted in (claims: few members have an open
-         * incident, so nobody is no hint) */
-        print_counts(ans, dry,
-                     place[0] != '\0' && strcmp(kind_arg(kind), "claim_report") != 0 ? place
-                                                                                  : NULL);
+        print_counts(ans, dry);
         if (ids != NULL)
             printf("  to: the %zu participant id%s given\n", nids, nids == 1 ? "" : "s");
         else if (place[0] != '\0')
