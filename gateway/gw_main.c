@@ -150,6 +150,16 @@ static void on_calendar_tick(evutil_socket_t fd, short what, void *arg)
     gw_metrics_calendar_missing(missing);
 }
 
+/* Loads the texts of CFG's [templates] dir into *OUT, their SMS measured
+ * with the configured signature, hotline and service code. */
+static int load_texts(const gw_config *cfg, tpl_set **out, char *err, size_t errlen)
+{
+    tpl_var fixed[] = {{"hotline", cfg->ussd_hotline},
+                       {"service_code", cfg->ussd_service_code}};
+    tpl_opts opts = {cfg->sms_signature, cfg->sms_max_segments, fixed, 2};
+    return tpl_load_ex(cfg->templates_dir, &opts, out, err, errlen);
+}
+
 static void on_hup(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -157,10 +167,7 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     daemon_state *d = arg;
     tpl_set *fresh = NULL;
     char err[512];
-    tpl_var fixed[] = {{"hotline", d->cfg->ussd_hotline},
-                       {"service_code", d->cfg->ussd_service_code}};
-    tpl_opts opts = {d->cfg->sms_signature, d->cfg->sms_max_segments, fixed, 2};
-    if (tpl_load_ex(d->cfg->templates_dir, &opts, &fresh, err, sizeof err) != 0) {
+    if (load_texts(d->cfg, &fresh, err, sizeof err) != 0) {
         gw_error("main", "SIGHUP: templates not reloaded, keeping the old ones: %s", err);
         return;
     }
@@ -313,10 +320,7 @@ int main(int argc, char **argv)
     /* Local dates and times are the configured timezone's (Asia/Shanghai). */
     setenv("TZ", d.cfg->reminders_timezone, 1);
     tzset();
-    tpl_var fixed[] = {{"hotline", d.cfg->ussd_hotline},
-                       {"service_code", d.cfg->ussd_service_code}};
-    tpl_opts opts = {d.cfg->sms_signature, d.cfg->sms_max_segments, fixed, 2};
-    if (tpl_load_ex(d.cfg->templates_dir, &opts, &d.tpl, err, sizeof err) != 0) {
+    if (load_texts(d.cfg, &d.tpl, err, sizeof err) != 0) {
         fprintf(stderr, "gatewayd: %s\n", err);
         gw_config_free(d.cfg);
         return 2;
