@@ -74,14 +74,7 @@ if left == 0 and places ~= 'done' and budget > 0 then
     local r = redis.call('HSCAN', 'gw:pt:' .. c, cur, 'COUNT', 100)
     cur = r[1]
     local put, seen = {}, {}
-    for i = 2, #r[2], 2 do
-      local pl = record_place(r[2][i])
-      if pl and not seen[pl] then
-        seen[pl] = true
-        put[#put + 1] = pl
-        put[#put + 1] = '1'
-      end
-    end
+    for i = 2, #r[2], 2 do place_add(put, seen, r[2][i]) end
     if #put > 0 then redis.call('HSET', 'gw:pt:places', unpack(put)) end
     budget = budget - math.max(#r[2] / 2, 10)
     if cur == '0' then

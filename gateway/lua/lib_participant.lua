@@ -60,6 +60,17 @@ local function record_place(rec)
   return string.match(rec, '^[^\31]*\31[^\31]*\31[^\31]*\31([^\31]*\31[^\31]*)')
 end
 
+-- Adds REC's place to LIST as a field and value of gw:pt:places, once (SEEN:
+-- the places added already).
+local function place_add(list, seen, rec)
+  local pl = record_place(rec)
+  if pl and not seen[pl] then
+    seen[pl] = true
+    list[#list + 1] = pl
+    list[#list + 1] = '1'
+  end
+end
+
 -- True while an older version's participants are left to move.
 local function participant_old_left()
   return redis.call('EXISTS', 'gw:idx:all', 'gw:idx:all:u', 'gw:idx:all:p',

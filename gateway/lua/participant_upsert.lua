@@ -209,12 +209,7 @@ local function finish()
       local ph = record_phone(rec)
       if irec and record_phone(irec) ~= ph then touch(record_phone(irec), id, false) end
       touch(ph, id, rec)
-      local pl = record_place(rec)
-      if pl and not places[pl] then
-        places[pl] = true
-        place_list[#place_list + 1] = pl
-        place_list[#place_list + 1] = '1'
-      end
+      place_add(place_list, places, rec)
     end
   end
   call_list('HSET', 'gw:pt:places', place_list)
